@@ -1,0 +1,433 @@
+//! The checker: replays every migration into the model, keeps each migration's window
+//! (`S(N-1)`, `E(N)`, `S(N)`), runs every rule on every statement after the baseline and
+//! collects all diagnostics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::change::{AlterOp, Change};
+use crate::config::Config;
+use crate::diag::{sort_diagnostics, Diagnostic, Severity};
+use crate::dialect::Dialect;
+use crate::layout::{Migration, MigrationSet, Phase};
+use crate::model::Schema;
+use crate::rules::{self, FileState, Findings, StatementCtx, Window};
+use crate::source::SourceFile;
+use crate::sql::{self, ParsedFile, Statement};
+
+/// A phase file after parsing.
+#[derive(Debug, Clone)]
+pub struct CheckedPhase {
+    pub phase: Phase,
+    pub source: SourceFile,
+    pub parsed: ParsedFile,
+}
+
+/// One migration with its parsed phases and its schema versions.
+#[derive(Debug, Clone)]
+pub struct CheckedMigration {
+    pub version: String,
+    pub name: String,
+    pub dir_name: String,
+    /// At or below the baseline: replayed, not checked.
+    pub baselined: bool,
+    pub phases: Vec<CheckedPhase>,
+    pub window: Window,
+}
+
+impl CheckedMigration {
+    pub fn phase(&self, phase: Phase) -> Option<&CheckedPhase> {
+        self.phases.iter().find(|p| p.phase == phase)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub diagnostics: Vec<Diagnostic>,
+    pub migrations: Vec<CheckedMigration>,
+    pub statements: usize,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+
+    /// The schema after the last migration's contract.
+    pub fn latest(&self) -> Schema {
+        self.migrations
+            .last()
+            .map(|m| m.window.after.clone())
+            .unwrap_or_default()
+    }
+
+    /// The source of a diagnostic's file, for snippets.
+    pub fn source(&self, rel_path: &str) -> Option<&SourceFile> {
+        self.migrations
+            .iter()
+            .flat_map(|m| &m.phases)
+            .map(|p| &p.source)
+            .find(|s| s.rel_path == rel_path)
+    }
+}
+
+fn diagnostic(
+    source: &SourceFile,
+    line: usize,
+    column: usize,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    help: String,
+) -> Diagnostic {
+    Diagnostic {
+        rule: rule.to_string(),
+        severity,
+        file: source.rel_path.clone(),
+        line,
+        column,
+        message,
+        help,
+    }
+}
+
+/// Replays a parsed phase into `schema`, ignoring what the model cannot follow.
+fn replay(schema: &mut Schema, parsed: &ParsedFile) {
+    for s in &parsed.statements {
+        schema.apply(&s.change);
+    }
+}
+
+pub fn check(set: &MigrationSet, config: &Config) -> Report {
+    let dialect = config.dialect.dialect();
+    let rules = rules::rules_for(dialect);
+    let known_ids: BTreeSet<&str> = rules::all_rules()
+        .iter()
+        .map(|r| r.id)
+        .chain(rules::CHECKER_IDS.iter().map(|(id, _, _)| *id))
+        .collect();
+    let baseline_order = config
+        .baseline
+        .as_deref()
+        .and_then(crate::layout::version_order);
+    let mut diagnostics = set.warnings.clone();
+    let mut schema = Schema::default();
+    let mut migrations = Vec::new();
+    let mut statements = 0;
+
+    for migration in &set.migrations {
+        let phases: Vec<CheckedPhase> = migration
+            .phases
+            .iter()
+            .map(|pf| CheckedPhase {
+                phase: pf.phase,
+                source: pf.source.clone(),
+                parsed: sql::parse_file(&pf.source, dialect),
+            })
+            .collect();
+        statements += phases
+            .iter()
+            .map(|p| p.parsed.statements.len())
+            .sum::<usize>();
+        let window = build_window(&schema, &phases);
+        let baselined = baseline_order.is_some_and(|b| migration.order <= b);
+        if !baselined {
+            check_migration(
+                migration,
+                &phases,
+                &window,
+                dialect,
+                config,
+                &rules,
+                &known_ids,
+                &mut diagnostics,
+            );
+        }
+        schema = window.after.clone();
+        migrations.push(CheckedMigration {
+            version: migration.version.clone(),
+            name: migration.name.clone(),
+            dir_name: migration.dir_name.clone(),
+            baselined,
+            phases,
+            window,
+        });
+    }
+
+    let rank: BTreeMap<String, usize> = migrations
+        .iter()
+        .flat_map(|m| m.phases.iter().map(|p| p.source.rel_path.clone()))
+        .enumerate()
+        .map(|(i, p)| (p, i))
+        .collect();
+    sort_diagnostics(&mut diagnostics, |f| {
+        rank.get(f).copied().unwrap_or(usize::MAX)
+    });
+    Report {
+        diagnostics,
+        migrations,
+        statements,
+    }
+}
+
+fn build_window(start: &Schema, phases: &[CheckedPhase]) -> Window {
+    let mut schema = start.clone();
+    let mut expanded = None;
+    let mut backfilled = BTreeSet::new();
+    let mut renames = Vec::new();
+    for phase in Phase::FORWARD {
+        if let Some(p) = phases.iter().find(|p| p.phase == phase) {
+            replay(&mut schema, &p.parsed);
+            renames.extend(p.parsed.renames.iter().cloned());
+            if phase == Phase::Backfill {
+                for s in &p.parsed.statements {
+                    if let Change::Update {
+                        table, assignments, ..
+                    } = &s.change
+                    {
+                        for a in assignments {
+                            backfilled.insert((table.clone(), a.column.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if phase == Phase::Expand {
+            expanded = Some(schema.clone());
+        }
+    }
+    Window {
+        before: start.clone(),
+        expanded: expanded.unwrap_or_else(|| start.clone()),
+        after: schema,
+        phases: phases.iter().map(|p| p.phase).collect(),
+        backfilled,
+        renames,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_migration(
+    migration: &Migration,
+    phases: &[CheckedPhase],
+    window: &Window,
+    dialect: &dyn Dialect,
+    config: &Config,
+    rules: &[&'static rules::Rule],
+    known_ids: &BTreeSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let _ = migration;
+    let mut schema = window.before.clone();
+    for phase in [Phase::Expand, Phase::Backfill, Phase::Contract, Phase::Down] {
+        let Some(p) = phases.iter().find(|p| p.phase == phase) else {
+            continue;
+        };
+        if phase == Phase::Down {
+            // down undoes expand: it runs against E(N).
+            schema = window.expanded.clone();
+        }
+        check_phase(
+            p,
+            &mut schema,
+            window,
+            dialect,
+            config,
+            rules,
+            known_ids,
+            out,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_phase(
+    phase: &CheckedPhase,
+    schema: &mut Schema,
+    window: &Window,
+    dialect: &dyn Dialect,
+    config: &Config,
+    rules: &[&'static rules::Rule],
+    known_ids: &BTreeSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let source = &phase.source;
+    for problem in &phase.parsed.problems {
+        out.push(diagnostic(
+            source,
+            problem.line,
+            problem.column,
+            problem.rule,
+            if problem.is_error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            problem.message.clone(),
+            problem.help.clone(),
+        ));
+    }
+    if phase.parsed.statements.is_empty() {
+        out.push(diagnostic(
+            source,
+            1,
+            1,
+            "empty-phase",
+            Severity::Warning,
+            format!("{} holds no statement", phase.phase.file_name()),
+            "remove the empty file, or write the phase's statements in it".into(),
+        ));
+    }
+    let mut file_state = FileState::default();
+    for stmt in &phase.parsed.statements {
+        if let Some(reason) = &stmt.unparsed {
+            out.push(diagnostic(
+                source,
+                stmt.line,
+                stmt.column,
+                "unparsed-statement",
+                Severity::Warning,
+                format!("cannot parse this statement ({reason}); it is kept as written and the schema model does not follow it"),
+                "if it changes the schema, later checks may miss that; if it is valid SQL the parser does not know, `concertina:allow(unparsed-statement): reason` silences this".into(),
+            ));
+        }
+        let ctx = StatementCtx {
+            dialect,
+            config,
+            phase: phase.phase,
+            statement: stmt,
+            change: &stmt.change,
+            schema,
+            window,
+            file: &file_state,
+            source,
+        };
+        let mut used = vec![false; stmt.allows.len()];
+        // `unparsed-statement` is suppressible like any rule.
+        if stmt.unparsed.is_some() {
+            if let Some(i) = stmt
+                .allows
+                .iter()
+                .position(|a| a.rules.iter().any(|r| r == "unparsed-statement"))
+            {
+                used[i] = true;
+                out.pop();
+            }
+        }
+        for rule in rules {
+            if phase.phase == Phase::Down && rule.id.starts_with("compat-") {
+                continue;
+            }
+            let mut findings = Findings::default();
+            (rule.check)(&ctx, &mut findings);
+            for f in findings.items {
+                if let Some(i) = stmt
+                    .allows
+                    .iter()
+                    .position(|a| a.rules.iter().any(|r| r == rule.id))
+                {
+                    used[i] = true;
+                    continue;
+                }
+                out.push(diagnostic(
+                    source,
+                    stmt.line,
+                    stmt.column,
+                    rule.id,
+                    f.severity.unwrap_or(rule.severity),
+                    f.message,
+                    f.help.unwrap_or_else(|| rule.help.to_string()),
+                ));
+            }
+        }
+        for (allow, used) in stmt.allows.iter().zip(used) {
+            if !used {
+                report_unused_allow(source, allow, known_ids, out);
+            }
+        }
+        for warning in schema.apply(&stmt.change) {
+            out.push(diagnostic(
+                source,
+                stmt.line,
+                stmt.column,
+                "unknown-object",
+                Severity::Warning,
+                warning.0,
+                "the model follows only what earlier migrations created; if an opaque statement created it, ignore this or add `concertina:allow(unknown-object): reason`".into(),
+            ));
+            if stmt
+                .allows
+                .iter()
+                .any(|a| a.rules.iter().any(|r| r == "unknown-object"))
+            {
+                out.pop();
+            }
+        }
+        update_file_state(&mut file_state, stmt);
+    }
+    for allow in &phase.parsed.dangling_allows {
+        report_unused_allow(source, allow, known_ids, out);
+    }
+}
+
+fn report_unused_allow(
+    source: &SourceFile,
+    allow: &sql::Allow,
+    known_ids: &BTreeSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    for id in &allow.rules {
+        let message = if known_ids.contains(id.as_str()) {
+            format!("`concertina:allow({id})` suppresses nothing: the statement below it does not trigger `{id}`")
+        } else {
+            format!("`concertina:allow({id})` names no rule: there is no rule `{id}`")
+        };
+        out.push(diagnostic(
+            source,
+            allow.line,
+            allow.column,
+            "unused-allow",
+            Severity::Warning,
+            message,
+            "remove the comment, or put it directly above the statement it is meant for (rule ids: `cargo xtask migrate rules`)".into(),
+        ));
+    }
+}
+
+fn update_file_state(state: &mut FileState, stmt: &Statement) {
+    match &stmt.change {
+        Change::Begin => state.open_transaction = Some(Vec::new()),
+        Change::Commit | Change::Rollback => state.open_transaction = None,
+        other => {
+            if let Some(tx) = &mut state.open_transaction {
+                tx.push(other.clone());
+            }
+        }
+    }
+    match &stmt.change {
+        Change::CreateTable(ct) => {
+            state.created_tables.insert(ct.name.clone());
+        }
+        Change::AlterTable { table, ops, .. } => {
+            for op in ops {
+                if let AlterOp::RenameTable { to } = op {
+                    if state.created_tables.remove(table) {
+                        state.created_tables.insert(to.clone());
+                    }
+                }
+            }
+        }
+        Change::SetVariable { name, value } if name == "timezone" => {
+            let v = value.trim_matches(['\'', '"']).to_ascii_uppercase();
+            state.timezone_utc =
+                matches!(v.as_str(), "UTC" | "GMT" | "ETC/UTC" | "Z" | "+00" | "0");
+        }
+        Change::AddEnumValue { name, label, .. } => {
+            state.added_enum_labels.push((name.clone(), label.clone()));
+        }
+        _ => {}
+    }
+}

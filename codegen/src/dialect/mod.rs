@@ -1,0 +1,75 @@
+//! One module per SQL dialect behind one trait: parsing, identifier rules, type spelling and
+//! the dialect's lock rules. Nothing outside `dialect` and `rules` may assume PostgreSQL.
+
+mod mysql;
+mod postgres;
+
+use crate::rules::Rule;
+use crate::types::SqlType;
+
+pub use mysql::MySql;
+pub use postgres::Postgres;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DialectKind {
+    Postgres,
+    MySql,
+    MariaDb,
+}
+
+impl DialectKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Some(DialectKind::Postgres),
+            "mysql" => Some(DialectKind::MySql),
+            "mariadb" => Some(DialectKind::MariaDb),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialectKind::Postgres => "postgres",
+            DialectKind::MySql => "mysql",
+            DialectKind::MariaDb => "mariadb",
+        }
+    }
+
+    pub fn dialect(self) -> &'static dyn Dialect {
+        match self {
+            DialectKind::Postgres => &Postgres,
+            DialectKind::MySql => &MySql { mariadb: false },
+            DialectKind::MariaDb => &MySql { mariadb: true },
+        }
+    }
+}
+
+pub trait Dialect: Sync {
+    fn kind(&self) -> DialectKind;
+
+    /// The sqlparser dialect statements are tokenised and parsed with.
+    fn parser(&self) -> &dyn sqlparser::dialect::Dialect;
+
+    /// The model's key for an identifier: PostgreSQL folds unquoted names to lower case,
+    /// MySQL compares column names without case.
+    fn normalize_ident(&self, value: &str, quoted: bool) -> String;
+
+    /// Schema of an unqualified name (`public`; empty for MySQL's current database).
+    fn default_schema(&self) -> &'static str;
+
+    /// Canonical spelling of a type (`int4` → `integer`). Returns whether it was a `serial`
+    /// pseudo-type, which also means an implicit sequence default and `NOT NULL`.
+    fn canonical_type(&self, ty: SqlType) -> (SqlType, bool);
+
+    /// Statement rules specific to this dialect (shared and compat rules apply to all).
+    fn rules(&self) -> &'static [&'static Rule];
+
+    /// Whether the client-side `DELIMITER` command may appear in files.
+    fn has_delimiter_command(&self) -> bool {
+        false
+    }
+
+    /// Whether unquoted words could be user functions of unknown volatility.
+    fn builtin_volatility(&self, function: &str) -> Option<crate::change::Volatility>;
+}

@@ -1,0 +1,94 @@
+//! Test helpers for rules: run phase files against a baseline schema, in memory.
+
+use crate::config::{Config, RuntimeConfig, ServerVersion};
+use crate::diag::Diagnostic;
+use crate::dialect::DialectKind;
+use crate::layout::{Layout, Migration, MigrationSet, Phase, PhaseFile};
+use crate::source::SourceFile;
+
+/// A migration under test: `setup` is replayed as migration 0001 (the baseline, not
+/// checked); `phases` form migration 0002, which is checked.
+pub struct Case<'a> {
+    pub dialect: DialectKind,
+    pub server: &'a str,
+    pub setup: &'a str,
+    pub phases: &'a [(Phase, &'a str)],
+}
+
+impl<'a> Case<'a> {
+    pub fn pg(setup: &'a str, phases: &'a [(Phase, &'a str)]) -> Self {
+        Case {
+            dialect: DialectKind::Postgres,
+            server: "14",
+            setup,
+            phases,
+        }
+    }
+
+    pub fn server(mut self, version: &'a str) -> Self {
+        self.server = version;
+        self
+    }
+
+    pub fn dialect(mut self, dialect: DialectKind) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// Every diagnostic of the checked migration.
+    pub fn run(&self) -> Vec<Diagnostic> {
+        let file = |dir: &str, phase: Phase, text: &str| PhaseFile {
+            phase,
+            source: SourceFile::new(
+                format!("{dir}/{}", phase.file_name()),
+                format!("{dir}/{}", phase.file_name()).into(),
+                text.to_string(),
+            ),
+        };
+        let migration = |order: u128, dir: &str, phases: Vec<PhaseFile>| Migration {
+            version: format!("{order:04}"),
+            order,
+            name: dir[5..].to_string(),
+            dir_name: dir.to_string(),
+            layout: Layout::Concertina,
+            phases,
+        };
+        let set = MigrationSet {
+            dir: "migrations".into(),
+            migrations: vec![
+                migration(
+                    1,
+                    "0001_setup",
+                    vec![file("0001_setup", Phase::Expand, self.setup)],
+                ),
+                migration(
+                    2,
+                    "0002_change",
+                    self.phases
+                        .iter()
+                        .map(|(p, t)| file("0002_change", *p, t))
+                        .collect(),
+                ),
+            ],
+            warnings: Vec::new(),
+        };
+        let config = Config {
+            dialect: self.dialect,
+            server_version: ServerVersion::parse(self.server).expect("test server version"),
+            baseline: Some("0001".into()),
+            runtime: RuntimeConfig::default(),
+            path: "migrations/concertina.toml".into(),
+        };
+        crate::check::check(&set, &config).diagnostics
+    }
+
+    /// The messages of one rule's diagnostics.
+    pub fn hits(&self, rule: &str) -> Vec<Diagnostic> {
+        self.run().into_iter().filter(|d| d.rule == rule).collect()
+    }
+}
+
+/// Shorthand: the diagnostics of `rule` for a PostgreSQL 14 migration with one expand file.
+pub fn expand_hits(setup: &str, expand: &str, rule: &str) -> Vec<Diagnostic> {
+    Case::pg(setup, &[(Phase::Expand, expand)]).hits(rule)
+}

@@ -1,0 +1,308 @@
+//! Statements sqlparser does not parse but whose shape matters for lock safety (`REINDEX`,
+//! `DROP INDEX CONCURRENTLY`, `CLUSTER`, `DO`, `ALTER DOMAIN`, …), recognised on tokens.
+//! Some are rewritten (a clause removed) and handed back to sqlparser, then patched.
+
+use sqlparser::ast::Statement;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+use super::lower::Lowerer;
+use crate::change::{AlterOp, Change, ConstraintKind, ConstraintSpec, ObjectKind, QualName};
+
+/// A token sequence without trivia, with helpers to read words.
+struct Words<'a> {
+    tokens: Vec<&'a TokenWithSpan>,
+}
+
+impl<'a> Words<'a> {
+    fn new(tokens: &'a [TokenWithSpan]) -> Self {
+        Words {
+            tokens: tokens
+                .iter()
+                .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+                .collect(),
+        }
+    }
+
+    /// The unquoted keyword at `i`, upper case.
+    fn kw(&self, i: usize) -> Option<String> {
+        match &self.tokens.get(i)?.token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        }
+    }
+
+    fn is(&self, i: usize, kw: &str) -> bool {
+        self.kw(i).as_deref() == Some(kw)
+    }
+
+    fn starts(&self, kws: &[&str]) -> bool {
+        kws.iter().enumerate().all(|(i, k)| self.is(i, k))
+    }
+
+    fn find(&self, from: usize, kw: &str) -> Option<usize> {
+        (from..self.tokens.len()).find(|&i| self.is(i, kw))
+    }
+
+    /// A possibly qualified name starting at `i`; returns it and the index after it.
+    fn name(&self, lower: &Lowerer, i: usize) -> Option<(QualName, usize)> {
+        let mut parts = Vec::new();
+        let mut j = i;
+        loop {
+            match &self.tokens.get(j)?.token {
+                Token::Word(w) => parts.push(
+                    lower
+                        .dialect
+                        .normalize_ident(&w.value, w.quote_style.is_some()),
+                ),
+                _ => return None,
+            }
+            j += 1;
+            if matches!(self.tokens.get(j).map(|t| &t.token), Some(Token::Period)) {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        let schema = if parts.len() >= 2 {
+            parts[parts.len() - 2].clone()
+        } else {
+            lower.dialect.default_schema().to_string()
+        };
+        Some((QualName::new(schema, parts.pop()?), j))
+    }
+
+    fn skip_if_exists(&self, i: usize) -> usize {
+        if self.is(i, "IF") && self.is(i + 1, "EXISTS") {
+            i + 2
+        } else {
+            i
+        }
+    }
+}
+
+fn parse_tokens(lower: &Lowerer, tokens: Vec<TokenWithSpan>) -> Option<Statement> {
+    let mut stmts = Parser::new(lower.dialect.parser())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .ok()?;
+    (stmts.len() == 1).then(|| stmts.remove(0))
+}
+
+/// Recognises a statement sqlparser refused. `None` when the shape is unknown.
+pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
+    let w = Words::new(tokens);
+    if w.starts(&["DO"]) {
+        return Some(Change::ProceduralBlock);
+    }
+    if w.starts(&["DROP", "INDEX", "CONCURRENTLY"]) {
+        let mut i = w.skip_if_exists(3);
+        let mut names = Vec::new();
+        while let Some((n, next)) = w.name(lower, i) {
+            names.push(n);
+            i = next;
+            if matches!(w.tokens.get(i).map(|t| &t.token), Some(Token::Comma)) {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        return Some(Change::DropObjects {
+            kind: ObjectKind::Index,
+            names,
+            if_exists: w.is(3, "IF"),
+            cascade: w.find(3, "CASCADE").is_some(),
+            concurrently: true,
+        });
+    }
+    if w.starts(&["REINDEX"]) {
+        let mut i = 1;
+        if matches!(w.tokens.get(1).map(|t| &t.token), Some(Token::LParen)) {
+            while i < w.tokens.len() && !matches!(w.tokens[i].token, Token::RParen) {
+                i += 1;
+            }
+            i += 1;
+        }
+        let target = w.kw(i).unwrap_or_default();
+        let concurrently = w.is(i + 1, "CONCURRENTLY");
+        let name_at = if concurrently { i + 2 } else { i + 1 };
+        return Some(Change::Reindex {
+            target,
+            name: w.name(lower, name_at).map(|(n, _)| n),
+            concurrently,
+        });
+    }
+    if w.starts(&["CLUSTER"]) {
+        let i = if w.is(1, "VERBOSE") { 2 } else { 1 };
+        return Some(Change::RewriteTable {
+            table: w.name(lower, i).map(|(n, _)| n),
+            what: "CLUSTER".into(),
+        });
+    }
+    if w.starts(&["OPTIMIZE", "TABLE"]) {
+        return Some(Change::RewriteTable {
+            table: w.name(lower, 2).map(|(n, _)| n),
+            what: "OPTIMIZE TABLE".into(),
+        });
+    }
+    if w.starts(&["ALTER", "SEQUENCE"]) {
+        let i = w.skip_if_exists(2);
+        return Some(Change::AlterSequence {
+            name: w.name(lower, i)?.0,
+        });
+    }
+    if w.starts(&["ALTER", "DOMAIN"]) {
+        let (name, after) = w.name(lower, 2)?;
+        if w.is(after, "ADD") {
+            let last = w.tokens.len();
+            let not_valid = last >= 2 && w.is(last - 2, "NOT") && w.is(last - 1, "VALID");
+            return Some(Change::AlterDomainAddConstraint { name, not_valid });
+        }
+        return Some(Change::NoSchemaEffect {
+            what: "ALTER DOMAIN".into(),
+        });
+    }
+    if w.starts(&["ALTER", "INDEX"]) {
+        let i = w.skip_if_exists(2);
+        let (name, after) = w.name(lower, i)?;
+        if w.is(after, "ATTACH") && w.is(after + 1, "PARTITION") {
+            return Some(Change::AttachIndex {
+                parent: name,
+                child: w.name(lower, after + 2)?.0,
+            });
+        }
+        if w.is(after, "SET") && w.is(after + 1, "TABLESPACE") {
+            return Some(Change::RewriteIndex {
+                name,
+                what: "SET TABLESPACE".into(),
+            });
+        }
+        return None;
+    }
+    if w.starts(&["CREATE"]) {
+        // `CREATE [UNIQUE] INDEX … ON ONLY parent …`: parse without ONLY, then mark it.
+        if let Some(on) = w.find(1, "ON") {
+            if w.is(on + 1, "ONLY") && w.find(1, "INDEX").is_some_and(|i| i < on) {
+                let only_token = w.tokens[on + 1];
+                let rest: Vec<TokenWithSpan> = tokens
+                    .iter()
+                    .filter(|t| !std::ptr::eq(*t, only_token))
+                    .cloned()
+                    .collect();
+                if let Change::CreateIndex(mut ci) = lower.lower(&parse_tokens(lower, rest)?) {
+                    ci.only = true;
+                    return Some(Change::CreateIndex(ci));
+                }
+            }
+        }
+        return None;
+    }
+    if w.starts(&["ALTER", "TABLE"]) {
+        let mut i = w.skip_if_exists(2);
+        let only = w.is(i, "ONLY");
+        if only {
+            i += 1;
+        }
+        let (table, after) = w.name(lower, i)?;
+        if w.is(after, "SET") && w.is(after + 1, "TABLESPACE") {
+            return Some(alter(
+                table,
+                only,
+                AlterOp::Rewrite {
+                    what: "SET TABLESPACE".into(),
+                },
+            ));
+        }
+        if w.is(after, "FORCE") || (w.is(after, "ENGINE")) {
+            return Some(alter(
+                table,
+                only,
+                AlterOp::Rewrite {
+                    what: "FORCE".into(),
+                },
+            ));
+        }
+        if w.is(after, "CONVERT") {
+            return Some(alter(
+                table,
+                only,
+                AlterOp::Other {
+                    text: "CONVERT TO CHARACTER SET".into(),
+                },
+            ));
+        }
+        // `ADD CONSTRAINT c NOT NULL col [NOT VALID]` (PostgreSQL 18).
+        if w.is(after, "ADD")
+            && w.is(after + 1, "CONSTRAINT")
+            && w.is(after + 3, "NOT")
+            && w.is(after + 4, "NULL")
+        {
+            let name = match &w.tokens.get(after + 2)?.token {
+                Token::Word(word) => lower
+                    .dialect
+                    .normalize_ident(&word.value, word.quote_style.is_some()),
+                _ => return None,
+            };
+            let column = match &w.tokens.get(after + 5)?.token {
+                Token::Word(word) => lower
+                    .dialect
+                    .normalize_ident(&word.value, word.quote_style.is_some()),
+                _ => return None,
+            };
+            let last = w.tokens.len();
+            return Some(alter(
+                table,
+                only,
+                AlterOp::AddConstraint(ConstraintSpec {
+                    name: Some(name),
+                    kind: ConstraintKind::NotNull { column },
+                    not_valid: w.is(last - 2, "NOT") && w.is(last - 1, "VALID"),
+                }),
+            ));
+        }
+        // `ALTER COLUMN c TYPE t COLLATE "x"`: parse without the COLLATE clause.
+        if let Some(collate) = w.find(after, "COLLATE") {
+            let collation_token = w.tokens.get(collate + 1)?;
+            let collation = match &collation_token.token {
+                Token::Word(word) => word.value.clone(),
+                other => other.to_string(),
+            };
+            let skip = [w.tokens[collate] as *const _, *collation_token as *const _];
+            let rest: Vec<TokenWithSpan> = tokens
+                .iter()
+                .filter(|t| !skip.contains(&(*t as *const _)))
+                .cloned()
+                .collect();
+            if let Change::AlterTable {
+                table,
+                only,
+                if_exists,
+                mut ops,
+            } = lower.lower(&parse_tokens(lower, rest)?)
+            {
+                for op in &mut ops {
+                    if let AlterOp::AlterColumnType { collation: c, .. } = op {
+                        *c = Some(collation.clone());
+                    }
+                }
+                return Some(Change::AlterTable {
+                    table,
+                    only,
+                    if_exists,
+                    ops,
+                });
+            }
+        }
+        return None;
+    }
+    None
+}
+
+fn alter(table: QualName, only: bool, op: AlterOp) -> Change {
+    Change::AlterTable {
+        table,
+        only,
+        if_exists: false,
+        ops: vec![op],
+    }
+}

@@ -1,0 +1,785 @@
+//! sqlparser's AST → concertina's [`Change`]. The only module that reads sqlparser's statement
+//! types: a sqlparser upgrade is absorbed here.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    self as ast, AlterColumnOperation, AlterTableOperation, AlterTypeOperation, ColumnOption,
+    CreateFunctionBody, CreateTableLikeKind, Expr, GeneratedAs, GeneratedExpressionMode,
+    ObjectName, ObjectNamePart, ObjectType, Statement, TableConstraint, TableFactor,
+    UserDefinedTypeRepresentation,
+};
+
+use crate::change::{
+    AlterOp, Assignment, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
+    CreateTable, ExprInfo, Generated, ObjectKind, QualName, Volatility,
+};
+use crate::dialect::Dialect;
+use crate::types::SqlType;
+
+pub struct Lowerer<'d> {
+    pub dialect: &'d dyn Dialect,
+}
+
+impl Lowerer<'_> {
+    fn ident(&self, ident: &ast::Ident) -> String {
+        self.dialect
+            .normalize_ident(&ident.value, ident.quote_style.is_some())
+    }
+
+    fn part(&self, part: &ObjectNamePart) -> String {
+        match part {
+            ObjectNamePart::Identifier(i) => self.ident(i),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn name(&self, name: &ObjectName) -> QualName {
+        let parts: Vec<String> = name.0.iter().map(|p| self.part(p)).collect();
+        match parts.as_slice() {
+            [] => QualName::new(self.dialect.default_schema(), ""),
+            [one] => QualName::new(self.dialect.default_schema(), one.clone()),
+            [.., schema, last] => QualName::new(schema.clone(), last.clone()),
+        }
+    }
+
+    /// A name that lives in a table's schema (indexes, constraints): the last part.
+    fn last_part(&self, name: &ObjectName) -> String {
+        name.0.last().map(|p| self.part(p)).unwrap_or_default()
+    }
+
+    pub fn sql_type(&self, data_type: &ast::DataType) -> (SqlType, bool) {
+        self.dialect
+            .canonical_type(SqlType::parse_text(&data_type.to_string()))
+    }
+
+    pub fn expr(&self, expr: &Expr) -> ExprInfo {
+        let mut info = ExprInfo {
+            text: expr.to_string(),
+            ..ExprInfo::default()
+        };
+        info.is_null = info.text.eq_ignore_ascii_case("null");
+        info.bare_column = match expr {
+            Expr::Identifier(i) => Some(self.ident(i)),
+            Expr::Nested(inner) => match inner.as_ref() {
+                Expr::Identifier(i) => Some(self.ident(i)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let _ = ast::visit_expressions(expr, |e| {
+            match e {
+                Expr::Function(f) => {
+                    let name = f
+                        .name
+                        .0
+                        .last()
+                        .map(|p| match p {
+                            ObjectNamePart::Identifier(i) => i.value.to_lowercase(),
+                            other => other.to_string().to_lowercase(),
+                        })
+                        .unwrap_or_default();
+                    info.functions.push(name);
+                }
+                Expr::Identifier(i) => info.columns.push(self.ident(i)),
+                Expr::CompoundIdentifier(parts) => {
+                    if let Some(last) = parts.last() {
+                        info.columns.push(self.ident(last));
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        info.columns.dedup();
+        info
+    }
+
+    fn idents(&self, idents: &[ast::Ident]) -> Vec<String> {
+        idents.iter().map(|i| self.ident(i)).collect()
+    }
+
+    fn index_columns(&self, cols: &[ast::IndexColumn]) -> (Vec<String>, Vec<ExprInfo>) {
+        let mut names = Vec::new();
+        let mut exprs = Vec::new();
+        for c in cols {
+            match &c.column.expr {
+                Expr::Identifier(i) => names.push(self.ident(i)),
+                other => exprs.push(self.expr(other)),
+            }
+        }
+        (names, exprs)
+    }
+
+    fn constraint(&self, c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
+        let (name, kind) = match c {
+            TableConstraint::PrimaryKey(pk) => (
+                pk.name.as_ref(),
+                ConstraintKind::PrimaryKey {
+                    columns: self.index_columns(&pk.columns).0,
+                    using_index: None,
+                },
+            ),
+            TableConstraint::Unique(u) => (
+                u.name.as_ref(),
+                ConstraintKind::Unique {
+                    columns: self.index_columns(&u.columns).0,
+                    using_index: None,
+                },
+            ),
+            TableConstraint::ForeignKey(fk) => (
+                fk.name.as_ref(),
+                ConstraintKind::ForeignKey {
+                    columns: self.idents(&fk.columns),
+                    ref_table: self.name(&fk.foreign_table),
+                    ref_columns: self.idents(&fk.referred_columns),
+                },
+            ),
+            TableConstraint::Check(ck) => (ck.name.as_ref(), self.check_kind(&ck.expr)),
+            TableConstraint::PrimaryKeyUsingIndex(u) => (
+                u.name.as_ref(),
+                ConstraintKind::PrimaryKey {
+                    columns: Vec::new(),
+                    using_index: Some(self.ident(&u.index_name)),
+                },
+            ),
+            TableConstraint::UniqueUsingIndex(u) => (
+                u.name.as_ref(),
+                ConstraintKind::Unique {
+                    columns: Vec::new(),
+                    using_index: Some(self.ident(&u.index_name)),
+                },
+            ),
+            TableConstraint::Exclude(e) => (e.name.as_ref(), ConstraintKind::Exclude),
+            // MySQL inline `INDEX`/`KEY`/`FULLTEXT`: indexes, not constraints.
+            TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_) => return None,
+        };
+        Some(ConstraintSpec {
+            name: name.map(|n| self.ident(n)),
+            kind,
+            not_valid,
+        })
+    }
+
+    fn check_kind(&self, expr: &Expr) -> ConstraintKind {
+        let not_null_of = match expr {
+            Expr::IsNotNull(inner) => match inner.as_ref() {
+                Expr::Identifier(i) => Some(self.ident(i)),
+                _ => None,
+            },
+            _ => None,
+        };
+        ConstraintKind::Check {
+            expr: self.expr(expr),
+            not_null_of,
+        }
+    }
+
+    fn column(&self, def: &ast::ColumnDef) -> ColumnSpec {
+        let options: Vec<&ColumnOption> = def.options.iter().map(|o| &o.option).collect();
+        let names: Vec<Option<&ast::Ident>> = def.options.iter().map(|o| o.name.as_ref()).collect();
+        self.column_from_parts(&def.name, &def.data_type, &options, &names)
+    }
+
+    fn column_from_parts(
+        &self,
+        name: &ast::Ident,
+        data_type: &ast::DataType,
+        options: &[&ColumnOption],
+        option_names: &[Option<&ast::Ident>],
+    ) -> ColumnSpec {
+        let column = self.ident(name);
+        let (ty, serial) = self.sql_type(data_type);
+        let type_is_user_defined = matches!(data_type, ast::DataType::Custom(..));
+        let mut spec = ColumnSpec {
+            name: column.clone(),
+            ty,
+            not_null: false,
+            default: None,
+            serial,
+            identity: false,
+            generated: None,
+            collation: None,
+            constraints: Vec::new(),
+            type_is_user_defined,
+        };
+        for (i, opt) in options.iter().enumerate() {
+            let cname = option_names
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|n| self.ident(n));
+            let push = |spec: &mut ColumnSpec, kind| {
+                spec.constraints.push(ConstraintSpec {
+                    name: cname.clone(),
+                    kind,
+                    not_valid: false,
+                })
+            };
+            match opt {
+                ColumnOption::NotNull => spec.not_null = true,
+                ColumnOption::Null => spec.not_null = false,
+                ColumnOption::Default(e) => spec.default = Some(self.expr(e)),
+                ColumnOption::PrimaryKey(_) => push(
+                    &mut spec,
+                    ConstraintKind::PrimaryKey {
+                        columns: vec![column.clone()],
+                        using_index: None,
+                    },
+                ),
+                ColumnOption::Unique(_) => push(
+                    &mut spec,
+                    ConstraintKind::Unique {
+                        columns: vec![column.clone()],
+                        using_index: None,
+                    },
+                ),
+                ColumnOption::ForeignKey(fk) => push(
+                    &mut spec,
+                    ConstraintKind::ForeignKey {
+                        columns: vec![column.clone()],
+                        ref_table: self.name(&fk.foreign_table),
+                        ref_columns: self.idents(&fk.referred_columns),
+                    },
+                ),
+                ColumnOption::Check(ck) => {
+                    let kind = self.check_kind(&ck.expr);
+                    push(&mut spec, kind)
+                }
+                ColumnOption::Collation(c) => spec.collation = Some(c.to_string()),
+                ColumnOption::Generated {
+                    generated_as,
+                    generation_expr,
+                    generation_expr_mode,
+                    ..
+                } => match generation_expr {
+                    Some(e) => {
+                        spec.generated = Some(Generated {
+                            expr: self.expr(e),
+                            stored: match (generation_expr_mode, generated_as) {
+                                (Some(GeneratedExpressionMode::Stored), _) => Some(true),
+                                (_, GeneratedAs::ExpStored) => Some(true),
+                                (Some(GeneratedExpressionMode::Virtual), _) => Some(false),
+                                _ => None,
+                            },
+                        })
+                    }
+                    None => spec.identity = true,
+                },
+                ColumnOption::Identity(_) => spec.identity = true,
+                ColumnOption::DialectSpecific(tokens) => {
+                    if tokens.iter().any(|t| {
+                        t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")
+                            || t.to_string().eq_ignore_ascii_case("AUTOINCREMENT")
+                    }) {
+                        spec.identity = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        spec
+    }
+
+    fn tables_read(&self, node: &impl ast::Visit) -> Vec<QualName> {
+        let mut out = Vec::new();
+        let _ = ast::visit_relations(node, |rel| {
+            let n = self.name(rel);
+            if !out.contains(&n) {
+                out.push(n);
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        out
+    }
+
+    fn factor_name(&self, factor: &TableFactor) -> Option<QualName> {
+        match factor {
+            TableFactor::Table { name, .. } => Some(self.name(name)),
+            _ => None,
+        }
+    }
+
+    pub fn lower(&self, stmt: &Statement) -> Change {
+        match stmt {
+            Statement::CreateTable(ct) => {
+                let like = ct.like.as_ref().map(|l| match l {
+                    CreateTableLikeKind::Parenthesized(l) | CreateTableLikeKind::Plain(l) => {
+                        self.name(&l.name)
+                    }
+                });
+                Change::CreateTable(CreateTable {
+                    name: self.name(&ct.name),
+                    columns: ct.columns.iter().map(|c| self.column(c)).collect(),
+                    constraints: ct
+                        .constraints
+                        .iter()
+                        .filter_map(|c| self.constraint(c, false))
+                        .collect(),
+                    if_not_exists: ct.if_not_exists,
+                    temporary: ct.temporary,
+                    partitioned: ct.partition_by.is_some(),
+                    partition_of: ct.partition_of.as_ref().map(|p| self.name(p)),
+                    as_select_from: ct.query.as_ref().map(|q| self.tables_read(q.as_ref())),
+                    like,
+                })
+            }
+            Statement::AlterTable(at) => {
+                let table = self.name(&at.name);
+                let ops = at
+                    .operations
+                    .iter()
+                    .map(|op| self.alter_op(&table, op))
+                    .collect();
+                Change::AlterTable {
+                    table,
+                    only: at.only,
+                    if_exists: at.if_exists,
+                    ops,
+                }
+            }
+            Statement::CreateIndex(ci) => {
+                let (columns, expressions) = self.index_columns(&ci.columns);
+                let table = self.name(&ci.table_name);
+                Change::CreateIndex(CreateIndex {
+                    name: ci.name.as_ref().map(|n| self.last_part(n)),
+                    table,
+                    unique: ci.unique,
+                    concurrently: ci.concurrently,
+                    if_not_exists: ci.if_not_exists,
+                    only: false,
+                    columns,
+                    expressions,
+                    predicate: ci.predicate.as_ref().map(|p| self.expr(p)),
+                })
+            }
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => Change::DropObjects {
+                kind: match object_type {
+                    ObjectType::Table => ObjectKind::Table,
+                    ObjectType::View => ObjectKind::View,
+                    ObjectType::MaterializedView => ObjectKind::MaterializedView,
+                    ObjectType::Index => ObjectKind::Index,
+                    ObjectType::Sequence => ObjectKind::Sequence,
+                    ObjectType::Type => ObjectKind::Type,
+                    ObjectType::Schema => ObjectKind::Schema,
+                    _ => ObjectKind::Other,
+                },
+                names: names.iter().map(|n| self.name(n)).collect(),
+                if_exists: *if_exists,
+                cascade: *cascade,
+                concurrently: false,
+            },
+            Statement::DropFunction(df) => Change::DropObjects {
+                kind: ObjectKind::Function,
+                names: df.func_desc.iter().map(|f| self.name(&f.name)).collect(),
+                if_exists: df.if_exists,
+                cascade: matches!(df.drop_behavior, Some(ast::DropBehavior::Cascade)),
+                concurrently: false,
+            },
+            Statement::DropDomain(dd) => Change::DropObjects {
+                kind: ObjectKind::Domain,
+                names: vec![self.name(&dd.name)],
+                if_exists: dd.if_exists,
+                cascade: matches!(dd.drop_behavior, Some(ast::DropBehavior::Cascade)),
+                concurrently: false,
+            },
+            Statement::AlterIndex { name, operation } => match operation {
+                ast::AlterIndexOperation::RenameIndex { index_name } => Change::RenameIndex {
+                    from: self.name(name),
+                    to: self.last_part(index_name),
+                },
+            },
+            Statement::CreateType {
+                name,
+                representation,
+            } => match representation {
+                Some(UserDefinedTypeRepresentation::Enum { labels }) => Change::CreateEnum {
+                    name: self.name(name),
+                    labels: labels.iter().map(|l| l.value.clone()).collect(),
+                },
+                _ => Change::CreateType {
+                    name: self.name(name),
+                },
+            },
+            Statement::AlterType(at) => {
+                let name = self.name(&at.name);
+                match &at.operation {
+                    AlterTypeOperation::AddValue(v) => Change::AddEnumValue {
+                        name,
+                        label: v.value.value.clone(),
+                        if_not_exists: v.if_not_exists,
+                    },
+                    AlterTypeOperation::RenameValue(v) => Change::RenameEnumValue {
+                        name,
+                        from: v.from.value.clone(),
+                        to: v.to.value.clone(),
+                    },
+                    AlterTypeOperation::Rename(r) => Change::RenameType {
+                        from: name,
+                        to: self.ident(&r.new_name),
+                    },
+                }
+            }
+            Statement::CreateDomain(d) => Change::CreateDomain {
+                name: self.name(&d.name),
+                base: self.sql_type(&d.data_type).0,
+                has_constraints: !d.constraints.is_empty(),
+            },
+            Statement::CreateSequence { name, .. } => Change::CreateSequence {
+                name: self.name(name),
+            },
+            Statement::CreateView(v) => Change::CreateView {
+                name: self.name(&v.name),
+                materialized: v.materialized,
+                or_replace: v.or_replace,
+                reads: self.tables_read(v.query.as_ref()),
+                query: v.query.to_string(),
+            },
+            Statement::RefreshMaterializedView(r) => Change::RefreshMaterializedView {
+                name: self.name(&r.name),
+                concurrently: r.concurrently,
+            },
+            Statement::CreateFunction(f) => Change::CreateFunction {
+                name: self.name(&f.name),
+                or_replace: f.or_replace,
+                volatility: f.behavior.as_ref().map(|b| match b {
+                    ast::FunctionBehavior::Immutable => Volatility::Immutable,
+                    ast::FunctionBehavior::Stable => Volatility::Stable,
+                    ast::FunctionBehavior::Volatile => Volatility::Volatile,
+                }),
+                body: match &f.function_body {
+                    Some(
+                        CreateFunctionBody::AsBeforeOptions { body, .. }
+                        | CreateFunctionBody::AsAfterOptions(body)
+                        | CreateFunctionBody::Return(body),
+                    ) => body.to_string(),
+                    Some(_) => stmt.to_string(),
+                    None => String::new(),
+                },
+            },
+            Statement::CreateTrigger(t) => Change::CreateTrigger {
+                name: self.last_part(&t.name),
+                table: self.name(&t.table_name),
+                or_replace: t.or_replace,
+            },
+            Statement::CreateRule(r) => Change::CreateRule {
+                table: self.name(&r.table_name),
+            },
+            Statement::Truncate(t) => Change::Truncate {
+                tables: t.table_names.iter().map(|t| self.name(&t.name)).collect(),
+            },
+            Statement::Lock(l) => Change::LockTable {
+                tables: l.tables.iter().map(|t| self.name(&t.name)).collect(),
+            },
+            Statement::LockTables { .. } => Change::LockTable { tables: Vec::new() },
+            Statement::Update(u) => match self.factor_name(&u.table.relation) {
+                Some(table) => Change::Update {
+                    table,
+                    assignments: u
+                        .assignments
+                        .iter()
+                        .flat_map(|a| {
+                            let targets: Vec<&ObjectName> = match &a.target {
+                                ast::AssignmentTarget::ColumnName(n) => vec![n],
+                                ast::AssignmentTarget::Tuple(ns) => ns.iter().collect(),
+                            };
+                            let value = self.expr(&a.value);
+                            targets
+                                .into_iter()
+                                .map(|n| Assignment {
+                                    column: self.last_part(n),
+                                    value: value.clone(),
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
+                    filter: u.selection.as_ref().map(|s| self.expr(s)),
+                },
+                None => Change::Opaque {
+                    reason: "UPDATE of something other than a table".into(),
+                },
+            },
+            Statement::Delete(d) => {
+                let from = match &d.from {
+                    ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+                };
+                match from.first().and_then(|t| self.factor_name(&t.relation)) {
+                    Some(table) => Change::Delete {
+                        table,
+                        filter: d.selection.as_ref().map(|s| self.expr(s)),
+                    },
+                    None => Change::Opaque {
+                        reason: "DELETE from something other than a table".into(),
+                    },
+                }
+            }
+            Statement::Insert(i) => match &i.table {
+                ast::TableObject::TableName(name) => {
+                    let select_from = match &i.source {
+                        Some(q) if !matches!(q.body.as_ref(), ast::SetExpr::Values(_)) => {
+                            self.tables_read(q.as_ref())
+                        }
+                        _ => Vec::new(),
+                    };
+                    Change::Insert {
+                        table: self.name(name),
+                        columns: i.columns.iter().map(|c| self.last_part(c)).collect(),
+                        select_from,
+                    }
+                }
+                _ => Change::Opaque {
+                    reason: "INSERT into something other than a table".into(),
+                },
+            },
+            Statement::Vacuum(v) if v.full => Change::RewriteTable {
+                table: v.table_name.as_ref().map(|n| self.name(n)),
+                what: "VACUUM FULL".into(),
+            },
+            Statement::OptimizeTable { name, .. } => Change::RewriteTable {
+                table: Some(self.name(name)),
+                what: "OPTIMIZE TABLE".into(),
+            },
+            Statement::StartTransaction { statements, .. } if statements.is_empty() => {
+                Change::Begin
+            }
+            Statement::StartTransaction { .. } => Change::ProceduralBlock,
+            Statement::Commit { .. } => Change::Commit,
+            Statement::Rollback {
+                savepoint: None, ..
+            } => Change::Rollback,
+            Statement::Set(set) => match set {
+                ast::Set::SingleAssignment {
+                    variable, values, ..
+                } => Change::SetVariable {
+                    name: variable.to_string().to_lowercase(),
+                    value: values
+                        .iter()
+                        .map(|v| v.to_string().trim_matches('\'').to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+                ast::Set::SetTimeZone { value, .. } => Change::SetVariable {
+                    name: "timezone".into(),
+                    value: value.to_string().trim_matches('\'').to_string(),
+                },
+                other => Change::SetVariable {
+                    name: other.to_string().to_lowercase(),
+                    value: String::new(),
+                },
+            },
+            other => Change::NoSchemaEffect {
+                what: statement_kind(other),
+            },
+        }
+    }
+
+    fn alter_op(&self, table: &QualName, op: &AlterTableOperation) -> AlterOp {
+        match op {
+            AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => AlterOp::AddColumn {
+                column: self.column(column_def),
+                if_not_exists: *if_not_exists,
+            },
+            AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                drop_behavior,
+                ..
+            } => match column_names.as_slice() {
+                [one] => AlterOp::DropColumn {
+                    name: self.ident(one),
+                    if_exists: *if_exists,
+                    cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+                },
+                _ => AlterOp::Other {
+                    text: op.to_string(),
+                },
+            },
+            AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => AlterOp::RenameColumn {
+                from: self.ident(old_column_name),
+                to: self.ident(new_column_name),
+            },
+            AlterTableOperation::RenameTable { table_name } => {
+                let n = match table_name {
+                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
+                };
+                let mut to = self.name(n);
+                if n.0.len() == 1 {
+                    to.schema = table.schema.clone();
+                }
+                AlterOp::RenameTable { to }
+            }
+            AlterTableOperation::AlterColumn { column_name, op } => {
+                let column = self.ident(column_name);
+                match op {
+                    AlterColumnOperation::SetNotNull => AlterOp::SetNotNull { column },
+                    AlterColumnOperation::DropNotNull => AlterOp::DropNotNull { column },
+                    AlterColumnOperation::SetDefault { value } => AlterOp::SetDefault {
+                        column,
+                        default: self.expr(value),
+                    },
+                    AlterColumnOperation::DropDefault => AlterOp::DropDefault { column },
+                    AlterColumnOperation::SetDataType {
+                        data_type, using, ..
+                    } => AlterOp::AlterColumnType {
+                        column,
+                        ty: self.sql_type(data_type).0,
+                        using: using.is_some(),
+                        collation: None,
+                    },
+                    AlterColumnOperation::AddGenerated { .. } => AlterOp::AddIdentity { column },
+                    AlterColumnOperation::GenericOptions { .. } => AlterOp::Other {
+                        text: op.to_string(),
+                    },
+                }
+            }
+            AlterTableOperation::AddConstraint {
+                constraint,
+                not_valid,
+            } => match constraint {
+                TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_) => {
+                    self.mysql_index(constraint)
+                }
+                _ => match self.constraint(constraint, *not_valid) {
+                    Some(c) => AlterOp::AddConstraint(c),
+                    None => AlterOp::Other {
+                        text: op.to_string(),
+                    },
+                },
+            },
+            AlterTableOperation::ValidateConstraint { name } => AlterOp::ValidateConstraint {
+                name: self.ident(name),
+            },
+            AlterTableOperation::DropConstraint {
+                if_exists,
+                name,
+                drop_behavior,
+            } => AlterOp::DropConstraint {
+                name: self.ident(name),
+                if_exists: *if_exists,
+                cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+            },
+            AlterTableOperation::RenameConstraint { old_name, new_name } => {
+                AlterOp::RenameConstraint {
+                    from: self.ident(old_name),
+                    to: self.ident(new_name),
+                }
+            }
+            AlterTableOperation::AttachPartitionOf {
+                partition,
+                for_values,
+            } => {
+                let bound = for_values.to_string();
+                AlterOp::AttachPartition {
+                    partition: self.name(partition),
+                    is_default: bound.trim().eq_ignore_ascii_case("default"),
+                    bound,
+                }
+            }
+            AlterTableOperation::DetachPartitionOf { partition, mode } => {
+                AlterOp::DetachPartition {
+                    partition: self.name(partition),
+                    concurrently: matches!(mode, Some(ast::DetachPartitionMode::Concurrently)),
+                    finalize: matches!(mode, Some(ast::DetachPartitionMode::Finalize)),
+                }
+            }
+            AlterTableOperation::SetLogged => AlterOp::Rewrite {
+                what: "SET LOGGED".into(),
+            },
+            AlterTableOperation::SetUnlogged => AlterOp::Rewrite {
+                what: "SET UNLOGGED".into(),
+            },
+            AlterTableOperation::EnableTrigger { .. }
+            | AlterTableOperation::DisableTrigger { .. }
+            | AlterTableOperation::EnableAlwaysTrigger { .. }
+            | AlterTableOperation::EnableReplicaTrigger { .. }
+            | AlterTableOperation::EnableRule { .. }
+            | AlterTableOperation::DisableRule { .. }
+            | AlterTableOperation::EnableAlwaysRule { .. }
+            | AlterTableOperation::EnableReplicaRule { .. } => AlterOp::TriggerToggle {
+                text: op.to_string(),
+            },
+            AlterTableOperation::ModifyColumn {
+                col_name,
+                data_type,
+                options,
+                ..
+            } => {
+                let opts: Vec<&ColumnOption> = options.iter().collect();
+                AlterOp::ModifyColumn {
+                    old_name: self.ident(col_name),
+                    column: self.column_from_parts(col_name, data_type, &opts, &[]),
+                }
+            }
+            AlterTableOperation::ChangeColumn {
+                old_name,
+                new_name,
+                data_type,
+                options,
+                ..
+            } => {
+                let opts: Vec<&ColumnOption> = options.iter().collect();
+                AlterOp::ModifyColumn {
+                    old_name: self.ident(old_name),
+                    column: self.column_from_parts(new_name, data_type, &opts, &[]),
+                }
+            }
+            AlterTableOperation::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
+            AlterTableOperation::DropForeignKey { name, .. }
+            | AlterTableOperation::DropIndex { name } => AlterOp::DropIndexOrKey {
+                name: self.ident(name),
+            },
+            AlterTableOperation::Algorithm { algorithm, .. } => {
+                AlterOp::Algorithm(algorithm.to_string().to_ascii_uppercase())
+            }
+            AlterTableOperation::Lock { lock, .. } => {
+                AlterOp::Lock(lock.to_string().to_ascii_uppercase())
+            }
+            other => AlterOp::Other {
+                text: other.to_string(),
+            },
+        }
+    }
+
+    fn mysql_index(&self, constraint: &TableConstraint) -> AlterOp {
+        match constraint {
+            TableConstraint::Index(i) => AlterOp::AddIndex {
+                name: i.name.as_ref().map(|n| self.ident(n)),
+                columns: self.index_columns(&i.columns).0,
+                unique: false,
+                kind: "INDEX".into(),
+            },
+            TableConstraint::FulltextOrSpatial(f) => AlterOp::AddIndex {
+                name: f.opt_index_name.as_ref().map(|n| self.ident(n)),
+                columns: self.index_columns(&f.columns).0,
+                unique: false,
+                kind: if f.fulltext { "FULLTEXT" } else { "SPATIAL" }.into(),
+            },
+            other => AlterOp::Other {
+                text: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The first words of a statement, for messages (`GRANT`, `COMMENT ON`).
+fn statement_kind(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase()
+}

@@ -1,0 +1,149 @@
+//! `migrate <command>`: the command line every project's xtask forwards to.
+//!
+//! ```no_run
+//! // xtask/src/main.rs of your project
+//! fn main() -> std::process::ExitCode {
+//!     concertina_runtime::cli::main()
+//! }
+//! ```
+//!
+//! Exit codes: 0 success (no error diagnostics), 1 the check found errors, 2 the command could
+//! not run (usage, I/O, configuration).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use concertina_codegen::{render, rules, Project};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migrate",
+    about = "Zero-downtime schema migrations: check, plan and apply expand / backfill / contract",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check every migration: lock safety per statement and compatibility across each window.
+    Check(CheckArgs),
+    /// List every rule with its severity and what it flags.
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Migrations directory (holding concertina.toml). Default: ./migrations.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Output format: rustc-like text, or JSON on stdout for CI.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Parses `std::env::args()` (after the program name, `migrate` optional) and runs.
+pub fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().collect();
+    // `cargo xtask migrate check`: the xtask forwards everything after its own name.
+    if args.get(1).map(String::as_str) == Some("migrate") {
+        args.remove(1);
+    }
+    run_from(args)
+}
+
+/// Runs with explicit arguments; the first is the program name.
+pub fn run_from(args: Vec<String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    run(cli)
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(args) => check(args),
+        Command::Rules { format } => {
+            list_rules(format);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from("migrations")
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let dir = args.dir.unwrap_or_else(default_dir);
+    let project = match Project::load(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = project.check();
+    match args.format {
+        Format::Json => println!("{}", render::json(&report.diagnostics)),
+        Format::Human => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", render::human(&report, color));
+        }
+    }
+    if report.errors() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list_rules(format: Format) {
+    let all = rules::all_rules();
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = all
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "rule": r.id,
+                        "severity": r.severity.as_str(),
+                        "summary": r.summary,
+                        "help": r.help,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::json!({ "rules": items }));
+        }
+        Format::Human => {
+            for r in all {
+                println!("{:<40} {:<8} {}", r.id, r.severity.as_str(), r.summary);
+            }
+            for (id, severity, summary) in rules::CHECKER_IDS {
+                println!("{:<40} {:<8} {}", id, severity.as_str(), summary);
+            }
+        }
+    }
+}

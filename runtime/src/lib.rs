@@ -1,0 +1,8 @@
+//! concertina's runtime and command line. The CLI module is what a project's own `xtask` calls
+//! (`concertina_runtime::cli::main()`), so every project gets the same commands. Applying
+//! phases on a live server arrives with the runtime issue; it reads the same model the checker
+//! builds in `concertina-codegen`.
+
+pub mod cli;
+
+pub use concertina_codegen as codegen;

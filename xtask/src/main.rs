@@ -1,0 +1,45 @@
+//! This repository's `cargo xtask`: `migrate …` is concertina's CLI (what users put in their own
+//! xtask), `bench …` runs the benchmarks, `readme` regenerates the README's rule table.
+
+mod bench;
+mod readme;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("migrate") => {
+            let mut forwarded = vec!["cargo xtask migrate".to_string()];
+            forwarded.extend(args.into_iter().skip(2));
+            concertina_runtime::cli::run_from(forwarded)
+        }
+        Some("bench") => exit(bench::run(&args[2..])),
+        Some("readme") => exit(readme::run(&args[2..])),
+        Some("-h" | "--help") | None => {
+            println!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("error: unknown xtask `{other}`\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+const HELP: &str = "cargo xtask <task>
+
+tasks:
+  migrate <command>   concertina's CLI (`cargo xtask migrate --help`)
+  bench check         time `migrate check` on 300 generated migrations
+  readme [--check]    regenerate (or verify) the README's rule table";
+
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
