@@ -3,6 +3,7 @@
 //! collects all diagnostics.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::change::{AlterOp, Change};
 use crate::config::Config;
@@ -57,7 +58,7 @@ impl Report {
     }
 
     /// The schema after the last migration's contract.
-    pub fn latest(&self) -> Schema {
+    pub fn latest(&self) -> Arc<Schema> {
         self.migrations
             .last()
             .map(|m| m.window.after.clone())
@@ -114,7 +115,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .as_deref()
         .and_then(crate::layout::version_order);
     let mut diagnostics = set.warnings.clone();
-    let mut schema = Schema::default();
+    let mut schema = Arc::new(Schema::default());
     let mut migrations = Vec::new();
     let mut statements = 0;
 
@@ -132,7 +133,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
             .iter()
             .map(|p| p.parsed.statements.len())
             .sum::<usize>();
-        let window = build_window(&schema, &phases);
+        let window = build_window(schema, &phases);
         let baselined = baseline_order.is_some_and(|b| migration.order <= b);
         if !baselined {
             check_migration(
@@ -173,8 +174,8 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     }
 }
 
-fn build_window(start: &Schema, phases: &[CheckedPhase]) -> Window {
-    let mut schema = start.clone();
+fn build_window(start: Arc<Schema>, phases: &[CheckedPhase]) -> Window {
+    let mut schema = (*start).clone();
     let mut expanded = None;
     let mut backfilled = BTreeSet::new();
     let mut renames = Vec::new();
@@ -196,13 +197,13 @@ fn build_window(start: &Schema, phases: &[CheckedPhase]) -> Window {
             }
         }
         if phase == Phase::Expand {
-            expanded = Some(schema.clone());
+            expanded = Some(Arc::new(schema.clone()));
         }
     }
     Window {
-        before: start.clone(),
         expanded: expanded.unwrap_or_else(|| start.clone()),
-        after: schema,
+        before: start,
+        after: Arc::new(schema),
         phases: phases.iter().map(|p| p.phase).collect(),
         backfilled,
         renames,
@@ -221,14 +222,14 @@ fn check_migration(
     out: &mut Vec<Diagnostic>,
 ) {
     let _ = migration;
-    let mut schema = window.before.clone();
+    let mut schema = (*window.before).clone();
     for phase in [Phase::Expand, Phase::Backfill, Phase::Contract, Phase::Down] {
         let Some(p) = phases.iter().find(|p| p.phase == phase) else {
             continue;
         };
         if phase == Phase::Down {
             // down undoes expand: it runs against E(N).
-            schema = window.expanded.clone();
+            schema = (*window.expanded).clone();
         }
         check_phase(
             p,

@@ -2,6 +2,7 @@
 //! migration files. Rules and code generation read it; nothing here knows sqlparser.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::change::{
     AlterOp, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex, ExprInfo, Generated,
@@ -115,17 +116,18 @@ pub struct Trigger {
     pub table: QualName,
 }
 
-/// The whole schema at one version.
+/// The whole schema at one version. Tables and indexes are shared between versions
+/// (`Arc`, copied on write), so keeping every version of hundreds of migrations stays cheap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
-    pub tables: BTreeMap<QualName, Table>,
-    pub indexes: BTreeMap<QualName, Index>,
+    pub tables: BTreeMap<QualName, Arc<Table>>,
+    pub indexes: BTreeMap<QualName, Arc<Index>>,
     pub enums: BTreeMap<QualName, Vec<String>>,
-    pub domains: BTreeMap<QualName, Domain>,
+    pub domains: BTreeMap<QualName, Arc<Domain>>,
     pub types: BTreeSet<QualName>,
     pub sequences: BTreeSet<QualName>,
-    pub views: BTreeMap<QualName, View>,
-    pub functions: BTreeMap<QualName, Function>,
+    pub views: BTreeMap<QualName, Arc<View>>,
+    pub functions: BTreeMap<QualName, Arc<Function>>,
     pub triggers: Vec<Trigger>,
 }
 
@@ -180,8 +182,12 @@ fn default_index_name(table: &str, columns: &[String], has_expr: bool) -> String
 }
 
 impl Schema {
+    fn table_mut(&mut self, name: &QualName) -> Option<&mut Table> {
+        self.tables.get_mut(name).map(Arc::make_mut)
+    }
+
     pub fn table(&self, name: &QualName) -> Option<&Table> {
-        self.tables.get(name)
+        self.tables.get(name).map(|t| &**t)
     }
 
     /// Whether a relation of that name exists as a table or view.
@@ -190,7 +196,10 @@ impl Schema {
     }
 
     pub fn indexes_of<'a>(&'a self, table: &'a QualName) -> impl Iterator<Item = &'a Index> + 'a {
-        self.indexes.values().filter(move |i| &i.table == table)
+        self.indexes
+            .values()
+            .filter(move |i| &i.table == table)
+            .map(|i| &**i)
     }
 
     /// Volatility of a function the model knows (created by a migration).
@@ -235,7 +244,7 @@ impl Schema {
                     }
                 }
                 let name = ct.name.clone();
-                self.tables.insert(name.clone(), table);
+                self.tables.insert(name.clone(), Arc::new(table));
                 for col in &ct.columns {
                     for c in &col.constraints {
                         self.add_constraint(&name, c, &mut warn);
@@ -279,7 +288,7 @@ impl Schema {
             }
             Change::RenameIndex { from, to } => match self.indexes.remove(from) {
                 Some(mut idx) => {
-                    idx.name = QualName::new(from.schema.clone(), to.clone());
+                    Arc::make_mut(&mut idx).name = QualName::new(from.schema.clone(), to.clone());
                     self.indexes.insert(idx.name.clone(), idx);
                 }
                 None => warn(format!("index `{from}` is unknown to the model")),
@@ -288,7 +297,7 @@ impl Schema {
                 // A parent index becomes valid once every partition's index is attached;
                 // the model does not count partitions, so the last attach is trusted.
                 if let Some(idx) = self.indexes.get_mut(parent) {
-                    idx.valid = true;
+                    Arc::make_mut(idx).valid = true;
                 }
             }
             Change::CreateEnum { name, labels } => {
@@ -320,9 +329,11 @@ impl Schema {
                 if let Some(labels) = self.enums.remove(from) {
                     self.enums.insert(to_name.clone(), labels);
                     for table in self.tables.values_mut() {
-                        for col in &mut table.columns {
-                            if col.ty.name == from.name {
-                                col.ty.name = to.clone();
+                        if table.columns.iter().any(|c| c.ty.name == from.name) {
+                            for col in &mut Arc::make_mut(table).columns {
+                                if col.ty.name == from.name {
+                                    col.ty.name = to.clone();
+                                }
                             }
                         }
                     }
@@ -342,15 +353,15 @@ impl Schema {
             } => {
                 self.domains.insert(
                     name.clone(),
-                    Domain {
+                    Arc::new(Domain {
                         name: name.clone(),
                         base: base.clone(),
                         has_constraints: *has_constraints,
-                    },
+                    }),
                 );
             }
             Change::AlterDomainAddConstraint { name, .. } => match self.domains.get_mut(name) {
-                Some(d) => d.has_constraints = true,
+                Some(d) => Arc::make_mut(d).has_constraints = true,
                 None => warn(format!("domain `{name}` is unknown to the model")),
             },
             Change::CreateSequence { name } => {
@@ -366,12 +377,12 @@ impl Schema {
             } => {
                 self.views.insert(
                     name.clone(),
-                    View {
+                    Arc::new(View {
                         name: name.clone(),
                         materialized: *materialized,
                         reads: reads.clone(),
                         query: query.clone(),
-                    },
+                    }),
                 );
             }
             Change::CreateFunction {
@@ -382,11 +393,11 @@ impl Schema {
             } => {
                 self.functions.insert(
                     name.clone(),
-                    Function {
+                    Arc::new(Function {
                         name: name.clone(),
                         volatility: volatility.unwrap_or(Volatility::Volatile),
                         body: body.clone(),
-                    },
+                    }),
                 );
             }
             Change::CreateTrigger { name, table, .. } => {
@@ -436,7 +447,7 @@ impl Schema {
         spec: &ConstraintSpec,
         warn: &mut impl FnMut(String),
     ) {
-        let Some(table) = self.tables.get_mut(table_name) else {
+        let Some(table) = self.table_mut(table_name) else {
             return;
         };
         let name = spec
@@ -484,12 +495,11 @@ impl Schema {
             if let Some(existing) = using_index {
                 let old = QualName::new(table_name.schema.clone(), existing.clone());
                 match self.indexes.remove(&old) {
-                    Some(idx) => columns = idx.columns,
+                    Some(idx) => columns = idx.columns.clone(),
                     None => warn(format!("index `{old}` is unknown to the model")),
                 }
                 if let Some(c) = self
-                    .tables
-                    .get_mut(table_name)
+                    .table_mut(table_name)
                     .and_then(|t| t.constraints.last_mut())
                 {
                     match &mut c.kind {
@@ -499,7 +509,7 @@ impl Schema {
                     }
                 }
                 if matches!(spec.kind, ConstraintKind::PrimaryKey { .. }) {
-                    if let Some(t) = self.tables.get_mut(table_name) {
+                    if let Some(t) = self.table_mut(table_name) {
                         for col in &columns {
                             if let Some(c) = t.column_mut(col) {
                                 c.nullable = false;
@@ -510,7 +520,7 @@ impl Schema {
             }
             self.indexes.insert(
                 index_name.clone(),
-                Index {
+                Arc::new(Index {
                     name: index_name,
                     table: table_name.clone(),
                     unique: true,
@@ -518,7 +528,7 @@ impl Schema {
                     expressions: Vec::new(),
                     predicate: None,
                     valid: true,
-                },
+                }),
             );
         }
     }
@@ -545,7 +555,7 @@ impl Schema {
         }
         self.indexes.insert(
             qual.clone(),
-            Index {
+            Arc::new(Index {
                 name: qual,
                 table: ci.table.clone(),
                 unique: ci.unique,
@@ -553,7 +563,7 @@ impl Schema {
                 expressions: ci.expressions.clone(),
                 predicate: ci.predicate.clone(),
                 valid: !(ci.only && table.partitioned),
-            },
+            }),
         );
     }
 
@@ -576,7 +586,8 @@ impl Schema {
                     return false;
                 };
                 // Dropping the index of a constraint drops the constraint with it (CASCADE).
-                if let Some(t) = self.tables.get_mut(&idx.table) {
+                let table = idx.table.clone();
+                if let Some(t) = self.table_mut(&table) {
                     t.constraints.retain(|c| c.name != name.name);
                 }
                 true
@@ -609,7 +620,7 @@ impl Schema {
                 column,
                 if_not_exists,
             } => {
-                let Some(table) = self.tables.get_mut(table_name) else {
+                let Some(table) = self.table_mut(table_name) else {
                     return table_name.clone();
                 };
                 if table.column(&column.name).is_some() {
@@ -628,7 +639,8 @@ impl Schema {
                 return table_name.clone();
             }
             AlterOp::RenameTable { to } => {
-                if let Some(mut table) = self.tables.remove(table_name) {
+                if let Some(table) = self.tables.remove(table_name) {
+                    let mut table = Arc::unwrap_or_clone(table);
                     let to = QualName::new(
                         if to.schema.is_empty() {
                             table_name.schema.clone()
@@ -640,7 +652,7 @@ impl Schema {
                     table.name = to.clone();
                     for idx in self.indexes.values_mut() {
                         if &idx.table == table_name {
-                            idx.table = to.clone();
+                            Arc::make_mut(idx).table = to.clone();
                         }
                     }
                     for t in &mut self.triggers {
@@ -648,14 +660,14 @@ impl Schema {
                             t.table = to.clone();
                         }
                     }
-                    self.tables.insert(to.clone(), table);
+                    self.tables.insert(to.clone(), Arc::new(table));
                     return to;
                 }
                 return table_name.clone();
             }
             _ => {}
         }
-        let Some(table) = self.tables.get_mut(table_name) else {
+        let Some(table) = self.table_mut(table_name) else {
             return table_name.clone();
         };
         match op {
@@ -709,8 +721,8 @@ impl Schema {
                         }
                     }
                     for idx in self.indexes.values_mut() {
-                        if &idx.table == table_name {
-                            rename(&mut idx.columns);
+                        if &idx.table == table_name && idx.columns.contains(from) {
+                            rename(&mut Arc::make_mut(idx).columns);
                         }
                     }
                 }
@@ -797,12 +809,13 @@ impl Schema {
                 }
                 let old = QualName::new(table_name.schema.clone(), from.clone());
                 if let Some(mut idx) = self.indexes.remove(&old) {
-                    idx.name = QualName::new(table_name.schema.clone(), to.clone());
+                    Arc::make_mut(&mut idx).name =
+                        QualName::new(table_name.schema.clone(), to.clone());
                     self.indexes.insert(idx.name.clone(), idx);
                 }
             }
             AlterOp::AttachPartition { partition, .. } => {
-                if let Some(p) = self.tables.get_mut(partition) {
+                if let Some(p) = self.table_mut(partition) {
                     p.partition_of = Some(table_name.clone());
                 }
             }
@@ -813,7 +826,7 @@ impl Schema {
             } => {
                 // `CONCURRENTLY` finishes in a second transaction; the model takes it as done.
                 let _ = concurrently;
-                if let Some(p) = self.tables.get_mut(partition) {
+                if let Some(p) = self.table_mut(partition) {
                     p.partition_of = None;
                 }
             }

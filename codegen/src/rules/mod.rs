@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod testing;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::change::{Change, QualName};
 use crate::config::Config;
@@ -78,15 +79,16 @@ impl Findings {
     }
 }
 
-/// The schema versions of one migration's window (DESIGN.md §2).
+/// The schema versions of one migration's window (DESIGN.md §2). Shared (`Arc`): one
+/// migration's `after` is the next one's `before`.
 #[derive(Debug, Clone)]
 pub struct Window {
     /// `S(N-1)`: what the old app targets.
-    pub before: Schema,
+    pub before: Arc<Schema>,
     /// `E(N)`: after expand, where old and new apps run together.
-    pub expanded: Schema,
+    pub expanded: Arc<Schema>,
     /// `S(N)`: after contract, what the new app targets.
-    pub after: Schema,
+    pub after: Arc<Schema>,
     /// Which phase files the migration has.
     pub phases: BTreeSet<Phase>,
     /// Columns the backfill assigns, per table.

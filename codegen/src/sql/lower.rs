@@ -267,13 +267,13 @@ impl Lowerer<'_> {
                     None => spec.identity = true,
                 },
                 ColumnOption::Identity(_) => spec.identity = true,
-                ColumnOption::DialectSpecific(tokens) => {
+                ColumnOption::DialectSpecific(tokens)
                     if tokens.iter().any(|t| {
                         t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")
                             || t.to_string().eq_ignore_ascii_case("AUTOINCREMENT")
-                    }) {
-                        spec.identity = true;
-                    }
+                    }) =>
+                {
+                    spec.identity = true;
                 }
                 _ => {}
             }

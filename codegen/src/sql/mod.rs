@@ -86,7 +86,7 @@ pub fn parse_file(file: &SourceFile, dialect: &dyn Dialect) -> ParsedFile {
                 },
                 Some(reason),
             ),
-            None => lower_tokens(&lowerer, raw.tokens),
+            None => lower_tokens(&lowerer, raw.tokens, &file.text[raw.start..raw.end]),
         };
         out.statements.push(Statement {
             start: raw.start,
@@ -106,15 +106,22 @@ pub fn parse_file(file: &SourceFile, dialect: &dyn Dialect) -> ParsedFile {
 fn lower_tokens(
     lowerer: &Lowerer,
     tokens: Vec<sqlparser::tokenizer::TokenWithSpan>,
+    text: &str,
 ) -> (Change, Option<String>) {
     let parsed = Parser::new(lowerer.dialect.parser())
-        .with_tokens_with_locations(tokens.clone())
+        .with_tokens_with_locations(tokens)
         .parse_statements();
+    // The parser consumed the tokens; the rare fallback re-tokenises the statement's text.
+    let retokenize = || {
+        sqlparser::tokenizer::Tokenizer::new(lowerer.dialect.parser(), text)
+            .tokenize_with_location()
+            .unwrap_or_default()
+    };
     match parsed {
         Ok(stmts) if stmts.len() == 1 => (lowerer.lower(&stmts[0]), None),
         Ok(stmts) => {
             let reason = format!("parsed as {} statements, expected one", stmts.len());
-            match fallback::recognize(lowerer, &tokens) {
+            match fallback::recognize(lowerer, &retokenize()) {
                 Some(change) => (change, None),
                 None => (
                     Change::Opaque {
@@ -124,7 +131,7 @@ fn lower_tokens(
                 ),
             }
         }
-        Err(e) => match fallback::recognize(lowerer, &tokens) {
+        Err(e) => match fallback::recognize(lowerer, &retokenize()) {
             Some(change) => (change, None),
             None => {
                 let reason = e.to_string();

@@ -1,0 +1,252 @@
+//! `cargo xtask migrate check` as a user runs it: exit codes, one-line errors for bad input,
+//! the JSON contract, and the README's generated rule table.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the xtask binary")
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "concertina-cli-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, rel: &str, contents: &[u8]) -> &Self {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+        self
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const CONFIG: &[u8] = b"dialect = \"postgres\"\nserver_version = \"14\"\n";
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Bad input: exit 2 and exactly one line that names the path and the fix.
+fn assert_bad_input(o: &Output, path_part: &str, fix_part: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(
+        err.contains(path_part),
+        "names the path `{path_part}`: {err}"
+    );
+    assert!(err.contains(fix_part), "names the fix `{fix_part}`: {err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout");
+}
+
+#[test]
+fn missing_directory_is_exit_2() {
+    let o = xtask(&[
+        "migrate",
+        "check",
+        "--dir",
+        "/nonexistent/concertina-migrations",
+    ]);
+    assert_bad_input(&o, "/nonexistent/concertina-migrations", "--dir");
+}
+
+#[test]
+fn empty_directory_lacks_config() {
+    let t = TempDir::new("empty");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "server_version");
+}
+
+#[test]
+fn unknown_dialect_names_the_choices() {
+    let t = TempDir::new("dialect");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"sqlite\"\nserver_version = \"3\"\n",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "\"postgres\"");
+}
+
+#[test]
+fn unknown_config_key_is_named() {
+    let t = TempDir::new("key");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"14\"\nlock_timeout = \"1s\"\n",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "lock_timeout");
+}
+
+#[test]
+fn version_typo_in_directory_name() {
+    let t = TempDir::new("typo");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);")
+        .write("00O2_add/expand.sql", b"ALTER TABLE a ADD COLUMN b int;");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "00O2_add", "rename it to <version>_<name>");
+}
+
+#[test]
+fn duplicate_versions_are_refused() {
+    let t = TempDir::new("dup");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);")
+        .write("001_again/expand.sql", b"CREATE TABLE b (id int);");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "001_again", "its own version");
+}
+
+#[test]
+fn baseline_typo_is_refused() {
+    let t = TempDir::new("baseline");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"14\"\nbaseline = \"0009\"\n",
+    )
+    .write("0001_init/expand.sql", b"CREATE TABLE a (id int);");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "\"0001\"");
+}
+
+#[test]
+fn invalid_utf8_names_the_file() {
+    let t = TempDir::new("utf8");
+    t.write("concertina.toml", CONFIG).write(
+        "0001_init/expand.sql",
+        b"CREATE TABLE a (note text DEFAULT '\xff\xfe');",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "0001_init/expand.sql", "UTF-8");
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let t = TempDir::new("unreadable");
+    t.write("concertina.toml", CONFIG);
+    std::fs::create_dir_all(t.0.join("0001_init")).expect("mkdir");
+    // A dangling symlink cannot be read, even by root (file modes do not stop root).
+    std::os::unix::fs::symlink(
+        Path::new("/nonexistent/concertina.sql"),
+        t.0.join("0001_init/expand.sql"),
+    )
+    .expect("symlink");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "0001_init/expand.sql", "readable");
+}
+
+#[test]
+fn migration_without_phase_file_is_refused() {
+    let t = TempDir::new("nophase");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/notes.txt", b"nothing here");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "0001_init", "expand.sql");
+}
+
+#[test]
+fn usage_error_is_exit_2() {
+    let o = xtask(&["migrate", "check", "--format", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("xml"));
+}
+
+#[test]
+fn help_is_exit_0_and_lists_commands() {
+    let o = xtask(&["migrate", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("check"), "{out}");
+    assert!(out.contains("rules"), "{out}");
+}
+
+#[test]
+fn clean_directory_is_exit_0_and_errors_are_exit_1() {
+    let t = TempDir::new("exit");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    t.write(
+        "0002_index/expand.sql",
+        b"-- a comment\nCREATE INDEX a_id ON a (id);\n",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("error[index-not-concurrent]"), "{out}");
+    assert!(out.contains("--> 0002_index/expand.sql:2:1"), "{out}");
+    assert!(out.contains("= help:"), "{out}");
+}
+
+#[test]
+fn json_has_exactly_the_documented_shape() {
+    let t = TempDir::new("json");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n")
+        .write("0002_index/expand.sql", b"CREATE INDEX a_id ON a (id);\n");
+    let o = xtask(&["migrate", "check", "--dir", t.path(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let diags = v["diagnostics"].as_array().expect("diagnostics array");
+    assert_eq!(v.as_object().map(|o| o.len()), Some(1));
+    let d = diags
+        .iter()
+        .find(|d| d["rule"] == "index-not-concurrent")
+        .expect("the index diagnostic");
+    // Key order as documented: read it from the raw text of the first object.
+    let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(raw.starts_with("{\"diagnostics\":[{\"rule\":\""), "{raw}");
+    let first = &raw[..raw.find('}').expect("object end")];
+    let positions: Vec<usize> = [
+        "rule", "severity", "file", "line", "column", "message", "help",
+    ]
+    .iter()
+    .map(|k| first.find(&format!("\"{k}\":")).expect("key present"))
+    .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first}");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "0002_index/expand.sql");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn readme_rule_table_is_current() {
+    let o = xtask(&["readme", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
