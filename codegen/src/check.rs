@@ -344,12 +344,15 @@ fn check_phase(
                 ));
             }
         }
-        for (allow, used) in stmt.allows.iter().zip(used) {
-            if !used {
-                report_unused_allow(source, allow, known_ids, out);
-            }
-        }
+        let unknown_allow = stmt
+            .allows
+            .iter()
+            .position(|a| a.rules.iter().any(|r| r == "unknown-object"));
         for warning in schema.apply(&stmt.change) {
+            if let Some(i) = unknown_allow {
+                used[i] = true;
+                continue;
+            }
             out.push(diagnostic(
                 source,
                 stmt.line,
@@ -359,12 +362,10 @@ fn check_phase(
                 warning.0,
                 "the model follows only what earlier migrations created; if an opaque statement created it, ignore this or add `concertina:allow(unknown-object): reason`".into(),
             ));
-            if stmt
-                .allows
-                .iter()
-                .any(|a| a.rules.iter().any(|r| r == "unknown-object"))
-            {
-                out.pop();
+        }
+        for (allow, used) in stmt.allows.iter().zip(used) {
+            if !used {
+                report_unused_allow(source, allow, known_ids, out);
             }
         }
         update_file_state(&mut file_state, stmt);
@@ -430,5 +431,105 @@ fn update_file_state(state: &mut FileState, stmt: &Statement) {
             state.added_enum_labels.push((name.clone(), label.clone()));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layout::Phase;
+    use crate::rules::testing::Case;
+
+    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);";
+
+    fn rules_of(case: Case) -> Vec<String> {
+        case.run().into_iter().map(|d| d.rule).collect()
+    }
+
+    #[test]
+    fn the_baseline_is_replayed_not_checked() {
+        // The setup's plain index would be an error if 0001 were checked.
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX a ON users (email);";
+        let diags = Case::pg(setup, &[(Phase::Expand, "CREATE INDEX CONCURRENTLY b ON users (id);")]).run();
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn empty_phase_is_a_warning() {
+        let rules = rules_of(Case::pg(SETUP, &[(Phase::Expand, "-- nothing yet\n")]));
+        assert_eq!(rules, ["empty-phase"]);
+    }
+
+    #[test]
+    fn unknown_objects_are_warnings_and_suppressible() {
+        let diags = Case::pg(SETUP, &[(Phase::Expand, "ALTER TABLE ghosts ADD COLUMN a int;")]).run();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].rule, "unknown-object");
+        assert!(diags[0].message.contains("ghosts"));
+        let quiet = rules_of(Case::pg(
+            SETUP,
+            &[(Phase::Expand, "-- concertina:allow(unknown-object): created by an extension\nALTER TABLE ghosts ADD COLUMN a int;")],
+        ));
+        assert!(quiet.is_empty(), "{quiet:?}");
+    }
+
+    #[test]
+    fn allow_that_matches_nothing_is_a_warning() {
+        let diags = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "-- concertina:allow(index-not-concurrent): habit\nALTER TABLE users ADD COLUMN a int;\n-- concertina:allow(no-such-rule): typo\nALTER TABLE users ADD COLUMN b int;")],
+        )
+        .run();
+        let unused: Vec<&str> = diags
+            .iter()
+            .filter(|d| d.rule == "unused-allow")
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(unused.len(), 2, "{diags:?}");
+        assert!(unused[0].contains("suppresses nothing"));
+        assert!(unused[1].contains("names no rule"));
+    }
+
+    #[test]
+    fn allow_without_reason_is_an_error_but_still_suppresses() {
+        let diags = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "-- concertina:allow(index-not-concurrent)\nCREATE INDEX a ON users (email);")],
+        )
+        .run();
+        let rules: Vec<&str> = diags.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(rules, ["allow-without-reason"]);
+        assert!(diags[0].is_error());
+    }
+
+    #[test]
+    fn every_finding_is_collected_not_just_the_first() {
+        let diags = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, "CREATE INDEX a ON users (email);\nCREATE INDEX b ON users (id);"),
+                (Phase::Contract, "CREATE INDEX c ON users (email);"),
+            ],
+        )
+        .hits("index-not-concurrent");
+        let lines: Vec<(String, usize)> = diags.into_iter().map(|d| (d.file, d.line)).collect();
+        assert_eq!(
+            lines,
+            [
+                ("0002_change/expand.sql".to_string(), 1),
+                ("0002_change/expand.sql".to_string(), 2),
+                ("0002_change/contract.sql".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn unparsed_statement_warns_and_can_be_allowed() {
+        let rules = rules_of(Case::pg(SETUP, &[(Phase::Expand, "ALTER TABLE users FROBNICATE;")]));
+        assert_eq!(rules, ["unparsed-statement"]);
+        let rules = rules_of(Case::pg(
+            SETUP,
+            &[(Phase::Expand, "-- concertina:allow(unparsed-statement): vendor syntax\nALTER TABLE users FROBNICATE;")],
+        ));
+        assert!(rules.is_empty(), "{rules:?}");
     }
 }

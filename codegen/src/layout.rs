@@ -307,4 +307,64 @@ mod tests {
         assert_eq!(split_dir_name("0002-add_email"), None);
         assert_eq!(split_dir_name("0002_"), None);
     }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("concertina-layout-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn reads_both_layouts_in_version_order() {
+        let dir = temp_dir("layouts");
+        write(&dir, "2024-01-02-000000_second/up.sql", "SELECT 2;");
+        write(&dir, "2024-01-02-000000_second/down.sql", "SELECT -2;");
+        write(&dir, "2024-01-02-000000_second/metadata.toml", "run_in_transaction = false");
+        write(&dir, "0001_first/expand.sql", "SELECT 1;");
+        write(&dir, "0001_first/contract.sql", "SELECT 1;");
+        write(&dir, "concertina.toml", "");
+        let set = discover(&dir).unwrap();
+        let names: Vec<&str> = set.migrations.iter().map(|m| m.dir_name.as_str()).collect();
+        assert_eq!(names, ["0001_first", "2024-01-02-000000_second"]);
+        let diesel = &set.migrations[1];
+        assert_eq!(diesel.layout, Layout::Diesel);
+        assert_eq!(diesel.phase(Phase::Expand).unwrap().source.rel_path, "2024-01-02-000000_second/up.sql");
+        assert!(diesel.phase(Phase::Down).is_some());
+        assert!(set.warnings.is_empty(), "{:?}", set.warnings);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stray_files_are_warnings_naming_the_path() {
+        let dir = temp_dir("stray");
+        write(&dir, "0001_first/expand.sql", "SELECT 1;");
+        write(&dir, "0001_first/expnad.sql", "SELECT 1;");
+        write(&dir, "notes.txt", "x");
+        write(&dir, "README.md", "docs are fine");
+        let set = discover(&dir).unwrap();
+        let files: Vec<&str> = set.warnings.iter().map(|w| w.file.as_str()).collect();
+        assert_eq!(files, ["0001_first/expnad.sql", "notes.txt"]);
+        assert!(set.warnings.iter().all(|w| w.rule == "stray-file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn mixed_layout_is_refused() {
+        let dir = temp_dir("mixed");
+        write(&dir, "0001_first/expand.sql", "SELECT 1;");
+        write(&dir, "0001_first/up.sql", "SELECT 1;");
+        let err = discover(&dir).unwrap_err().to_string();
+        assert!(err.contains("0001_first") && err.contains("up.sql"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

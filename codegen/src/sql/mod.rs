@@ -270,3 +270,141 @@ fn parse_rename(rest: &str, dialect: &dyn Dialect) -> Option<(QualName, String, 
     let table = qual(&lt);
     (table == qual(&rt)).then_some((table, from, to))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{AlterOp, ObjectKind};
+    use crate::dialect::DialectKind;
+
+    fn parse(text: &str, dialect: DialectKind) -> ParsedFile {
+        let file = SourceFile::new("f.sql", "f.sql".into(), text.to_string());
+        parse_file(&file, dialect.dialect())
+    }
+
+    fn texts(text: &str, dialect: DialectKind) -> Vec<String> {
+        let file = SourceFile::new("f.sql", "f.sql".into(), text.to_string());
+        parse_file(&file, dialect.dialect())
+            .statements
+            .iter()
+            .map(|s| s.text(&file).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn semicolons_inside_strings_comments_and_dollar_quotes_do_not_split() {
+        let sql = "SELECT 'a;b';\n-- c;d\nSELECT $$ x; y $$;\n/* e; /* nested; */ f; */ SELECT 2;\nSELECT $tag$ ; $tag$";
+        assert_eq!(
+            texts(sql, DialectKind::Postgres),
+            vec![
+                "SELECT 'a;b'",
+                "SELECT $$ x; y $$",
+                "SELECT 2",
+                "SELECT $tag$ ; $tag$"
+            ]
+        );
+    }
+
+    #[test]
+    fn do_blocks_and_function_bodies_stay_whole() {
+        let sql = "DO $$ BEGIN PERFORM 1; PERFORM 2; END $$;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END;\nSELECT 3;";
+        let t = texts(sql, DialectKind::Postgres);
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert!(t[1].ends_with("END"), "{t:?}");
+        let parsed = parse(sql, DialectKind::Postgres);
+        assert_eq!(parsed.statements[0].change, Change::ProceduralBlock);
+    }
+
+    #[test]
+    fn spans_point_at_the_statement_start() {
+        let parsed = parse("\n\n  -- note\n  ALTER TABLE a ADD COLUMN b int;\nSELECT 1;", DialectKind::Postgres);
+        assert_eq!((parsed.statements[0].line, parsed.statements[0].column), (4, 3));
+        assert_eq!((parsed.statements[1].line, parsed.statements[1].column), (5, 1));
+    }
+
+    #[test]
+    fn mysql_delimiter_blocks_are_kept_whole_and_opaque() {
+        let sql = "CREATE TABLE t (id int);\nDELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END //\nDELIMITER ;\nALTER TABLE t ADD COLUMN b int;";
+        let parsed = parse(sql, DialectKind::MySql);
+        assert_eq!(parsed.statements.len(), 3, "{:?}", parsed.statements);
+        assert!(matches!(parsed.statements[1].change, Change::Opaque { .. }));
+        assert!(parsed.statements[1].unparsed.as_deref().unwrap_or("").contains("DELIMITER //"));
+        assert_eq!(parsed.statements[2].line, 5);
+        assert!(matches!(parsed.statements[2].change, Change::AlterTable { .. }));
+    }
+
+    #[test]
+    fn unterminated_string_keeps_what_precedes() {
+        let parsed = parse("CREATE TABLE a (id int);\nSELECT 'oops;\nSELECT 2;", DialectKind::Postgres);
+        assert_eq!(parsed.statements.len(), 2);
+        assert!(matches!(parsed.statements[0].change, Change::CreateTable(_)));
+        assert!(parsed.statements[1].unparsed.is_some());
+        assert_eq!(parsed.statements[1].line, 2);
+    }
+
+    #[test]
+    fn unparsable_statement_is_opaque_with_the_parser_message() {
+        let parsed = parse("ALTER TABLE a FROBNICATE;", DialectKind::Postgres);
+        let reason = parsed.statements[0].unparsed.as_deref().unwrap_or_default();
+        assert!(reason.contains("FROBNICATE"), "{reason}");
+    }
+
+    #[test]
+    fn fallback_recognises_postgres_forms_the_parser_lacks() {
+        let parsed = parse(
+            "DROP INDEX CONCURRENTLY IF EXISTS a_idx, b_idx;\nREINDEX INDEX CONCURRENTLY a_idx;\nCLUSTER t USING i;\nALTER TABLE t SET TABLESPACE x;\nALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID;\nCREATE INDEX p_idx ON ONLY p (a);\nALTER TABLE t ALTER COLUMN c TYPE text COLLATE \"C\";",
+            DialectKind::Postgres,
+        );
+        let changes: Vec<&Change> = parsed.statements.iter().map(|s| &s.change).collect();
+        assert!(parsed.statements.iter().all(|s| s.unparsed.is_none()), "{changes:?}");
+        assert!(matches!(changes[0], Change::DropObjects { kind: ObjectKind::Index, concurrently: true, names, .. } if names.len() == 2));
+        assert!(matches!(changes[1], Change::Reindex { concurrently: true, .. }));
+        assert!(matches!(changes[2], Change::RewriteTable { .. }));
+        assert!(matches!(changes[3], Change::AlterTable { ops, .. } if matches!(ops[0], AlterOp::Rewrite { .. })));
+        assert!(matches!(changes[4], Change::AlterDomainAddConstraint { not_valid: true, .. }));
+        assert!(matches!(changes[5], Change::CreateIndex(ci) if ci.only));
+        assert!(matches!(changes[6], Change::AlterTable { ops, .. } if matches!(&ops[0], AlterOp::AlterColumnType { collation: Some(c), .. } if c == "C")));
+    }
+
+    #[test]
+    fn identifiers_follow_the_dialect_case_rules() {
+        let parsed = parse("ALTER TABLE Sales.\"Users\" ADD COLUMN \"Email\" text, ADD COLUMN Name text;", DialectKind::Postgres);
+        let Change::AlterTable { table, ops, .. } = &parsed.statements[0].change else {
+            panic!("not an ALTER TABLE");
+        };
+        assert_eq!((table.schema.as_str(), table.name.as_str()), ("sales", "Users"));
+        let names: Vec<&str> = ops
+            .iter()
+            .filter_map(|o| match o {
+                AlterOp::AddColumn { column, .. } => Some(column.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["Email", "name"]);
+        let parsed = parse("ALTER TABLE `Users` ADD COLUMN `Email` text;", DialectKind::MySql);
+        let Change::AlterTable { table, .. } = &parsed.statements[0].change else {
+            panic!("not an ALTER TABLE");
+        };
+        assert_eq!((table.schema.as_str(), table.name.as_str()), ("", "users"));
+    }
+
+    #[test]
+    fn annotations_are_read() {
+        let parsed = parse(
+            "-- concertina:allow(index-not-concurrent, lock-table): tiny table\nCREATE INDEX i ON t (a);\n-- concertina:allow(lock-table)\nSELECT 1;\n-- concertina:renames(users.name -> users.full_name)\n-- concertina:whatever\nSELECT 2;\n-- concertina:allow(truncate-table): trailing",
+            DialectKind::Postgres,
+        );
+        let allow = &parsed.statements[0].allows[0];
+        assert_eq!(allow.rules, ["index-not-concurrent", "lock-table"]);
+        assert_eq!(allow.reason.as_deref(), Some("tiny table"));
+        assert_eq!(parsed.statements[1].allows[0].reason, None);
+        assert_eq!(parsed.renames.len(), 1);
+        assert_eq!(
+            (parsed.renames[0].table.name.as_str(), parsed.renames[0].from.as_str(), parsed.renames[0].to.as_str()),
+            ("users", "name", "full_name")
+        );
+        let rules: Vec<&str> = parsed.problems.iter().map(|p| p.rule).collect();
+        assert_eq!(rules, ["allow-without-reason", "bad-annotation"]);
+        assert_eq!(parsed.dangling_allows.len(), 1);
+    }
+}
