@@ -4,5 +4,9 @@
 //! builds in `concertina-codegen`.
 
 pub mod cli;
+pub mod error;
+pub mod postgres;
+pub mod state;
+pub mod url;
 
 pub use concertina_codegen as codegen;

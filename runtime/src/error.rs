@@ -1,0 +1,81 @@
+//! The runtime's errors. Each says what is wrong and how to fix it; none carries a password.
+
+use crate::url::redact;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot connect to {url}: {reason}; check that the server runs and that DATABASE_URL (or --database-url) is right")]
+    Connect { url: String, reason: String },
+    #[error("{context}: {message}")]
+    Query { context: String, message: String },
+    #[error("another migrator holds the lock on {database}: {holder}; wait for it to finish (or pass --wait)")]
+    Locked { database: String, holder: String },
+    #[error("the state table {table} has schema version {found}, newer than this concertina understands ({supported}); upgrade concertina")]
+    StateTooNew {
+        table: String,
+        found: i32,
+        supported: i32,
+    },
+    #[error("no database given: set DATABASE_URL or pass --database-url")]
+    NoDatabase,
+}
+
+impl RuntimeError {
+    /// A connection failure with the password removed from the URL and from the driver's text.
+    pub fn connect(url: &str, reason: impl std::fmt::Display) -> Self {
+        let mut reason = reason.to_string();
+        if let Some(password) = password_of(url) {
+            if !password.is_empty() {
+                reason = reason.replace(&password, "***");
+            }
+        }
+        RuntimeError::Connect {
+            url: redact(url),
+            reason: reason.trim().replace('\n', " "),
+        }
+    }
+
+    pub fn query(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        RuntimeError::Query {
+            context: context.into(),
+            message: err.to_string().trim().replace('\n', " "),
+        }
+    }
+}
+
+/// The password of a URL or keyword connection string, to scrub it from driver messages.
+fn password_of(url: &str) -> Option<String> {
+    let redacted = redact(url);
+    if redacted == url {
+        return None;
+    }
+    // Find the first difference: the password starts there and ends where `***` resumes.
+    let start = url
+        .bytes()
+        .zip(redacted.bytes())
+        .position(|(a, b)| a != b)?;
+    let suffix = &redacted[start + 3..];
+    let end = url.len() - suffix.len();
+    url.get(start..end).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_errors_never_show_the_password() {
+        let e = RuntimeError::connect(
+            "postgres://app:hunter2@db/prod",
+            "password authentication failed for user \"app\" (hunter2)",
+        )
+        .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("postgres://app:***@db/prod"), "{e}");
+        assert_eq!(
+            password_of("host=h password=pw dbname=d").as_deref(),
+            Some("pw")
+        );
+        assert_eq!(password_of("postgres://h/d"), None);
+    }
+}

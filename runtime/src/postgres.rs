@@ -1,0 +1,258 @@
+//! PostgreSQL through diesel's `PgConnection`: the state table, the single-migrator lock.
+//! Every identifier built into SQL is quoted; values are bound, never spliced.
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use crate::error::RuntimeError;
+use crate::state::{
+    phase_from_str, PhaseRecord, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE,
+};
+use crate::url::redact;
+
+/// `pg_try_advisory_lock` key of the migrator: the bytes of "concerti".
+pub const LOCK_KEY: i64 = i64::from_be_bytes(*b"concerti");
+
+/// Quotes an identifier for PostgreSQL: `"a""b"`.
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+pub struct Postgres {
+    conn: PgConnection,
+    url: String,
+}
+
+#[derive(QueryableByName)]
+struct StateRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    phase: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Text)]
+    checksum: String,
+    #[diesel(sql_type = Text)]
+    applied_sql: String,
+    #[diesel(sql_type = Integer)]
+    statements_done: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    backfill_cursor: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    rows_done: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    started_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    finished_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ok: bool,
+}
+
+#[derive(QueryableByName)]
+struct Holder {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+    #[diesel(sql_type = Text)]
+    application: String,
+    #[diesel(sql_type = Text)]
+    client: String,
+    #[diesel(sql_type = Text)]
+    since: String,
+}
+
+#[derive(QueryableByName)]
+struct Version {
+    #[diesel(sql_type = Nullable<Integer>)]
+    version: Option<i32>,
+}
+
+impl Postgres {
+    pub fn connect(url: &str) -> Result<Postgres, RuntimeError> {
+        let mut conn = PgConnection::establish(url).map_err(|e| RuntimeError::connect(url, e))?;
+        conn.batch_execute("SET application_name = 'concertina-migrator'")
+            .map_err(|e| RuntimeError::query("setting application_name", e))?;
+        Ok(Postgres {
+            conn,
+            url: url.to_string(),
+        })
+    }
+
+    /// The connection string without its password.
+    pub fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Creates the state tables if missing, and refuses a layout newer than this release's.
+    pub fn ensure_state_table(&mut self) -> Result<(), RuntimeError> {
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {meta} (
+                 id integer PRIMARY KEY CHECK (id = 1),
+                 schema_version integer NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS {state} (
+                 version text NOT NULL,
+                 name text NOT NULL,
+                 phase text NOT NULL CHECK (phase IN ('expand', 'backfill', 'contract')),
+                 status text NOT NULL,
+                 checksum text NOT NULL,
+                 applied_sql text NOT NULL,
+                 statements_done integer NOT NULL DEFAULT 0,
+                 backfill_cursor text,
+                 rows_done bigint NOT NULL DEFAULT 0,
+                 started_at timestamptz,
+                 finished_at timestamptz,
+                 updated_at timestamptz NOT NULL DEFAULT now(),
+                 last_error text,
+                 PRIMARY KEY (version, phase)
+             );
+             INSERT INTO {meta} (id, schema_version) VALUES (1, {STATE_SCHEMA_VERSION})
+             ON CONFLICT (id) DO NOTHING;",
+            meta = quote_ident(META_TABLE),
+            state = quote_ident(STATE_TABLE),
+        );
+        self.conn.batch_execute(&ddl).map_err(|e| {
+            RuntimeError::query(format!("creating the state table {STATE_TABLE}"), e)
+        })?;
+        let found: Version = diesel::sql_query(format!(
+            "SELECT schema_version AS version FROM {} WHERE id = 1",
+            quote_ident(META_TABLE)
+        ))
+        .get_result(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading the state table's version", e))?;
+        match found.version {
+            Some(v) if v > STATE_SCHEMA_VERSION => Err(RuntimeError::StateTooNew {
+                table: STATE_TABLE.into(),
+                found: v,
+                supported: STATE_SCHEMA_VERSION,
+            }),
+            // Older layouts are upgraded here, one step per version, as they appear.
+            _ => Ok(()),
+        }
+    }
+
+    pub fn load_state(&mut self) -> Result<Vec<PhaseRecord>, RuntimeError> {
+        let rows: Vec<StateRow> = diesel::sql_query(format!(
+            "SELECT version, name, phase, status, checksum, applied_sql, statements_done,
+                    backfill_cursor, rows_done, started_at::text AS started_at,
+                    finished_at::text AS finished_at, last_error
+             FROM {} ORDER BY version, phase",
+            quote_ident(STATE_TABLE)
+        ))
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading the state table", e))?;
+        rows.into_iter()
+            .map(|r| {
+                let phase = phase_from_str(&r.phase).ok_or_else(|| {
+                    RuntimeError::query(
+                        "reading the state table",
+                        format!("unknown phase `{}` for version {}", r.phase, r.version),
+                    )
+                })?;
+                let status = Status::parse(&r.status).ok_or_else(|| {
+                    RuntimeError::query(
+                        "reading the state table",
+                        format!("unknown status `{}` for version {}", r.status, r.version),
+                    )
+                })?;
+                Ok(PhaseRecord {
+                    version: r.version,
+                    name: r.name,
+                    phase,
+                    status,
+                    checksum: r.checksum,
+                    applied_sql: r.applied_sql,
+                    statements_done: r.statements_done,
+                    cursor: r.backfill_cursor,
+                    rows_done: r.rows_done,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    last_error: r.last_error,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the migrator lock without waiting. `Ok(None)` when taken; otherwise who holds it.
+    pub fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
+        let got: Flag = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS ok")
+            .bind::<BigInt, _>(LOCK_KEY)
+            .get_result(&mut self.conn)
+            .map_err(|e| RuntimeError::query("taking the migrator lock", e))?;
+        if got.ok {
+            return Ok(None);
+        }
+        let holders: Vec<Holder> = diesel::sql_query(
+            "SELECT a.pid, coalesce(a.application_name, '') AS application,
+                    coalesce(host(a.client_addr), 'local socket') AS client,
+                    date_trunc('second', a.backend_start)::text AS since
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted
+               AND l.classid = (($1 >> 32) & 4294967295)::oid
+               AND l.objid = ($1 & 4294967295)::oid
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .bind::<BigInt, _>(LOCK_KEY)
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("finding the migrator lock's holder", e))?;
+        Ok(Some(match holders.first() {
+            Some(h) => format!(
+                "pid {} ({}) from {}, connected since {}",
+                h.pid,
+                if h.application.is_empty() {
+                    "no application_name"
+                } else {
+                    &h.application
+                },
+                h.client,
+                h.since
+            ),
+            None => "a session that has just released it".into(),
+        }))
+    }
+
+    pub fn unlock(&mut self) -> Result<(), RuntimeError> {
+        diesel::sql_query("SELECT pg_advisory_unlock($1) AS ok")
+            .bind::<BigInt, _>(LOCK_KEY)
+            .get_result::<Flag>(&mut self.conn)
+            .map(|_| ())
+            .map_err(|e| RuntimeError::query("releasing the migrator lock", e))
+    }
+
+    pub fn database_name(&mut self) -> Result<String, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let n: Name = diesel::sql_query("SELECT current_database()::text AS name")
+            .get_result(&mut self.conn)
+            .map_err(|e| RuntimeError::query("reading the database name", e))?;
+        Ok(n.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("users"), "\"users\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}
