@@ -3,8 +3,11 @@
 //! phases on a live server arrives with the runtime issue; it reads the same model the checker
 //! builds in `concertina-codegen`.
 
+pub mod apply;
 pub mod cli;
+pub mod drift;
 pub mod error;
+pub mod plan;
 pub mod postgres;
 pub mod state;
 pub mod url;

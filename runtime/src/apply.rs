@@ -1,0 +1,455 @@
+//! Applying expand and contract on PostgreSQL, statement by statement: each under
+//! `lock_timeout`, retried with backoff and jitter when the lock is not granted in time, and
+//! recorded in the state table in the same transaction, so a killed migrator resumes exactly
+//! where it stopped.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use crate::error::RuntimeError;
+use crate::plan::{PhasePlan, Step, StepKind};
+use crate::postgres::{quote_ident, Postgres};
+use crate::state::{PhaseRecord, Status, STATE_TABLE};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub lock_timeout: Duration,
+    pub lock_retries: u32,
+}
+
+/// What happened to one statement, for reports and tests.
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    pub line: usize,
+    /// Lock timeouts before the statement went through.
+    pub retries: u32,
+    pub elapsed: Duration,
+    /// Already done by an earlier, interrupted run (found in the catalog).
+    pub skipped: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{file}:{line}: {message}")]
+    Statement {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
+fn is_lock_timeout(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("lock timeout") || m.contains("could not obtain lock")
+}
+
+/// A small xorshift generator for jitter: no dependency, seeded from the clock and pid.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(1);
+        Jitter(nanos ^ ((std::process::id() as u64) << 32) | 1)
+    }
+
+    /// A factor in [0.5, 1.5).
+    fn factor(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        0.5 + (self.0 % 10_000) as f64 / 10_000.0
+    }
+}
+
+/// Backoff before retry `attempt` (1-based): doubling from 100 ms, capped at 5 s, jittered.
+pub fn backoff(attempt: u32, jitter_factor: f64) -> Duration {
+    let base = 100u64.saturating_mul(1 << attempt.min(6).saturating_sub(1));
+    Duration::from_millis((base.min(5_000) as f64 * jitter_factor) as u64)
+}
+
+pub struct Applier<'a> {
+    pub pg: &'a mut Postgres,
+    pub options: ApplyOptions,
+    jitter: Jitter,
+}
+
+#[derive(QueryableByName)]
+struct IndexState {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    valid: bool,
+}
+
+#[derive(QueryableByName)]
+struct Blocker {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+    #[diesel(sql_type = Text)]
+    query: String,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(pg: &'a mut Postgres, options: ApplyOptions) -> Self {
+        Applier {
+            pg,
+            options,
+            jitter: Jitter::new(),
+        }
+    }
+
+    fn exec(&mut self, sql: &str, context: &str) -> Result<(), RuntimeError> {
+        self.pg
+            .connection()
+            .batch_execute(sql)
+            .map_err(|e| RuntimeError::query(context, e))
+    }
+
+    /// Starts (or resumes) the state row of a phase; returns the steps already done.
+    fn begin_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+    ) -> Result<usize, RuntimeError> {
+        if let Some(rec) = existing {
+            diesel::sql_query(format!(
+                "UPDATE {} SET status = 'running', last_error = NULL, updated_at = now()
+                 WHERE version = $1 AND phase = $2",
+                quote_ident(STATE_TABLE)
+            ))
+            .bind::<Text, _>(&plan.version)
+            .bind::<Text, _>(plan.phase.as_str())
+            .execute(self.pg.connection())
+            .map_err(|e| RuntimeError::query("updating the state table", e))?;
+            return Ok(rec.statements_done.max(0) as usize);
+        }
+        diesel::sql_query(format!(
+            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, started_at)
+             VALUES ($1, $2, $3, 'running', $4, $5, now())",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(&plan.version)
+        .bind::<Text, _>(&plan.name)
+        .bind::<Text, _>(plan.phase.as_str())
+        .bind::<Text, _>(&plan.checksum)
+        .bind::<Text, _>(&plan.text)
+        .execute(self.pg.connection())
+        .map_err(|e| RuntimeError::query("recording the phase in the state table", e))?;
+        Ok(0)
+    }
+
+    fn record_step_sql(plan: &PhasePlan, done: usize) -> String {
+        format!(
+            "UPDATE {} SET statements_done = {done}, updated_at = now() WHERE version = '{}' AND phase = '{}'",
+            quote_ident(STATE_TABLE),
+            plan.version.replace('\'', "''"),
+            plan.phase.as_str()
+        )
+    }
+
+    fn finish_phase(
+        &mut self,
+        plan: &PhasePlan,
+        status: Status,
+        error: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        diesel::sql_query(format!(
+            "UPDATE {} SET status = $1, last_error = $2, updated_at = now(),
+                 finished_at = CASE WHEN $1 = 'done' THEN now() ELSE finished_at END
+             WHERE version = $3 AND phase = $4",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(status.as_str())
+        .bind::<diesel::sql_types::Nullable<Text>, _>(error)
+        .bind::<Text, _>(&plan.version)
+        .bind::<Text, _>(plan.phase.as_str())
+        .execute(self.pg.connection())
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("updating the state table", e))
+    }
+
+    /// Runs every step of a DDL phase (expand, contract) not yet done.
+    pub fn apply_ddl_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        mut on_step: impl FnMut(&Step, &StepReport),
+    ) -> Result<Vec<StepReport>, ApplyError> {
+        let start_at = self.begin_phase(plan, existing)?;
+        let mut reports = Vec::new();
+        for step in plan.steps.iter().skip(start_at) {
+            match self.apply_step(plan, step) {
+                Ok(report) => {
+                    on_step(step, &report);
+                    reports.push(report);
+                }
+                Err(message) => {
+                    let located = format!("{}:{}: {message}", plan.file, step.line);
+                    self.finish_phase(plan, Status::Failed, Some(&located))?;
+                    return Err(ApplyError::Statement {
+                        file: plan.file.clone(),
+                        line: step.line,
+                        message,
+                    });
+                }
+            }
+        }
+        self.finish_phase(plan, Status::Done, None)?;
+        Ok(reports)
+    }
+
+    fn apply_step(&mut self, plan: &PhasePlan, step: &Step) -> Result<StepReport, String> {
+        let started = Instant::now();
+        let record = Self::record_step_sql(plan, step.index + 1);
+        let mut report = StepReport {
+            line: step.line,
+            ..StepReport::default()
+        };
+        match &step.kind {
+            StepKind::Transactional | StepKind::Backfill { .. } => {
+                let body = format!("{};\n{record}", step.sql);
+                report.retries = self.with_lock_retries(&body, &step.sql)?;
+            }
+            StepKind::Transaction { statements } => {
+                let body = format!("{};\n{record}", statements.join(";\n"));
+                report.retries = self.with_lock_retries(&body, &step.sql)?;
+            }
+            StepKind::Session => {
+                self.exec(&step.sql, "applying a session setting")
+                    .map_err(|e| e.to_string())?;
+                self.exec(&record, "updating the state table")
+                    .map_err(|e| e.to_string())?;
+            }
+            StepKind::NonTransactional { index, drops } => {
+                report.skipped = self.non_transactional(step, index.as_ref(), *drops)?;
+                self.exec(&record, "updating the state table")
+                    .map_err(|e| e.to_string())?;
+            }
+            StepKind::SafeSetNotNull { table, column } => {
+                report.retries = self.safe_set_not_null(table, column, &record)?;
+            }
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// Runs `body` in a transaction under `lock_timeout`, retrying lock timeouts.
+    /// Returns how many retries it took; the final failure names what blocked it.
+    fn with_lock_retries(&mut self, body: &str, shown: &str) -> Result<u32, String> {
+        let timeout_ms = self.options.lock_timeout.as_millis();
+        let mut attempt = 0;
+        loop {
+            let sql =
+                format!("BEGIN;\nSET LOCAL lock_timeout = '{timeout_ms}ms';\n{body};\nCOMMIT;");
+            match self.pg.connection().batch_execute(&sql) {
+                Ok(()) => return Ok(attempt),
+                Err(e) => {
+                    let message = e.to_string();
+                    let _ = self.pg.connection().batch_execute("ROLLBACK");
+                    if !is_lock_timeout(&message) {
+                        return Err(message.trim().to_string());
+                    }
+                    if attempt >= self.options.lock_retries {
+                        let blockers = self.blockers(shown);
+                        return Err(format!(
+                            "gave up after {} attempts: the lock was not granted within lock_timeout ({timeout_ms} ms){blockers}; retry when the blocking transaction is done, or raise lock_retries",
+                            attempt + 1
+                        ));
+                    }
+                    attempt += 1;
+                    std::thread::sleep(backoff(attempt, self.jitter.factor()));
+                }
+            }
+        }
+    }
+
+    /// Sessions holding locks on the tables a statement touches, as ` (blocked by pid …)`.
+    fn blockers(&mut self, sql: &str) -> String {
+        let rows: Vec<Blocker> = diesel::sql_query(
+            "SELECT DISTINCT a.pid, left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 200) AS query
+             FROM pg_locks l
+             JOIN pg_stat_activity a ON a.pid = l.pid
+             JOIN pg_class c ON c.oid = l.relation
+             WHERE l.granted AND a.pid <> pg_backend_pid()
+               AND c.relkind IN ('r', 'p', 'm')
+               AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema'))
+               AND position(lower(c.relname) IN lower($1)) > 0
+             ORDER BY a.pid",
+        )
+        .bind::<Text, _>(sql)
+        .load(self.pg.connection())
+        .unwrap_or_default();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let list: Vec<String> = rows
+            .iter()
+            .map(|b| format!("pid {} running `{}`", b.pid, b.query))
+            .collect();
+        format!(" (blocked by {})", list.join(", "))
+    }
+
+    /// `CONCURRENTLY` statements run outside a transaction and without `lock_timeout`: their
+    /// SHARE UPDATE EXCLUSIVE lock never queues the app's reads and writes, and they wait for
+    /// old transactions to end by design. Returns true when an earlier run had already done it.
+    fn non_transactional(
+        &mut self,
+        step: &Step,
+        index: Option<&concertina_codegen::change::QualName>,
+        drops: bool,
+    ) -> Result<bool, String> {
+        if let Some(index) = index {
+            let qualified = format!(
+                "{}.{}",
+                quote_ident(&index.schema),
+                quote_ident(&index.name)
+            );
+            let state: Option<IndexState> = diesel::sql_query(
+                "SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+            )
+            .bind::<Text, _>(&qualified)
+            .get_result(self.pg.connection())
+            .optional()
+            .map_err(|e| e.to_string())?;
+            match (state, drops) {
+                (None, true) => return Ok(true),
+                (Some(IndexState { valid: true }), false) => return Ok(true),
+                (Some(IndexState { valid: false }), false) => {
+                    // Left INVALID by an interrupted build: drop it and build again.
+                    self.exec(
+                        &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
+                        "dropping an INVALID index",
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                _ => {}
+            }
+            let result = self.exec(&format!("SET lock_timeout = 0;\n{}", step.sql), "");
+            if let Err(e) = result {
+                let message = e.to_string();
+                // A failed build leaves an INVALID index: never leave it behind.
+                if !drops {
+                    let _ = self.exec(
+                        &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
+                        "",
+                    );
+                }
+                return Err(explain_index_failure(&message));
+            }
+            return Ok(false);
+        }
+        self.exec(&format!("SET lock_timeout = 0;\n{}", step.sql), "")
+            .map(|_| false)
+            .map_err(|e| e.to_string())
+    }
+
+    /// PostgreSQL 12+: `SET NOT NULL` without a scan under ACCESS EXCLUSIVE.
+    fn safe_set_not_null(
+        &mut self,
+        table: &concertina_codegen::change::QualName,
+        column: &str,
+        record: &str,
+    ) -> Result<u32, String> {
+        let t = format!(
+            "{}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
+        let c = quote_ident(column);
+        let check = quote_ident(&helper_constraint_name(&table.name, column));
+        let mut retries = 0;
+        let exists: Option<IndexState> = diesel::sql_query(
+            "SELECT convalidated AS valid FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
+        )
+        .bind::<Text, _>(&t)
+        .bind::<Text, _>(helper_constraint_name(&table.name, column))
+        .get_result(self.pg.connection())
+        .optional()
+        .map_err(|e| e.to_string())?;
+        if exists.is_none() {
+            retries += self.with_lock_retries(
+                &format!(
+                    "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID"
+                ),
+                &t,
+            )?;
+        }
+        // VALIDATE takes SHARE UPDATE EXCLUSIVE: the app reads and writes during the scan.
+        if !matches!(exists, Some(IndexState { valid: true })) {
+            retries += self
+                .with_lock_retries(&format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"), &t)?;
+        }
+        retries += self.with_lock_retries(
+            &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT {check};\n{record}"),
+            &t,
+        )?;
+        Ok(retries)
+    }
+}
+
+/// The helper CHECK of the `SET NOT NULL` recipe, within PostgreSQL's 63-byte names.
+pub fn helper_constraint_name(table: &str, column: &str) -> String {
+    let mut name = format!("concertina_nn_{table}_{column}");
+    if name.len() > 63 {
+        let hash = crate::plan::checksum(&name);
+        name.truncate(50);
+        while !name.is_char_boundary(name.len()) {
+            name.pop();
+        }
+        name.push('_');
+        name.push_str(&hash[..12]);
+    }
+    name
+}
+
+/// A unique index that cannot be built names the duplicated key PostgreSQL reported.
+fn explain_index_failure(message: &str) -> String {
+    let m = message.trim();
+    if m.contains("could not create unique index") {
+        format!("{m}; the table holds duplicate keys: remove or merge them (the key is named above), then run again")
+    } else {
+        m.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(100));
+        assert_eq!(backoff(2, 1.0), Duration::from_millis(200));
+        assert_eq!(backoff(30, 1.0), Duration::from_millis(3200));
+        assert!(backoff(3, 0.5) < backoff(3, 1.4));
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        let mut j = Jitter::new();
+        for _ in 0..1000 {
+            let f = j.factor();
+            assert!((0.5..1.5).contains(&f), "{f}");
+        }
+    }
+
+    #[test]
+    fn helper_names_fit_postgres() {
+        assert_eq!(
+            helper_constraint_name("users", "phone"),
+            "concertina_nn_users_phone"
+        );
+        let long = helper_constraint_name(&"t".repeat(60), &"c".repeat(60));
+        assert!(long.len() <= 63, "{}", long.len());
+        assert!(is_lock_timeout(
+            "ERROR: canceling statement due to lock timeout"
+        ));
+        assert!(!is_lock_timeout("duplicate key value"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The runtime plan: what each phase of each migration executes, and how. Built from the
+//! checker's report (same statements, same spans, same model), so what runs is exactly what
+//! was checked.
+
+use concertina_codegen::change::{AlterOp, Change, ObjectKind, QualName};
+use concertina_codegen::check::{CheckedMigration, CheckedPhase};
+use concertina_codegen::{Config, Phase};
+
+/// How the runtime executes one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    /// In a short transaction of its own, under `lock_timeout`, retried when the lock times
+    /// out; the state row is updated in the same transaction, so a crash never half-records.
+    Transactional,
+    /// Outside any transaction (`CONCURRENTLY`). An interrupted index build leaves an INVALID
+    /// index: `index` names it so the runtime can find, drop and rebuild it.
+    NonTransactional {
+        index: Option<QualName>,
+        drops: bool,
+    },
+    /// `SET NOT NULL` in contract on PostgreSQL 12+: `CHECK (col IS NOT NULL) NOT VALID`,
+    /// `VALIDATE`, `SET NOT NULL` (trusts the check, no scan under the strong lock), drop the
+    /// check.
+    SafeSetNotNull { table: QualName, column: String },
+    /// Statements between an explicit `BEGIN` and `COMMIT` of the file: one transaction.
+    Transaction { statements: Vec<String> },
+    /// `SET …`: a session setting of the migrator's connection, kept for later steps.
+    Session,
+    /// A backfill statement: run in keyset batches.
+    Backfill { table: QualName },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Position among the phase's steps (the state table's `statements_done` counts these).
+    pub index: usize,
+    pub line: usize,
+    pub sql: String,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    pub version: String,
+    pub name: String,
+    pub phase: Phase,
+    /// Path relative to the migrations directory.
+    pub file: String,
+    pub text: String,
+    pub checksum: String,
+    pub steps: Vec<Step>,
+}
+
+/// SHA-256 of a phase file, line endings normalised so a CRLF checkout is not drift.
+pub fn checksum(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normalised = text.replace("\r\n", "\n");
+    let digest = Sha256::digest(normalised.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Plans one phase file.
+pub fn plan_phase(
+    migration: &CheckedMigration,
+    phase: &CheckedPhase,
+    config: &Config,
+) -> PhasePlan {
+    let source = &phase.source;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut open_tx: Option<(usize, Vec<String>)> = None;
+    for stmt in &phase.parsed.statements {
+        let sql = stmt.text(source).to_string();
+        match &stmt.change {
+            Change::Begin => {
+                open_tx = Some((stmt.line, Vec::new()));
+                continue;
+            }
+            Change::Commit | Change::Rollback => {
+                if let Some((line, statements)) = open_tx.take() {
+                    if matches!(stmt.change, Change::Commit) && !statements.is_empty() {
+                        steps.push(Step {
+                            index: steps.len(),
+                            line,
+                            sql: statements.join(";\n"),
+                            kind: StepKind::Transaction { statements },
+                        });
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if let Some((_, statements)) = &mut open_tx {
+            statements.push(sql);
+            continue;
+        }
+        let kind = step_kind(&stmt.change, phase.phase, config, migration);
+        steps.push(Step {
+            index: steps.len(),
+            line: stmt.line,
+            sql,
+            kind,
+        });
+    }
+    // A `BEGIN` without `COMMIT` still runs its statements, as one transaction.
+    if let Some((line, statements)) = open_tx {
+        if !statements.is_empty() {
+            steps.push(Step {
+                index: steps.len(),
+                line,
+                sql: statements.join(";\n"),
+                kind: StepKind::Transaction { statements },
+            });
+        }
+    }
+    PhasePlan {
+        version: migration.version.clone(),
+        name: migration.name.clone(),
+        phase: phase.phase,
+        file: source.rel_path.clone(),
+        text: source.text.clone(),
+        checksum: checksum(&source.text),
+        steps,
+    }
+}
+
+fn step_kind(
+    change: &Change,
+    phase: Phase,
+    config: &Config,
+    migration: &CheckedMigration,
+) -> StepKind {
+    match change {
+        Change::CreateIndex(ci) if ci.concurrently => StepKind::NonTransactional {
+            index: Some(QualName::new(
+                ci.table.schema.clone(),
+                ci.name
+                    .clone()
+                    .unwrap_or_else(|| default_index_name(&ci.table.name, &ci.columns)),
+            )),
+            drops: false,
+        },
+        Change::DropObjects {
+            kind: ObjectKind::Index,
+            concurrently: true,
+            names,
+            ..
+        } => StepKind::NonTransactional {
+            index: names.first().cloned(),
+            drops: true,
+        },
+        Change::Reindex {
+            concurrently: true, ..
+        } => StepKind::NonTransactional {
+            index: None,
+            drops: false,
+        },
+        Change::AlterTable { ops, .. }
+            if ops.iter().any(|op| {
+                matches!(
+                    op,
+                    AlterOp::DetachPartition {
+                        concurrently: true,
+                        ..
+                    }
+                )
+            }) =>
+        {
+            StepKind::NonTransactional {
+                index: None,
+                drops: false,
+            }
+        }
+        // Before 12, `ALTER TYPE … ADD VALUE` cannot run inside a transaction block.
+        Change::AddEnumValue { .. } if !config.server_version.at_least(12, 0) => {
+            StepKind::NonTransactional {
+                index: None,
+                drops: false,
+            }
+        }
+        Change::AlterTable { table, ops, .. }
+            if phase == Phase::Contract
+                && config.server_version.at_least(12, 0)
+                && config.dialect == concertina_codegen::dialect::DialectKind::Postgres
+                && ops.len() == 1
+                && migration.window.before.tables.contains_key(table) =>
+        {
+            match &ops[0] {
+                AlterOp::SetNotNull { column } => StepKind::SafeSetNotNull {
+                    table: table.clone(),
+                    column: column.clone(),
+                },
+                _ => StepKind::Transactional,
+            }
+        }
+        Change::SetVariable { .. } => StepKind::Session,
+        Change::Update { table, .. }
+        | Change::Delete { table, .. }
+        | Change::Insert { table, .. }
+            if phase == Phase::Backfill =>
+        {
+            StepKind::Backfill {
+                table: table.clone(),
+            }
+        }
+        _ => StepKind::Transactional,
+    }
+}
+
+/// PostgreSQL's name for an unnamed index (`users_email_idx`), as the model uses it.
+fn default_index_name(table: &str, columns: &[String]) -> String {
+    if columns.is_empty() {
+        format!("{table}_expr_idx")
+    } else {
+        format!("{table}_{}_idx", columns.join("_"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_ignores_crlf() {
+        assert_eq!(checksum("a\r\nb\n"), checksum("a\nb\n"));
+        assert_ne!(checksum("a\n"), checksum("b\n"));
+        assert_eq!(checksum("").len(), 64);
+    }
+}
