@@ -271,6 +271,19 @@ pub enum AlterOp {
     },
 }
 
+/// An `UPDATE`'s clauses as text: the runtime rebuilds the statement per key range.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateParts {
+    /// The target as written, with its alias (`users AS u`).
+    pub target: String,
+    /// The alias the other clauses use for the target, if any.
+    pub alias: Option<String>,
+    /// The `SET` list (`full_name = name, n = n + 1`).
+    pub set: String,
+    /// The `FROM` list, without the keyword.
+    pub from: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub column: String,
@@ -400,6 +413,8 @@ pub enum Change {
         table: QualName,
         assignments: Vec<Assignment>,
         filter: Option<ExprInfo>,
+        /// The statement's parts as written, for the runtime to rebuild it in batches.
+        parts: UpdateParts,
     },
     Delete {
         table: QualName,

@@ -174,6 +174,38 @@ impl<'a> Applier<'a> {
         .map_err(|e| RuntimeError::query("updating the state table", e))
     }
 
+    /// Starts (or resumes) a phase in the state table; returns the steps already done.
+    pub fn begin(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+    ) -> Result<usize, RuntimeError> {
+        self.begin_phase(plan, existing)
+    }
+
+    /// Marks a phase done.
+    pub fn done(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
+        self.finish_phase(plan, Status::Done, None)
+    }
+
+    /// Marks a phase failed with a located message.
+    pub fn fail(&mut self, plan: &PhasePlan, message: &str) -> Result<(), RuntimeError> {
+        self.finish_phase(plan, Status::Failed, Some(message))
+    }
+
+    /// Runs one step and records it; on failure the phase is marked failed.
+    pub fn apply_one(&mut self, plan: &PhasePlan, step: &Step) -> Result<StepReport, ApplyError> {
+        self.apply_step(plan, step).map_err(|message| {
+            let located = format!("{}:{}: {message}", plan.file, step.line);
+            let _ = self.finish_phase(plan, Status::Failed, Some(&located));
+            ApplyError::Statement {
+                file: plan.file.clone(),
+                line: step.line,
+                message,
+            }
+        })
+    }
+
     /// Runs every step of a DDL phase (expand, contract) not yet done.
     pub fn apply_ddl_phase(
         &mut self,
@@ -330,9 +362,8 @@ impl<'a> Applier<'a> {
                 }
                 _ => {}
             }
-            let result = self.exec(&format!("SET lock_timeout = 0;\n{}", step.sql), "");
-            if let Err(e) = result {
-                let message = e.to_string();
+            let result = self.run_alone(&step.sql);
+            if let Err(message) = result {
                 // A failed build leaves an INVALID index: never leave it behind.
                 if !drops {
                     let _ = self.exec(
@@ -344,9 +375,24 @@ impl<'a> Applier<'a> {
             }
             return Ok(false);
         }
-        self.exec(&format!("SET lock_timeout = 0;\n{}", step.sql), "")
-            .map(|_| false)
-            .map_err(|e| e.to_string())
+        self.run_alone(&step.sql).map(|_| false)
+    }
+
+    /// One statement on its own (a multi-statement string would run as one implicit
+    /// transaction, which `CONCURRENTLY` refuses), without `lock_timeout`.
+    fn run_alone(&mut self, sql: &str) -> Result<(), String> {
+        let conn = self.pg.connection();
+        conn.batch_execute("SET lock_timeout = 0")
+            .map_err(|e| e.to_string())?;
+        let result = conn
+            .batch_execute(sql)
+            .map_err(|e| e.to_string().trim().to_string());
+        let reset = format!(
+            "SET lock_timeout = '{}ms'",
+            self.options.lock_timeout.as_millis()
+        );
+        let _ = self.pg.connection().batch_execute(&reset);
+        result
     }
 
     /// PostgreSQL 12+: `SET NOT NULL` without a scan under ACCESS EXCLUSIVE.

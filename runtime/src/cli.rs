@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use concertina_codegen::{render, rules, Project};
+use concertina_codegen::{render, rules, Phase, Project};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +38,63 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Show every phase of every migration and where it stands on the database.
+    Status(DbArgs),
+    /// Apply pending expand phases (additive, backward compatible).
+    Expand(ApplyArgs),
+    /// Run pending backfill phases in resumable keyset batches.
+    Backfill(ApplyArgs),
+    /// Apply pending contract phases: only once no running app needs the old structure.
+    Contract(ContractArgs),
+    /// Expand and backfill every pending migration (contract only with --contract).
+    Up(UpArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DbArgs {
+    /// Migrations directory (holding concertina.toml). Default: ./migrations.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Database URL; default: the DATABASE_URL environment variable.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Stop after this migration version.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// When another migrator holds the lock, wait up to this long (e.g. 10m) instead of exiting.
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub wait: Option<std::time::Duration>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ContractArgs {
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Confirm that no running app targets the old schema or the transition types.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Also apply contract phases (confirms no running app needs the old structure).
+    #[arg(long)]
+    pub contract: bool,
+}
+
+fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,10 +146,28 @@ pub fn run(cli: Cli) -> ExitCode {
             list_rules(format);
             ExitCode::SUCCESS
         }
+        Command::Status(db) => crate::commands::status(db),
+        Command::Expand(args) => crate::commands::apply(args, &[Phase::Expand]),
+        Command::Backfill(args) => crate::commands::apply(args, &[Phase::Backfill]),
+        Command::Contract(args) => {
+            if !args.yes {
+                eprintln!("error: contract removes what the old app version uses; confirm that no running app targets it (nor the transition types) with --yes");
+                return ExitCode::from(2);
+            }
+            crate::commands::apply(args.apply, &[Phase::Contract])
+        }
+        Command::Up(args) => {
+            let phases: &[Phase] = if args.contract {
+                &[Phase::Expand, Phase::Backfill, Phase::Contract]
+            } else {
+                &[Phase::Expand, Phase::Backfill]
+            };
+            crate::commands::apply(args.apply, phases)
+        }
     }
 }
 
-fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     PathBuf::from("migrations")
 }
 

@@ -4,9 +4,12 @@
 //! builds in `concertina-codegen`.
 
 pub mod apply;
+pub mod backfill;
 pub mod cli;
+pub mod commands;
 pub mod drift;
 pub mod error;
+pub mod migrator;
 pub mod plan;
 pub mod postgres;
 pub mod state;

@@ -27,7 +27,10 @@ pub enum StepKind {
     /// `SET …`: a session setting of the migrator's connection, kept for later steps.
     Session,
     /// A backfill statement: run in keyset batches.
-    Backfill { table: QualName },
+    Backfill {
+        table: QualName,
+        change: Box<Change>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +204,7 @@ fn step_kind(
         {
             StepKind::Backfill {
                 table: table.clone(),
+                change: Box::new(change.clone()),
             }
         }
         _ => StepKind::Transactional,

@@ -11,7 +11,7 @@ use sqlparser::ast::{
 };
 
 use crate::change::{
-    AlterOp, Assignment, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
+    AlterOp, Assignment, Change, UpdateParts, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
     CreateTable, ExprInfo, Generated, ObjectKind, QualName, Volatility,
 };
 use crate::dialect::Dialect;
@@ -500,6 +500,29 @@ impl Lowerer<'_> {
                         })
                         .collect(),
                     filter: u.selection.as_ref().map(|s| self.expr(s)),
+                    parts: UpdateParts {
+                        target: u.table.to_string(),
+                        alias: match &u.table.relation {
+                            TableFactor::Table { alias, .. } => {
+                                alias.as_ref().map(|a| a.name.to_string())
+                            }
+                            _ => None,
+                        },
+                        set: u
+                            .assignments
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        from: u.from.as_ref().map(|f| match f {
+                            ast::UpdateTableFromKind::BeforeSet(t)
+                            | ast::UpdateTableFromKind::AfterSet(t) => t
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        }),
+                    },
                 },
                 None => Change::Opaque {
                     reason: "UPDATE of something other than a table".into(),
@@ -573,6 +596,46 @@ impl Lowerer<'_> {
                     value: String::new(),
                 },
             },
+            // `WITH … INSERT/UPDATE/DELETE`: the data change, reading the CTEs' tables.
+            Statement::Query(q) => match q.body.as_ref() {
+                ast::SetExpr::Insert(inner)
+                | ast::SetExpr::Update(inner)
+                | ast::SetExpr::Delete(inner) => {
+                    let mut change = self.lower(inner);
+                    if let (Change::Insert { select_from, .. }, Some(with)) = (&mut change, &q.with)
+                    {
+                        let ctes: Vec<String> = with
+                            .cte_tables
+                            .iter()
+                            .map(|c| self.ident(&c.alias.name))
+                            .collect();
+                        select_from.retain(|t| !ctes.contains(&t.name));
+                        for t in self.tables_read(with) {
+                            if !ctes.contains(&t.name) && !select_from.contains(&t) {
+                                select_from.push(t);
+                            }
+                        }
+                    }
+                    change
+                }
+                _ => Change::NoSchemaEffect {
+                    what: statement_kind(stmt),
+                },
+            },
+            // MySQL `RENAME TABLE a TO b` (one pair; a multi-pair swap stays untracked).
+            Statement::RenameTable(pairs) if pairs.len() == 1 => {
+                let table = self.name(&pairs[0].old_name);
+                let mut to = self.name(&pairs[0].new_name);
+                if pairs[0].new_name.0.len() == 1 {
+                    to.schema = table.schema.clone();
+                }
+                Change::AlterTable {
+                    table,
+                    only: false,
+                    if_exists: false,
+                    ops: vec![AlterOp::RenameTable { to }],
+                }
+            }
             other => Change::NoSchemaEffect {
                 what: statement_kind(other),
             },

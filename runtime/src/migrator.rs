@@ -1,0 +1,356 @@
+//! The migrator: loads and checks the migrations, connects, takes the lock, compares the state
+//! table with the files and applies what is pending, phase by phase.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use concertina_codegen::{Phase, Project, Report};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
+use crate::backfill::{Backfill, BackfillOptions, Cursor, Progress};
+use crate::drift::{find_drift, Drift};
+use crate::error::RuntimeError;
+use crate::plan::StepKind;
+use crate::plan::{plan_phase, PhasePlan, Step};
+use crate::postgres::{quote_ident, Postgres};
+use crate::state::{PhaseRecord, Status, STATE_TABLE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Load(#[from] concertina_codegen::LoadError),
+    #[error("the migrations do not pass `migrate check` ({errors} errors); fix them (or add a reviewed `-- concertina:allow(rule): reason`) before applying")]
+    CheckFailed { errors: usize },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{} phase file(s) changed after they were applied:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Drift(Vec<Drift>),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the dialect `{0}` has no runtime yet: only PostgreSQL migrations can be applied")]
+    UnsupportedDialect(String),
+}
+
+/// One phase of one migration, with its state.
+#[derive(Debug, Clone)]
+pub struct PhaseStatus {
+    pub version: String,
+    pub name: String,
+    pub phase: Phase,
+    pub file: String,
+    pub status: Option<Status>,
+    pub statements: usize,
+    pub statements_done: usize,
+    pub rows_done: i64,
+    pub last_error: Option<String>,
+}
+
+pub struct Migrator {
+    pub project: Project,
+    pub report: Report,
+    pub plans: Vec<PhasePlan>,
+    pub pg: Postgres,
+    pub options: ApplyOptions,
+    locked: bool,
+}
+
+impl Migrator {
+    /// Loads, checks and connects. Refuses migrations that fail the check.
+    pub fn open(dir: &Path, url: &str) -> Result<Migrator, MigrateError> {
+        let project = Project::load(dir)?;
+        if project.config.dialect != concertina_codegen::dialect::DialectKind::Postgres {
+            return Err(MigrateError::UnsupportedDialect(
+                project.config.dialect.as_str().into(),
+            ));
+        }
+        let report = project.check();
+        if report.errors() > 0 {
+            return Err(MigrateError::CheckFailed {
+                errors: report.errors(),
+            });
+        }
+        let plans = report
+            .migrations
+            .iter()
+            .flat_map(|m| {
+                m.phases
+                    .iter()
+                    .filter(|p| p.phase != Phase::Down)
+                    .map(|p| plan_phase(m, p, &project.config))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut pg = Postgres::connect(url)?;
+        pg.ensure_state_table()?;
+        let options = ApplyOptions {
+            lock_timeout: project.config.runtime.lock_timeout,
+            lock_retries: project.config.runtime.lock_retries,
+        };
+        Ok(Migrator {
+            project,
+            report,
+            plans,
+            pg,
+            options,
+            locked: false,
+        })
+    }
+
+    /// Takes the single-migrator lock; with `wait`, polls until it is free.
+    pub fn lock(
+        &mut self,
+        wait: Option<Duration>,
+        mut on_wait: impl FnMut(&str),
+    ) -> Result<(), MigrateError> {
+        let started = Instant::now();
+        loop {
+            match self.pg.try_lock()? {
+                None => {
+                    self.locked = true;
+                    return Ok(());
+                }
+                Some(holder) => match wait {
+                    Some(limit) if started.elapsed() < limit => {
+                        on_wait(&holder);
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    _ => {
+                        return Err(RuntimeError::Locked {
+                            database: self.pg.describe(),
+                            holder,
+                        }
+                        .into())
+                    }
+                },
+            }
+        }
+    }
+
+    pub fn state(&mut self) -> Result<Vec<PhaseRecord>, MigrateError> {
+        Ok(self.pg.load_state()?)
+    }
+
+    /// Records migrations up to the baseline as applied on a database that already has them.
+    pub fn adopt_baseline(&mut self) -> Result<usize, MigrateError> {
+        let Some(baseline) = self.project.config.baseline.clone() else {
+            return Ok(0);
+        };
+        let Some(limit) = concertina_codegen::layout::version_order(&baseline) else {
+            return Ok(0);
+        };
+        let state = self.state()?;
+        let mut adopted = 0;
+        let versions: Vec<(String, u128)> = self
+            .project
+            .set
+            .migrations
+            .iter()
+            .map(|m| (m.version.clone(), m.order))
+            .collect();
+        for plan in &self.plans {
+            let order = versions
+                .iter()
+                .find(|(v, _)| *v == plan.version)
+                .map_or(u128::MAX, |(_, o)| *o);
+            if order > limit
+                || state
+                    .iter()
+                    .any(|r| r.version == plan.version && r.phase == plan.phase)
+            {
+                continue;
+            }
+            diesel::sql_query(format!(
+                "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
+                 VALUES ($1, $2, $3, 'baselined', $4, $5, 0, now())",
+                quote_ident(STATE_TABLE)
+            ))
+            .bind::<Text, _>(&plan.version)
+            .bind::<Text, _>(&plan.name)
+            .bind::<Text, _>(plan.phase.as_str())
+            .bind::<Text, _>(&plan.checksum)
+            .bind::<Text, _>(&plan.text)
+            .execute(self.pg.connection())
+            .map_err(|e| RuntimeError::query("recording the baseline", e))?;
+            adopted += 1;
+        }
+        Ok(adopted)
+    }
+
+    pub fn status(&mut self) -> Result<Vec<PhaseStatus>, MigrateError> {
+        let state = self.state()?;
+        Ok(self
+            .plans
+            .iter()
+            .map(|p| {
+                let rec = state
+                    .iter()
+                    .find(|r| r.version == p.version && r.phase == p.phase);
+                PhaseStatus {
+                    version: p.version.clone(),
+                    name: p.name.clone(),
+                    phase: p.phase,
+                    file: p.file.clone(),
+                    status: rec.map(|r| r.status),
+                    statements: p.steps.len(),
+                    statements_done: rec.map_or(0, |r| r.statements_done.max(0) as usize),
+                    rows_done: rec.map_or(0, |r| r.rows_done),
+                    last_error: rec.and_then(|r| r.last_error.clone()),
+                }
+            })
+            .collect())
+    }
+
+    pub fn drift(&mut self) -> Result<Vec<Drift>, MigrateError> {
+        let state = self.state()?;
+        Ok(find_drift(&state, &self.plans))
+    }
+
+    /// Applies every pending phase of the given kinds, in version order. `until` stops after
+    /// that version. Backfill phases run through the batched engine.
+    pub fn apply(
+        &mut self,
+        phases: &[Phase],
+        until: Option<&str>,
+        mut on_step: impl FnMut(&PhasePlan, &Step, &StepReport),
+        mut on_phase: impl FnMut(&PhasePlan, &str),
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<usize, MigrateError> {
+        if !self.locked {
+            return Err(MigrateError::Refused(
+                "internal: apply without the migrator lock".into(),
+            ));
+        }
+        let drift = self.drift()?;
+        if !drift.is_empty() {
+            return Err(MigrateError::Drift(drift));
+        }
+        let state = self.state()?;
+        let until_order = until.and_then(concertina_codegen::layout::version_order);
+        let mut applied = 0;
+        let plans = self.plans.clone();
+        for plan in &plans {
+            if !phases.contains(&plan.phase) {
+                continue;
+            }
+            if let (Some(limit), Some(order)) = (
+                until_order,
+                concertina_codegen::layout::version_order(&plan.version),
+            ) {
+                if order > limit {
+                    break;
+                }
+            }
+            let rec = state
+                .iter()
+                .find(|r| r.version == plan.version && r.phase == plan.phase);
+            if rec.is_some_and(|r| r.status.is_applied()) {
+                continue;
+            }
+            // A phase waits for the earlier phases of its own migration.
+            for earlier in Phase::FORWARD.iter().take_while(|p| **p != plan.phase) {
+                let has_file = plans
+                    .iter()
+                    .any(|p| p.version == plan.version && p.phase == *earlier);
+                let done = self.state()?.iter().any(|r| {
+                    r.version == plan.version && r.phase == *earlier && r.status.is_applied()
+                });
+                if has_file && !done {
+                    return Err(MigrateError::Refused(format!(
+                        "{}: its {} phase has not been applied; run `migrate {}` first",
+                        plan.file,
+                        earlier.as_str(),
+                        earlier.as_str()
+                    )));
+                }
+            }
+            on_phase(plan, "start");
+            if plan.phase == Phase::Backfill {
+                self.run_backfill(plan, rec, &mut on_progress)?;
+            } else {
+                let mut applier = Applier::new(&mut self.pg, self.options.clone());
+                applier.apply_ddl_phase(plan, rec, |step, report| on_step(plan, step, report))?;
+            }
+            on_phase(plan, "done");
+            applied += 1;
+        }
+        Ok(applied)
+    }
+}
+
+impl Migrator {
+    /// Runs a backfill phase statement by statement through the batched engine, resuming at
+    /// the saved cursor.
+    fn run_backfill(
+        &mut self,
+        plan: &PhasePlan,
+        rec: Option<&PhaseRecord>,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), MigrateError> {
+        let mut applier = Applier::new(&mut self.pg, self.options.clone());
+        let start_at = applier.begin(plan, rec)?;
+        let saved = rec
+            .and_then(|r| r.cursor.as_deref())
+            .and_then(Cursor::from_json);
+        let runtime = &self.project.config.runtime;
+        let options = BackfillOptions {
+            batch_size: runtime.batch_size,
+            batch_target: runtime.batch_target,
+            batch_pause: runtime.batch_pause,
+            max_replica_lag: runtime.max_replica_lag,
+            lock_timeout: runtime.lock_timeout,
+            lock_retries: runtime.lock_retries,
+        };
+        for step in plan.steps.iter().skip(start_at) {
+            let StepKind::Backfill { change, .. } = &step.kind else {
+                // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
+                let mut applier = Applier::new(&mut self.pg, self.options.clone());
+                applier.apply_one(plan, step)?;
+                continue;
+            };
+            let cursor = match &saved {
+                Some(c) if c.statement == step.index => c.clone(),
+                _ => Cursor::default(),
+            };
+            let mut engine = Backfill {
+                pg: &mut self.pg,
+                options: options.clone(),
+                version: plan.version.clone(),
+            };
+            if let Err(message) = engine.run_statement(step.index, change, cursor, on_progress) {
+                let located = format!("{}:{}: {message}", plan.file, step.line);
+                let mut applier = Applier::new(&mut self.pg, self.options.clone());
+                applier.fail(plan, &located)?;
+                return Err(ApplyError::Statement {
+                    file: plan.file.clone(),
+                    line: step.line,
+                    message,
+                }
+                .into());
+            }
+            diesel::sql_query(format!(
+                "UPDATE {} SET statements_done = $1, backfill_cursor = NULL, updated_at = now()
+                 WHERE version = $2 AND phase = 'backfill'",
+                quote_ident(STATE_TABLE)
+            ))
+            .bind::<diesel::sql_types::Integer, _>(step.index as i32 + 1)
+            .bind::<Text, _>(&plan.version)
+            .execute(self.pg.connection())
+            .map_err(|e| RuntimeError::query("updating the state table", e))?;
+        }
+        let mut applier = Applier::new(&mut self.pg, self.options.clone());
+        applier.done(plan)?;
+        Ok(())
+    }
+}
+
+impl Drop for Migrator {
+    fn drop(&mut self) {
+        if self.locked {
+            let _ = self.pg.unlock();
+        }
+    }
+}
