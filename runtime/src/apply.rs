@@ -11,7 +11,7 @@ use diesel::sql_types::{Integer, Text};
 
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::postgres::{quote_ident, Postgres};
+use crate::postgres::{describe_error, quote_ident, Postgres};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
 
 #[derive(Debug, Clone)]
@@ -282,10 +282,10 @@ impl<'a> Applier<'a> {
             match self.pg.connection().batch_execute(&sql) {
                 Ok(()) => return Ok(attempt),
                 Err(e) => {
-                    let message = e.to_string();
+                    let message = describe_error(&e);
                     let _ = self.pg.connection().batch_execute("ROLLBACK");
                     if !is_lock_timeout(&message) {
-                        return Err(message.trim().to_string());
+                        return Err(message);
                     }
                     if attempt >= self.options.lock_retries {
                         let blockers = self.blockers(shown);
@@ -384,9 +384,11 @@ impl<'a> Applier<'a> {
         let conn = self.pg.connection();
         conn.batch_execute("SET lock_timeout = 0")
             .map_err(|e| e.to_string())?;
-        let result = conn
-            .batch_execute(sql)
-            .map_err(|e| e.to_string().trim().to_string());
+        // Through the extended protocol: one statement, and errors keep their DETAIL.
+        let result = diesel::sql_query(sql)
+            .execute(conn)
+            .map(|_| ())
+            .map_err(|e| describe_error(&e));
         let reset = format!(
             "SET lock_timeout = '{}ms'",
             self.options.lock_timeout.as_millis()

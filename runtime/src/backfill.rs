@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use serde_json::json;
 
-use crate::postgres::{quote_ident, Postgres};
+use crate::postgres::{describe_error, quote_ident, Postgres};
 use crate::state::STATE_TABLE;
 
 #[derive(Debug, Clone)]
@@ -397,7 +397,7 @@ impl Backfill<'_> {
             match result {
                 Ok(r) => return Ok(r),
                 Err(e) => {
-                    let message = e.to_string();
+                    let message = describe_error(&e);
                     let lock = message.contains("lock timeout");
                     if !lock || attempt >= self.options.lock_retries {
                         return Err(message);

@@ -256,3 +256,21 @@ mod tests {
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }
+
+/// A driver error as one line, with the server's DETAIL and HINT (which name the duplicated
+/// key, the failing row, …).
+pub fn describe_error(e: &diesel::result::Error) -> String {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let mut out = info.message().trim().to_string();
+            if let Some(detail) = info.details() {
+                out.push_str(&format!(" ({})", detail.trim()));
+            }
+            if let Some(hint) = info.hint() {
+                out.push_str(&format!("; hint: {}", hint.trim()));
+            }
+            out.replace('\n', " ")
+        }
+        other => other.to_string().trim().replace('\n', " "),
+    }
+}

@@ -2,53 +2,12 @@
 //! database and drops it. Server: `CONCERTINA_TEST_PG_URL` (an admin database URL), default
 //! `postgres://postgres@127.0.0.1:5432/postgres`.
 
+mod common;
+
+use common::TestDb;
 use concertina_runtime::error::RuntimeError;
-use concertina_runtime::postgres::{quote_ident, Postgres};
+use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-
-fn admin_url() -> String {
-    std::env::var("CONCERTINA_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database of its own, dropped when the test ends (even on failure).
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("concertina_test_{tag}_{}_{nanos}", std::process::id());
-        let admin = admin_url();
-        let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
-            panic!("PostgreSQL must be reachable at {admin} (set CONCERTINA_TEST_PG_URL): {e}")
-        });
-        conn.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
-            .expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        TestDb {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.name)
-            ));
-        }
-    }
-}
 
 #[test]
 fn state_table_is_created_once_and_read_back() {
