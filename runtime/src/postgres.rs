@@ -246,17 +246,6 @@ impl Postgres {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("users"), "\"users\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
-}
-
 /// A driver error as one line, with the server's DETAIL and HINT (which name the duplicated
 /// key, the failing row, …).
 pub fn describe_error(e: &diesel::result::Error) -> String {
@@ -272,5 +261,16 @@ pub fn describe_error(e: &diesel::result::Error) -> String {
             out.replace('\n', " ")
         }
         other => other.to_string().trim().replace('\n', " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("users"), "\"users\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }
