@@ -48,6 +48,9 @@ pub enum Command {
     Contract(ContractArgs),
     /// Expand and backfill every pending migration (contract only with --contract).
     Up(UpArgs),
+    /// Compare the live schema with the model of the applied phases; check that no NULL is
+    /// left where a pending contract sets NOT NULL.
+    Verify(DbArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -164,6 +167,7 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             crate::commands::apply(args.apply, phases)
         }
+        Command::Verify(db) => crate::commands::verify(db),
     }
 }
 

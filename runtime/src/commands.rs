@@ -214,3 +214,46 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
         Err(e) => fail(e, format),
     }
 }
+
+pub fn verify(db: DbArgs) -> ExitCode {
+    let format = db.format;
+    let result = open(&db).and_then(|mut m| Ok((m.pg.describe(), m.verify()?)));
+    let (database, v) = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e, format),
+    };
+    match format {
+        Format::Json => {
+            let only_live: Vec<String> = v.diff.only_live.iter().map(ToString::to_string).collect();
+            let only_model: Vec<String> =
+                v.diff.only_model.iter().map(ToString::to_string).collect();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "database": database, "ok": v.is_ok(),
+                    "only_in_database": only_live, "only_in_migrations": only_model, "nulls": v.nulls,
+                })
+            );
+        }
+        Format::Human => {
+            if v.is_ok() {
+                println!("{database}: the schema matches the migrations; no NULL blocks a pending contract");
+            } else {
+                if !v.diff.is_empty() {
+                    println!(
+                        "{database}: the schema differs from the migrations:\n{}",
+                        v.diff
+                    );
+                }
+                for n in &v.nulls {
+                    println!("{n}");
+                }
+            }
+        }
+    }
+    if v.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

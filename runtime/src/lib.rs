@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod backfill;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod drift;

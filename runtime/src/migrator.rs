@@ -10,6 +10,7 @@ use diesel::sql_types::Text;
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
 use crate::backfill::{Backfill, BackfillOptions, Cursor, Progress};
+use crate::catalog::{self, live_facts, model_facts, SchemaDiff};
 use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
 use crate::plan::StepKind;
@@ -344,6 +345,91 @@ impl Migrator {
         let mut applier = Applier::new(&mut self.pg, self.options.clone());
         applier.done(plan)?;
         Ok(())
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub diff: SchemaDiff,
+    /// Columns a pending contract sets NOT NULL that still hold NULLs.
+    pub nulls: Vec<String>,
+}
+
+impl Verification {
+    pub fn is_ok(&self) -> bool {
+        self.diff.is_empty() && self.nulls.is_empty()
+    }
+}
+
+impl Migrator {
+    /// The model of what the database should hold: every applied phase replayed in order.
+    pub fn expected_schema(&mut self) -> Result<concertina_codegen::model::Schema, MigrateError> {
+        let state = self.state()?;
+        let mut schema = concertina_codegen::model::Schema::default();
+        for m in &self.report.migrations {
+            for phase in Phase::FORWARD {
+                let applied = state
+                    .iter()
+                    .any(|r| r.version == m.version && r.phase == phase && r.status.is_applied());
+                if !applied {
+                    continue;
+                }
+                if let Some(p) = m.phase(phase) {
+                    for stmt in &p.parsed.statements {
+                        schema.apply(&stmt.change);
+                    }
+                }
+            }
+        }
+        Ok(schema)
+    }
+
+    /// Live schema against the model; NULLs left where a pending contract needs none.
+    pub fn verify(&mut self) -> Result<Verification, MigrateError> {
+        let expected = self.expected_schema()?;
+        let live = live_facts(&mut self.pg)?;
+        let diff = catalog::diff(&live, &model_facts(&expected));
+        let state = self.state()?;
+        let mut nulls = Vec::new();
+        for plan in self.plans.iter().filter(|p| p.phase == Phase::Contract) {
+            let pending = !state.iter().any(|r| {
+                r.version == plan.version && r.phase == Phase::Contract && r.status.is_applied()
+            });
+            let expanded = state.iter().any(|r| {
+                r.version == plan.version && r.phase == Phase::Expand && r.status.is_applied()
+            });
+            if !(pending && expanded) {
+                continue;
+            }
+            for step in &plan.steps {
+                let StepKind::SafeSetNotNull { table, column } = &step.kind else {
+                    continue;
+                };
+                #[derive(QueryableByName)]
+                struct N {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                let sql = format!(
+                    "SELECT count(*) AS n FROM {}.{} WHERE {} IS NULL",
+                    quote_ident(&table.schema),
+                    quote_ident(&table.name),
+                    quote_ident(column)
+                );
+                let n = diesel::sql_query(sql)
+                    .get_result::<N>(self.pg.connection())
+                    .map_err(|e| RuntimeError::query("counting NULLs", e))?
+                    .n;
+                if n > 0 {
+                    nulls.push(format!(
+                        "{}:{}: contract sets {table}.{column} NOT NULL but {n} row(s) hold NULL; run (or re-run) the backfill and make the app write the column",
+                        plan.file, step.line
+                    ));
+                }
+            }
+        }
+        Ok(Verification { diff, nulls })
     }
 }
 
