@@ -1,14 +1,227 @@
-//! `unbatched-data-change`: `UPDATE`/`DELETE` without `WHERE`, or `INSERT … SELECT` / `CREATE TABLE … AS SELECT` from an existing table, in expand or contract
+//! `unbatched-data-change`: `UPDATE`/`DELETE` without `WHERE`, or `INSERT … SELECT` /
+//! `CREATE TABLE … AS SELECT` reading an existing table, outside backfill.sql.
+//!
+//! Checked in expand, contract and down (the runtime runs all three statement by statement, each
+//! statement one transaction). backfill.sql is exempt: the runtime batches it. A table created
+//! earlier in the same file is empty, so changing or reading it is free. A relation the model
+//! does not know counts as an existing table, unless the statement calls it like a function
+//! (`generate_series(…)`, `unnest(…)`).
 
+use crate::change::{Change, QualName};
 use crate::diag::Severity;
+use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
     id: "unbatched-data-change",
     severity: Severity::Error,
     summary: "`UPDATE`/`DELETE` without `WHERE`, or `INSERT … SELECT` / `CREATE TABLE … AS SELECT` from an existing table, in expand or contract",
-    help: "move it to `backfill.sql` (keyset batches, pauses, resumable)",
+    help: "move the data change to `backfill.sql`: the runtime runs it in keyset batches over the primary key, one short transaction each, with pauses, resumable",
     check,
 };
 
-fn check(_ctx: &StatementCtx, _out: &mut Findings) {}
+fn check(ctx: &StatementCtx, out: &mut Findings) {
+    if !matches!(ctx.phase, Phase::Expand | Phase::Contract | Phase::Down) {
+        return;
+    }
+    let phase = ctx.phase.file_name();
+    const WHY: &str = "one long transaction: row locks on every row until it commits, bloat, a WAL/binlog burst and replica lag, and no resume after a failure";
+    match ctx.change {
+        Change::Update {
+            table,
+            filter: None,
+            ..
+        } if ctx.is_existing_table(table) => out.report(format!(
+            "`UPDATE` of `{table}` without `WHERE` in {phase} rewrites every row in {WHY}"
+        )),
+        Change::Delete {
+            table,
+            filter: None,
+        } if ctx.is_existing_table(table) => out.report(format!(
+            "`DELETE` from `{table}` without `WHERE` in {phase} deletes every row in {WHY}"
+        )),
+        Change::Insert {
+            table, select_from, ..
+        } => {
+            let sources = existing_sources(ctx, select_from);
+            if !sources.is_empty() {
+                out.report(format!(
+                    "`INSERT INTO {table} … SELECT` in {phase} copies every row of {sources} in {WHY}"
+                ));
+            }
+        }
+        Change::CreateTable(ct) => {
+            if let Some(from) = &ct.as_select_from {
+                let sources = existing_sources(ctx, from);
+                if !sources.is_empty() {
+                    out.report(format!(
+                        "`CREATE TABLE {} AS SELECT` in {phase} copies every row of {sources} in {WHY}",
+                        ct.name
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The relations read that hold rows: existing tables and views, named for the message.
+fn existing_sources(ctx: &StatementCtx, from: &[QualName]) -> String {
+    from.iter()
+        .filter(|t| reads_existing_rows(ctx, t))
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn reads_existing_rows(ctx: &StatementCtx, t: &QualName) -> bool {
+    if ctx.is_new_table(t) {
+        return false;
+    }
+    if ctx.schema.has_relation(t) {
+        return true;
+    }
+    // Unknown to the model: a set-returning function (`FROM generate_series(1, 10)`) is
+    // reported as a relation by the parser; anything else counts as an existing table.
+    !called_as_function(ctx.text(), &t.name)
+}
+
+/// `name(` appears in the text as a whole word followed by an opening parenthesis.
+fn called_as_function(text: &str, name: &str) -> bool {
+    let lower = text.to_lowercase();
+    let name = name.to_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    let bytes = lower.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(&name) {
+        let start = from + pos;
+        let end = start + name.len();
+        let before_ok = start == 0 || !is_word(bytes[start - 1]);
+        let after_ok = end >= bytes.len() || !is_word(bytes[end]);
+        if before_ok && after_ok && lower[end..].trim_start().starts_with('(') {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::DialectKind;
+    use crate::layout::Phase;
+    use crate::rules::testing::{expand_hits, Case};
+
+    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);\nCREATE TABLE archive (id bigint PRIMARY KEY, email text);";
+    const ID: &str = "unbatched-data-change";
+
+    #[test]
+    fn flags_update_and_delete_without_where() {
+        let hits = expand_hits(
+            SETUP,
+            "UPDATE users SET active = true;\nDELETE FROM archive;",
+            ID,
+        );
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(
+            hits[0]
+                .message
+                .contains("`UPDATE` of `users` without `WHERE`"),
+            "{}",
+            hits[0].message
+        );
+        assert!(
+            hits[1].message.contains("`DELETE` from `archive`"),
+            "{}",
+            hits[1].message
+        );
+        assert!(hits[0].is_error());
+    }
+
+    #[test]
+    fn flags_insert_select_and_create_table_as_from_existing_tables() {
+        let sql = "INSERT INTO archive (id, email) SELECT id, email FROM users;\nCREATE TABLE copy AS SELECT * FROM users;";
+        let hits = expand_hits(SETUP, sql, ID);
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(hits[0].message.contains("copies every row of `users`"));
+        assert!(hits[1].message.contains("CREATE TABLE copy AS SELECT"));
+    }
+
+    #[test]
+    fn flags_cte_forms() {
+        let sql = "WITH src AS (SELECT id, email FROM users) INSERT INTO archive SELECT * FROM src;\nWITH x AS (SELECT 1) UPDATE users SET active = false;";
+        let hits = expand_hits(SETUP, sql, ID);
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(hits[0].message.contains("`users`") && !hits[0].message.contains("`src`"));
+    }
+
+    #[test]
+    fn safe_variants_are_quiet() {
+        let sql = "UPDATE users SET active = true WHERE id = 1;\nDELETE FROM archive WHERE id < 10;\nINSERT INTO archive (id, email) VALUES (1, 'a');\nINSERT INTO archive (id) SELECT g FROM generate_series(1, 10) g;";
+        assert!(expand_hits(SETUP, sql, ID).is_empty());
+    }
+
+    #[test]
+    fn backfill_is_exempt() {
+        let hits = Case::pg(
+            SETUP,
+            &[(Phase::Backfill, "UPDATE users SET active = true;")],
+        )
+        .hits(ID);
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn contract_and_down_are_checked() {
+        for phase in [Phase::Contract, Phase::Down] {
+            let hits = Case::pg(SETUP, &[(phase, "DELETE FROM archive;")]).hits(ID);
+            assert_eq!(hits.len(), 1, "{phase:?}");
+            assert!(hits[0].message.contains(phase.file_name()));
+        }
+    }
+
+    #[test]
+    fn tables_created_in_the_same_file_are_exempt() {
+        let sql = "CREATE TABLE t (id int, v int);\nUPDATE t SET v = 1;\nDELETE FROM t;\nINSERT INTO archive (id) SELECT id FROM t;\nCREATE TABLE t2 AS SELECT * FROM t;";
+        let hits = expand_hits(SETUP, sql, ID);
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn table_created_in_expand_is_not_new_by_contract() {
+        let hits = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, "CREATE TABLE t (id int, v int);"),
+                (Phase::Contract, "UPDATE t SET v = 1;"),
+            ],
+        )
+        .hits(ID);
+        assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn mysql_too() {
+        let hits = Case::pg(
+            "CREATE TABLE users (id bigint PRIMARY KEY, active tinyint);",
+            &[(Phase::Expand, "UPDATE users SET active = 1;")],
+        )
+        .dialect(DialectKind::MySql)
+        .server("8.0")
+        .hits(ID);
+        assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn suppressed_with_a_reason() {
+        let sql = "-- concertina:allow(unbatched-data-change): 40 rows, a lookup table\nUPDATE archive SET email = NULL;";
+        let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).run();
+        assert!(
+            all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
+            "{all:?}"
+        );
+    }
+}

@@ -1,14 +1,202 @@
-//! `compat-required-column-added`: in `E(N)` a column is `NOT NULL` without default that `S(N-1)` inserts omit: added that way, or its default dropped
+//! `compat-required-column-added`: in `E(N)` a column of an old-app table is `NOT NULL` with
+//! nothing that fills it, and `S(N-1)`'s inserts may omit it: added that way
+//! (`ADD COLUMN c … NOT NULL` without default), or its default dropped (`DROP DEFAULT`,
+//! `SET DEFAULT NULL`, a MySQL `MODIFY` restating it `NOT NULL` without default).
+//!
+//! Checked in expand. `SET NOT NULL` on a nullable column is `compat-not-null-in-expand`'s.
 
+use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
+use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
     id: "compat-required-column-added",
     severity: Severity::Error,
     summary: "in `E(N)` a column is `NOT NULL` without default that `S(N-1)` inserts omit: added that way, or its default dropped",
-    help: "expand: nullable or with a default; backfill; contract: `SET NOT NULL`",
+    help: "expand: add the column nullable or with a default; backfill: fill the old rows; contract: `SET NOT NULL` (and drop the default if the new app always writes it)",
     check,
 };
 
-fn check(_ctx: &StatementCtx, _out: &mut Findings) {}
+/// The column spec needs a value on every insert.
+fn spec_requires(spec: &ColumnSpec) -> bool {
+    let primary = spec
+        .constraints
+        .iter()
+        .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }));
+    (spec.not_null || primary)
+        && spec.default.as_ref().is_none_or(|d| d.is_null)
+        && !spec.serial
+        && !spec.identity
+        && spec.generated.is_none()
+}
+
+fn check(ctx: &StatementCtx, out: &mut Findings) {
+    if ctx.phase != Phase::Expand {
+        return;
+    }
+    let Change::AlterTable { table, ops, .. } = ctx.change else {
+        return;
+    };
+    if ctx.is_new_table(table) {
+        return;
+    }
+    let Some(old) = ctx.window.before.table(table) else {
+        return;
+    };
+    let current = ctx.schema.table(table);
+    // The old app may leave the column out of its inserts: not in S(N-1), or filled there.
+    let old_app_omits = |c: &str| old.column(c).is_none_or(|col| !col.insert_requires());
+    for op in ops {
+        match op {
+            AlterOp::AddColumn { column, .. } if spec_requires(column) => {
+                let c = &column.name;
+                let also = if ctx.is_postgres() {
+                    "; on PostgreSQL the `ADD COLUMN` itself fails once the table has a row"
+                } else {
+                    " (strict mode, error 1364)"
+                };
+                out.report_with_help(
+                    format!("`ADD COLUMN {c}` on `{table}` is NOT NULL without a default: the old app (S(N-1)) does not know `{c}`, so its inserts omit it and fail{also}"),
+                    format!("expand: `ALTER TABLE {table} ADD COLUMN {c} {}` (nullable) or with a `DEFAULT`; backfill: `UPDATE {table} SET {c} = … WHERE {c} IS NULL`; contract: `ALTER TABLE {table} ALTER COLUMN {c} SET NOT NULL`", column.ty),
+                );
+            }
+            AlterOp::DropDefault { column: c } | AlterOp::SetDefault { column: c, .. } => {
+                if let AlterOp::SetDefault { default, .. } = op {
+                    if !default.is_null {
+                        continue;
+                    }
+                }
+                let Some(col) = current.and_then(|t| t.column(c)) else {
+                    continue;
+                };
+                let required_now = !col.nullable && !col.identity && col.generated.is_none();
+                if required_now && old_app_omits(c) {
+                    out.report_with_help(
+                        format!("dropping the default of `{table}.{c}` makes it NOT NULL without default while the old app (S(N-1)) may omit it: its inserts fail"),
+                        format!("keep the default until contract, or `ALTER COLUMN {c} DROP NOT NULL` first; drop the default in contract.sql once no app omits `{c}`"),
+                    );
+                }
+            }
+            AlterOp::ModifyColumn { old_name, column } if spec_requires(column) => {
+                // A nullable column made NOT NULL is compat-not-null-in-expand's.
+                if let Some(before) = old.column(old_name) {
+                    if !before.nullable && !before.insert_requires() {
+                        let c = &column.name;
+                        out.report_with_help(
+                            format!("`MODIFY {c}` on `{table}` restates it NOT NULL without its default: the old app (S(N-1)) may omit `{c}`, so its inserts fail (strict mode, error 1364)"),
+                            format!("restate the column with its `DEFAULT` in expand; drop the default in contract.sql once no app omits `{c}`"),
+                        );
+                    }
+                }
+            }
+            AlterOp::RenameTable { .. } => break,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::DialectKind;
+    use crate::layout::Phase;
+    use crate::rules::testing::{expand_hits, Case};
+
+    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text, status text NOT NULL DEFAULT 'new', email text NOT NULL);";
+    const ID: &str = "compat-required-column-added";
+
+    #[test]
+    fn flags_a_required_new_column() {
+        let hits = expand_hits(
+            SETUP,
+            "ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;",
+            ID,
+        );
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].is_error());
+        assert!(
+            hits[0]
+                .message
+                .contains("`ADD COLUMN tenant_id` on `users`"),
+            "{}",
+            hits[0].message
+        );
+        assert!(
+            hits[0].help.contains("ADD COLUMN tenant_id bigint"),
+            "{}",
+            hits[0].help
+        );
+    }
+
+    #[test]
+    fn flags_a_dropped_default_the_old_app_relies_on() {
+        let sql = "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;";
+        assert_eq!(expand_hits(SETUP, sql, ID).len(), 1);
+        let sql = "ALTER TABLE users ALTER COLUMN status SET DEFAULT NULL;";
+        assert_eq!(expand_hits(SETUP, sql, ID).len(), 1);
+    }
+
+    #[test]
+    fn filled_or_nullable_columns_are_fine() {
+        let sql = "ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int NOT NULL DEFAULT 0;\nALTER TABLE users ADD COLUMN c bigint GENERATED BY DEFAULT AS IDENTITY;\nALTER TABLE users ADD COLUMN d bigserial;\nALTER TABLE users ALTER COLUMN name DROP DEFAULT;\nALTER TABLE users ALTER COLUMN status SET DEFAULT 'fresh';";
+        let hits = expand_hits(SETUP, sql, ID);
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn a_column_the_old_app_always_writes_may_lose_its_default() {
+        // `email` is required in S(N-1): the old app always writes it.
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);";
+        let sql = "ALTER TABLE users ALTER COLUMN email SET DEFAULT '';\nALTER TABLE users ALTER COLUMN email DROP DEFAULT;";
+        assert!(expand_hits(setup, sql, ID).is_empty());
+    }
+
+    #[test]
+    fn new_tables_and_other_phases_are_exempt() {
+        let sql = "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN v int NOT NULL;";
+        assert!(expand_hits(SETUP, sql, ID).is_empty());
+        let hits = Case::pg(
+            SETUP,
+            &[(
+                Phase::Contract,
+                "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;",
+            )],
+        )
+        .hits(ID);
+        assert!(hits.is_empty());
+        // Created in expand: not the old app's table, by contract either.
+        let hits = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, "CREATE TABLE t (id int);"),
+                (Phase::Backfill, "UPDATE t SET id = 1 WHERE id IS NULL;"),
+                (Phase::Contract, "ALTER TABLE t ADD COLUMN v int NOT NULL;"),
+            ],
+        )
+        .hits(ID);
+        assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn mysql_add_and_modify() {
+        let hits = Case::pg(
+            "CREATE TABLE users (id bigint PRIMARY KEY, status varchar(10) NOT NULL DEFAULT 'new');",
+            &[(Phase::Expand, "ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;\nALTER TABLE users MODIFY status varchar(10) NOT NULL;")],
+        )
+        .dialect(DialectKind::MySql)
+        .server("8.0")
+        .hits(ID);
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(hits[1].message.contains("MODIFY status"));
+    }
+
+    #[test]
+    fn suppressed_with_a_reason() {
+        let sql = "-- concertina:allow(compat-required-column-added): the table is written by a batch job we stop first\nALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;";
+        let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).run();
+        assert!(
+            all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
+            "{all:?}"
+        );
+    }
+}
