@@ -51,6 +51,17 @@ pub enum Command {
     /// Compare the live schema with the model of the applied phases; check that no NULL is
     /// left where a pending contract sets NOT NULL.
     Verify(DbArgs),
+    /// Show what each pending phase would run: statements, how they run, the lock each takes
+    /// and the row estimate of each table from the server's statistics.
+    Plan(DbArgs),
+    /// Scaffold a new migration directory with commented phase files.
+    New {
+        /// The migration's name (letters, digits, underscores).
+        name: String,
+        /// Migrations directory. Default: ./migrations.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,6 +179,8 @@ pub fn run(cli: Cli) -> ExitCode {
             crate::commands::apply(args.apply, phases)
         }
         Command::Verify(db) => crate::commands::verify(db),
+        Command::Plan(db) => crate::commands::plan(db),
+        Command::New { name, dir } => crate::commands::new_migration(&name, dir),
     }
 }
 

@@ -257,3 +257,199 @@ pub fn verify(db: DbArgs) -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+pub fn plan(db: DbArgs) -> ExitCode {
+    let format = db.format;
+    let result = open(&db).and_then(|mut m| {
+        let state = m.state()?;
+        let mut out = Vec::new();
+        let plans = m.plans.clone();
+        for plan in &plans {
+            let applied = state.iter().any(|r| {
+                r.version == plan.version && r.phase == plan.phase && r.status.is_applied()
+            });
+            if applied {
+                continue;
+            }
+            let migration = m
+                .report
+                .migrations
+                .iter()
+                .find(|c| c.version == plan.version);
+            let parsed = migration
+                .and_then(|c| c.phase(plan.phase))
+                .map(|p| &p.parsed);
+            let mut steps = Vec::new();
+            for step in &plan.steps {
+                let change = parsed
+                    .and_then(|p| p.statements.iter().find(|s| s.line == step.line))
+                    .map(|s| s.change.clone());
+                let locks: Vec<(String, &'static str, &'static str, i64)> = change
+                    .as_ref()
+                    .map(crate::locks::locks)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, mode)| {
+                        let rows = m.pg.row_estimate(&t).unwrap_or(-1);
+                        (t.to_string(), mode.as_str(), mode.blocks(), rows)
+                    })
+                    .collect();
+                steps.push((step.clone(), locks));
+            }
+            out.push((plan.clone(), steps));
+        }
+        Ok((m.pg.describe(), out))
+    });
+    let (database, plans) = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e, format),
+    };
+    let how = |kind: &crate::plan::StepKind| match kind {
+        crate::plan::StepKind::Transactional => "own transaction, lock_timeout + retries",
+        crate::plan::StepKind::NonTransactional { .. } => "outside a transaction (CONCURRENTLY)",
+        crate::plan::StepKind::SafeSetNotNull { .. } => {
+            "CHECK NOT VALID, VALIDATE, SET NOT NULL, DROP CHECK"
+        }
+        crate::plan::StepKind::Transaction { .. } => "the file's explicit transaction",
+        crate::plan::StepKind::Session => "session setting",
+        crate::plan::StepKind::Backfill { .. } => "keyset batches, resumable",
+    };
+    match format {
+        Format::Json => {
+            let phases: Vec<serde_json::Value> = plans
+                .iter()
+                .map(|(p, steps)| {
+                    serde_json::json!({
+                        "file": p.file, "phase": p.phase.as_str(), "version": p.version,
+                        "steps": steps.iter().map(|(s, locks)| serde_json::json!({
+                            "line": s.line, "sql": s.sql, "runs": how(&s.kind),
+                            "locks": locks.iter().map(|(t, mode, blocks, rows)| serde_json::json!({
+                                "table": t, "mode": mode, "blocks": blocks, "rows_estimate": rows,
+                            })).collect::<Vec<_>>(),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "database": database, "pending": phases })
+            );
+        }
+        Format::Human => {
+            println!("database: {database}");
+            if plans.is_empty() {
+                println!("nothing pending");
+            }
+            for (p, steps) in &plans {
+                println!("{} ({})", p.file, p.phase.as_str());
+                for (s, locks) in steps {
+                    let first_line = s.sql.lines().next().unwrap_or_default();
+                    println!("  line {:>3}: {first_line}", s.line);
+                    println!("            runs: {}", how(&s.kind));
+                    for (t, mode, blocks, rows) in locks {
+                        let rows = if *rows >= 0 {
+                            format!("~{rows} rows")
+                        } else {
+                            "new table".into()
+                        };
+                        println!("            lock: {mode} on {t} ({rows}; blocks {blocks})");
+                    }
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `migrate new <name>`: the next version (same style as the existing ones) with phase files.
+pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(default_dir);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        eprintln!("error: `{name}` is not a migration name: use letters, digits and underscores, e.g. add_email");
+        return ExitCode::from(2);
+    }
+    let set = match concertina_codegen::layout::discover(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let diesel_style = set
+        .migrations
+        .last()
+        .is_some_and(|m| m.version.contains('-'));
+    let version = if diesel_style {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        diesel_timestamp(now)
+    } else {
+        let width = set.migrations.last().map_or(4, |m| m.version.len().max(4));
+        let next = set.migrations.last().map_or(1, |m| m.order + 1);
+        format!("{next:0width$}")
+    };
+    let path = dir.join(format!("{version}_{name}"));
+    let files = [
+        ("expand.sql", "-- expand: add new structure, backward compatible (the old app keeps working).\n-- nullable columns, CREATE INDEX CONCURRENTLY, constraints NOT VALID.\n"),
+        ("backfill.sql", "-- backfill: data moves, run in resumable keyset batches while both app versions run.\n-- e.g. UPDATE users SET full_name = name WHERE full_name IS NULL;\n"),
+        ("contract.sql", "-- contract: remove the old structure and tighten constraints once no running app needs it.\n-- VALIDATE CONSTRAINT, SET NOT NULL, DROP COLUMN.\n"),
+    ];
+    if path.exists() {
+        eprintln!("error: {} already exists", path.display());
+        return ExitCode::from(2);
+    }
+    let written = std::fs::create_dir_all(&path).and_then(|_| {
+        files
+            .iter()
+            .try_for_each(|(f, text)| std::fs::write(path.join(f), text))
+    });
+    match written {
+        Ok(()) => {
+            println!(
+                "created {}/{{expand,backfill,contract}}.sql (delete the phases you do not need)",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `YYYY-MM-DD-HHMMSS` in UTC from seconds since the epoch.
+pub fn diesel_timestamp(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn diesel_timestamps() {
+        assert_eq!(super::diesel_timestamp(0), "1970-01-01-000000");
+        assert_eq!(
+            super::diesel_timestamp(1_764_028_800 + 3661),
+            "2025-11-25-010101"
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod drift;
 pub mod error;
+pub mod locks;
 pub mod migrator;
 pub mod plan;
 pub mod postgres;

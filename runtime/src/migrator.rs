@@ -22,8 +22,8 @@ use crate::state::{PhaseRecord, Status, STATE_TABLE};
 pub enum MigrateError {
     #[error(transparent)]
     Load(#[from] concertina_codegen::LoadError),
-    #[error("the migrations do not pass `migrate check` ({errors} errors); fix them (or add a reviewed `-- concertina:allow(rule): reason`) before applying")]
-    CheckFailed { errors: usize },
+    #[error("the migrations do not pass `migrate check` ({} error(s)); fix them (or add a reviewed `-- concertina:allow(rule): reason`) before applying:\n{}", .0.len(), .0.join("\n"))]
+    CheckFailed(Vec<String>),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{} phase file(s) changed after they were applied:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
@@ -70,9 +70,18 @@ impl Migrator {
         }
         let report = project.check();
         if report.errors() > 0 {
-            return Err(MigrateError::CheckFailed {
-                errors: report.errors(),
-            });
+            let errors = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| {
+                    format!(
+                        "  {}:{}:{}: error[{}]: {}",
+                        d.file, d.line, d.column, d.rule, d.message
+                    )
+                })
+                .collect();
+            return Err(MigrateError::CheckFailed(errors));
         }
         let plans = report
             .migrations

@@ -233,6 +233,27 @@ impl Postgres {
             .map_err(|e| RuntimeError::query("releasing the migrator lock", e))
     }
 
+    /// The server's row estimate for a table (`pg_class.reltuples`); `None` if unknown.
+    pub fn row_estimate(&mut self, table: &concertina_codegen::change::QualName) -> Option<i64> {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = Nullable<BigInt>)]
+            n: Option<i64>,
+        }
+        let qualified = format!(
+            "{}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
+        diesel::sql_query(
+            "SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)",
+        )
+        .bind::<Text, _>(qualified)
+        .get_result::<N>(&mut self.conn)
+        .ok()
+        .and_then(|n| n.n)
+    }
+
     pub fn database_name(&mut self) -> Result<String, RuntimeError> {
         #[derive(QueryableByName)]
         struct Name {
