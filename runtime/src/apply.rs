@@ -117,6 +117,24 @@ impl<'a> Applier<'a> {
         plan: &PhasePlan,
         existing: Option<&PhaseRecord>,
     ) -> Result<usize, RuntimeError> {
+        if let Some(rec) = existing.filter(|r| r.status == Status::RolledBack) {
+            // Undone by `down`: start over with the file as it is now.
+            diesel::sql_query(format!(
+                "UPDATE {} SET status = 'running', last_error = NULL, statements_done = 0,
+                     backfill_cursor = NULL, rows_done = 0, checksum = $3, applied_sql = $4,
+                     started_at = now(), finished_at = NULL, updated_at = now()
+                 WHERE version = $1 AND phase = $2",
+                quote_ident(STATE_TABLE)
+            ))
+            .bind::<Text, _>(&plan.version)
+            .bind::<Text, _>(plan.phase.as_str())
+            .bind::<Text, _>(&plan.checksum)
+            .bind::<Text, _>(&plan.text)
+            .execute(self.pg.connection())
+            .map_err(|e| RuntimeError::query("updating the state table", e))?;
+            let _ = rec;
+            return Ok(0);
+        }
         if let Some(rec) = existing {
             diesel::sql_query(format!(
                 "UPDATE {} SET status = 'running', last_error = NULL, updated_at = now()

@@ -51,6 +51,9 @@ pub enum Command {
     /// Compare the live schema with the model of the applied phases; check that no NULL is
     /// left where a pending contract sets NOT NULL.
     Verify(DbArgs),
+    /// Undo the expand (and backfill) of the latest migration whose contract has not run,
+    /// with its down.sql or the inverse derived from expand.sql.
+    Down(ApplyArgs),
     /// Show what each pending phase would run: statements, how they run, the lock each takes
     /// and the row estimate of each table from the server's statistics.
     Plan(DbArgs),
@@ -180,6 +183,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Verify(db) => crate::commands::verify(db),
         Command::Plan(db) => crate::commands::plan(db),
+        Command::Down(args) => crate::commands::down(args),
         Command::New { name, dir } => crate::commands::new_migration(&name, dir),
     }
 }

@@ -215,6 +215,43 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
     }
 }
 
+pub fn down(args: ApplyArgs) -> ExitCode {
+    let format = args.db.format;
+    let human = format == Format::Human;
+    let mut m = match open(&args.db) {
+        Ok(m) => m,
+        Err(e) => return fail(e, format),
+    };
+    if let Err(e) = m.lock(args.wait, |holder| {
+        if human {
+            eprintln!("waiting for the migrator lock, held by {holder}");
+        }
+    }) {
+        return fail(e, format);
+    }
+    let result = m.down(|plan, step, report| {
+        if human {
+            eprintln!("  {}:{} ok in {:.0?}", plan.file, step.line, report.elapsed);
+        }
+    });
+    match result {
+        Ok(plan) => {
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({ "undone": plan.version, "file": plan.file })
+                ),
+                Format::Human => eprintln!(
+                    "undid the expand of {}_{} ({})",
+                    plan.version, plan.name, plan.file
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, format),
+    }
+}
+
 pub fn verify(db: DbArgs) -> ExitCode {
     let format = db.format;
     let result = open(&db).and_then(|mut m| Ok((m.pg.describe(), m.verify()?)));

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::plan::PhasePlan;
-use crate::state::PhaseRecord;
+use crate::state::{PhaseRecord, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
@@ -37,7 +37,11 @@ impl fmt::Display for Drift {
 pub fn find_drift(records: &[PhaseRecord], plans: &[PhasePlan]) -> Vec<Drift> {
     let mut out = Vec::new();
     for rec in records {
-        let started = rec.status.is_applied() || rec.statements_done > 0 || rec.rows_done > 0;
+        let started = rec.status.is_applied()
+            || (rec.status != Status::RolledBack && (rec.statements_done > 0 || rec.rows_done > 0));
+        if rec.phase == concertina_codegen::Phase::Down {
+            continue;
+        }
         if !started {
             continue;
         }
@@ -75,7 +79,6 @@ pub fn unified_diff(applied: &str, current: &str, file: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::checksum;
-    use crate::state::Status;
     use concertina_codegen::Phase;
 
     fn record(text: &str, status: Status) -> PhaseRecord {

@@ -357,6 +357,82 @@ impl Migrator {
     }
 }
 
+impl Migrator {
+    /// Undoes the expand (and backfill) of the latest migration whose contract has not run.
+    /// Returns the plan that ran.
+    pub fn down(
+        &mut self,
+        mut on_step: impl FnMut(&PhasePlan, &Step, &StepReport),
+    ) -> Result<PhasePlan, MigrateError> {
+        if !self.locked {
+            return Err(MigrateError::Refused(
+                "internal: down without the migrator lock".into(),
+            ));
+        }
+        let state = self.state()?;
+        let applied = |version: &str, phase: Phase| {
+            state
+                .iter()
+                .find(|r| r.version == version && r.phase == phase)
+                .map(|r| r.status)
+        };
+        let target = self.report.migrations.iter().rev().find(|m| {
+            matches!(
+                applied(&m.version, Phase::Expand),
+                Some(Status::Done | Status::Baselined)
+            )
+        });
+        let Some(migration) = target else {
+            return Err(MigrateError::Refused(
+                "nothing to undo: no migration's expand has been applied".into(),
+            ));
+        };
+        if applied(&migration.version, Phase::Expand) == Some(Status::Baselined) {
+            return Err(MigrateError::Refused(format!(
+                "{}: is at or below the baseline; concertina never ran it and will not undo it",
+                migration.dir_name
+            )));
+        }
+        if applied(&migration.version, Phase::Contract).is_some_and(Status::is_applied) {
+            return Err(MigrateError::Refused(format!(
+                "{}: its contract has run, which removed what the old app used; `down` undoes only an expand that has not been contracted (write a new migration instead)",
+                migration.dir_name
+            )));
+        }
+        let plan = crate::down::down_plan(migration, &self.project.config)
+            .map_err(MigrateError::Refused)?;
+        let existing = state
+            .iter()
+            .find(|r| r.version == plan.version && r.phase == Phase::Down)
+            .cloned();
+        let mut applier = Applier::new(&mut self.pg, self.options.clone());
+        applier.apply_ddl_phase(&plan, existing.as_ref(), |step, report| {
+            on_step(&plan, step, report)
+        })?;
+        let version = plan.version.clone();
+        self.pg
+            .connection()
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                diesel::sql_query(format!(
+                    "UPDATE {} SET status = 'rolled_back', updated_at = now()
+                     WHERE version = $1 AND phase IN ('expand', 'backfill')",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(&version)
+                .execute(c)?;
+                diesel::sql_query(format!(
+                    "DELETE FROM {} WHERE version = $1 AND phase = 'down'",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(&version)
+                .execute(c)?;
+                Ok(())
+            })
+            .map_err(|e| RuntimeError::query("recording the rollback", e))?;
+        Ok(plan)
+    }
+}
+
 /// What `verify` found.
 #[derive(Debug, Default)]
 pub struct Verification {

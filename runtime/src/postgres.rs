@@ -107,7 +107,7 @@ impl Postgres {
              CREATE TABLE IF NOT EXISTS {state} (
                  version text NOT NULL,
                  name text NOT NULL,
-                 phase text NOT NULL CHECK (phase IN ('expand', 'backfill', 'contract')),
+                 phase text NOT NULL CHECK (phase IN ('expand', 'backfill', 'contract', 'down')),
                  status text NOT NULL,
                  checksum text NOT NULL,
                  applied_sql text NOT NULL,

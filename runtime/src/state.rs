@@ -54,6 +54,7 @@ pub fn phase_from_str(text: &str) -> Option<Phase> {
         "expand" => Phase::Expand,
         "backfill" => Phase::Backfill,
         "contract" => Phase::Contract,
+        "down" => Phase::Down,
         _ => return None,
     })
 }
