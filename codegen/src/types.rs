@@ -104,7 +104,8 @@ impl fmt::Display for SqlType {
             }
             _ => write!(f, "{}{args}", self.name)?,
         }
-        for _ in 0..self.array_dims {
+        // Like `format_type`: PostgreSQL does not enforce dimensions, `int[][]` is `integer[]`.
+        if self.array_dims > 0 {
             f.write_str("[]")?;
         }
         Ok(())
@@ -127,6 +128,7 @@ mod tests {
         assert_eq!(t.to_string(), "timestamp(3) with time zone");
         let t = SqlType::parse_text("int ARRAY");
         assert_eq!((t.name.as_str(), t.array_dims), ("int", 1));
-        assert_eq!(SqlType::parse_text("text[][]").to_string(), "text[][]");
+        let t = SqlType::parse_text("text[][]");
+        assert_eq!((t.array_dims, t.to_string().as_str()), (2, "text[]"));
     }
 }
