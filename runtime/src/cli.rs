@@ -57,6 +57,22 @@ pub enum Command {
     /// Show what each pending phase would run: statements, how they run, the lock each takes
     /// and the row estimate of each table from the server's statistics.
     Plan(DbArgs),
+    /// Apply the example migrations to a loaded table while an app workload runs, and show
+    /// what the app felt per phase. Without DATABASE_URL, runs a throwaway PostgreSQL.
+    Demo {
+        /// Migrations directory. Default: ./migrations.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Rows in the users table (orders get a quarter as many).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Concurrent app clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// A running server to use instead of a throwaway one (a database is created and dropped).
+        #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
     /// Scaffold a new migration directory with commented phase files.
     New {
         /// The migration's name (letters, digits, underscores).
@@ -185,6 +201,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(db) => crate::commands::plan(db),
         Command::Down(args) => crate::commands::down(args),
         Command::New { name, dir } => crate::commands::new_migration(&name, dir),
+        Command::Demo {
+            dir,
+            rows,
+            clients,
+            database_url,
+        } => crate::commands::demo(dir, rows, clients, database_url),
     }
 }
 

@@ -252,6 +252,39 @@ pub fn down(args: ApplyArgs) -> ExitCode {
     }
 }
 
+pub fn demo(
+    dir: Option<std::path::PathBuf>,
+    rows: u64,
+    clients: usize,
+    database_url: Option<String>,
+) -> ExitCode {
+    let dir = dir.unwrap_or_else(default_dir);
+    let lock_timeout = concertina_codegen::Config::load(&dir)
+        .map(|c| c.runtime.lock_timeout)
+        .unwrap_or_default();
+    let options = crate::demo::DemoOptions {
+        dir,
+        rows,
+        clients,
+        database_url: database_url.filter(|u| !u.trim().is_empty()),
+        baseline: std::time::Duration::from_secs(3),
+    };
+    match crate::demo::run(&options, &mut |m| eprintln!("demo: {m}")) {
+        Ok(stats) => {
+            print!("{}", crate::demo::render(&stats, lock_timeout));
+            if stats.iter().any(|s| s.failed > 0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {}", crate::url::redact(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
 pub fn verify(db: DbArgs) -> ExitCode {
     let format = db.format;
     let result = open(&db).and_then(|mut m| Ok((m.pg.describe(), m.verify()?)));

@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod down;
 pub mod drift;
 pub mod error;

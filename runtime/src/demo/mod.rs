@@ -1,0 +1,448 @@
+//! `migrate demo`: the example migrations applied to a loaded table while an application
+//! workload runs against it, with what the application felt in each phase: the longest lock
+//! wait, p50/p99/max latency and failed transactions. Without DATABASE_URL it runs its own
+//! throwaway PostgreSQL.
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use concertina_codegen::Phase;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Text};
+
+use crate::migrator::Migrator;
+use crate::postgres::quote_ident;
+
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    pub rows: u64,
+    pub clients: usize,
+    /// A running server to use (a database is created on it and dropped); `None` starts one.
+    pub database_url: Option<String>,
+    /// Seconds of workload before the first migration, the no-migration baseline.
+    pub baseline: Duration,
+}
+
+/// What the application saw during one phase.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseStats {
+    pub label: String,
+    pub duration: Duration,
+    pub transactions: u64,
+    pub failed: u64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    pub longest_lock_wait: Duration,
+    /// The first failure's message, if any.
+    pub first_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    latencies_us: Vec<u32>,
+    failed: u64,
+    longest_lock_wait: Duration,
+    first_error: Option<String>,
+}
+
+/// Which app version runs: the demo deploys them at the right moments of each window.
+#[derive(Default)]
+struct App {
+    dual_write: AtomicBool,
+    new_app: AtomicBool,
+    writes_phone: AtomicBool,
+    stop: AtomicBool,
+    phase: AtomicUsize,
+    buckets: Mutex<BTreeMap<usize, Bucket>>,
+    max_id: AtomicU64,
+}
+
+impl App {
+    fn record(&self, latency: Duration, error: Option<String>) {
+        let phase = self.phase.load(Ordering::SeqCst);
+        if let Ok(mut b) = self.buckets.lock() {
+            let bucket = b.entry(phase).or_default();
+            bucket
+                .latencies_us
+                .push(latency.as_micros().min(u32::MAX as u128) as u32);
+            if let Some(e) = error {
+                bucket.failed += 1;
+                bucket.first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+/// A tiny xorshift for picking rows: no dependency, deterministic per worker.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
+    let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
+    conn.batch_execute("SET application_name = 'concertina-demo-app'")
+        .map_err(|e| e.to_string())?;
+    let mut rng = Rng(seed | 1);
+    let mut n: u64 = 0;
+    while !app.stop.load(Ordering::SeqCst) {
+        n += 1;
+        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
+        let id = (rng.next() % max_id + 1) as i64;
+        let dual = app.dual_write.load(Ordering::SeqCst);
+        let new = app.new_app.load(Ordering::SeqCst);
+        let phone = app.writes_phone.load(Ordering::SeqCst);
+        let roll = rng.next() % 10;
+        let started = Instant::now();
+        let result: Result<(), diesel::result::Error> = if roll < 6 {
+            let col = if new { "full_name" } else { "name" };
+            diesel::sql_query(format!(
+                "SELECT id, {col} AS n, email FROM users WHERE id = $1"
+            ))
+            .bind::<BigInt, _>(id)
+            .execute(&mut conn)
+            .map(|_| ())
+        } else if roll < 9 {
+            let set = match (new, dual) {
+                (true, _) => "full_name = $2",
+                (false, true) => "name = $2, full_name = $2",
+                (false, false) => "name = $2",
+            };
+            diesel::sql_query(format!("UPDATE users SET {set} WHERE id = $1"))
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(format!("renamed {n}"))
+                .execute(&mut conn)
+                .map(|_| ())
+        } else {
+            let (cols, vals) = match (new, dual) {
+                (true, _) => ("full_name, email", "$1, $2"),
+                (false, true) => ("name, full_name, email", "$1, $1, $2"),
+                (false, false) => ("name, email", "$1, $2"),
+            };
+            let (cols, vals) = if phone {
+                (format!("{cols}, phone"), format!("{vals}, 'demo'"))
+            } else {
+                (cols.to_string(), vals.to_string())
+            };
+            conn.transaction(|c| {
+                diesel::sql_query(format!(
+                    "WITH u AS (INSERT INTO users ({cols}) VALUES ({vals}) RETURNING id)
+                     INSERT INTO orders (user_id, total) SELECT id, 9.99 FROM u"
+                ))
+                .bind::<Text, _>(format!("new user {seed}-{n}"))
+                .bind::<Text, _>(format!("demo-{seed}-{n}@example.com"))
+                .execute(c)
+                .map(|_| ())
+            })
+        };
+        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
+    }
+    Ok(())
+}
+
+/// Samples how long app queries have been waiting on locks.
+fn lock_monitor(url: String, app: Arc<App>) {
+    let Ok(mut conn) = PgConnection::establish(&url) else {
+        return;
+    };
+    #[derive(QueryableByName)]
+    struct W {
+        #[diesel(sql_type = Double)]
+        s: f64,
+    }
+    while !app.stop.load(Ordering::SeqCst) {
+        let wait = diesel::sql_query(
+            "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)::float8 AS s
+             FROM pg_stat_activity
+             WHERE application_name = 'concertina-demo-app' AND wait_event_type = 'Lock'",
+        )
+        .get_result::<W>(&mut conn)
+        .map(|w| Duration::from_secs_f64(w.s.max(0.0)))
+        .unwrap_or_default();
+        let phase = app.phase.load(Ordering::SeqCst);
+        if let Ok(mut b) = app.buckets.lock() {
+            let bucket = b.entry(phase).or_default();
+            bucket.longest_lock_wait = bucket.longest_lock_wait.max(wait);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    Duration::from_micros(sorted[i.min(sorted.len() - 1)] as u64)
+}
+
+/// One step of the demo: a phase to apply, or an app deploy.
+enum Step {
+    Apply(&'static str, Phase),
+    Deploy(&'static str, fn(&App)),
+}
+
+fn steps() -> Vec<Step> {
+    use Phase::*;
+    vec![
+        Step::Apply("0002", Expand),
+        Step::Apply("0003", Expand),
+        Step::Apply("0004", Expand),
+        Step::Deploy("transition app: dual-writes name and full_name", |a| {
+            a.dual_write.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Backfill),
+        Step::Deploy("new app: reads and writes full_name only", |a| {
+            a.new_app.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Contract),
+        Step::Apply("0005", Expand),
+        Step::Apply("0005", Contract),
+        Step::Apply("0006", Expand),
+        Step::Deploy("app writes phone", |a| {
+            a.writes_phone.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0006", Backfill),
+        Step::Apply("0006", Contract),
+        Step::Apply("0007", Expand),
+        Step::Apply("0007", Backfill),
+    ]
+}
+
+/// Runs the demo; `say` prints progress. Returns the per-phase statistics.
+pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<PhaseStats>, String> {
+    let started = Instant::now();
+    let _server;
+    let (admin_url, base) = match &options.database_url {
+        Some(url) => {
+            let base = url
+                .rsplit_once('/')
+                .map_or(url.clone(), |(b, _)| b.to_string());
+            (url.clone(), base)
+        }
+        None => {
+            let s = server::Server::start(|m| say(m)).map_err(|e| e.to_string())?;
+            let url = s.url("postgres");
+            let base = url
+                .rsplit_once('/')
+                .map_or(url.clone(), |(b, _)| b.to_string());
+            _server = s;
+            (url, base)
+        }
+    };
+    let db_name = format!("concertina_demo_{}", std::process::id());
+    let mut admin = PgConnection::establish(&admin_url)
+        .map_err(|e| crate::error::RuntimeError::connect(&admin_url, e).to_string())?;
+    for sql in [
+        format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&db_name)
+        ),
+        format!("CREATE DATABASE {}", quote_ident(&db_name)),
+    ] {
+        admin
+            .batch_execute(&sql)
+            .map_err(|e| format!("creating the demo database: {e}"))?;
+    }
+    struct DropDb(PgConnection, String);
+    impl Drop for DropDb {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&self.1)
+            ));
+        }
+    }
+    let _drop_db = DropDb(admin, db_name.clone());
+    let url = format!("{base}/{db_name}");
+
+    let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
+    m.lock(None, |_| {}).map_err(|e| e.to_string())?;
+    m.apply(
+        &[Phase::Expand],
+        Some("0001"),
+        |_, _, _| {},
+        |_, _| {},
+        |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    say(&format!(
+        "loading {} users and {} orders",
+        options.rows,
+        options.rows / 4
+    ));
+    let load = Instant::now();
+    let rows = options.rows.max(1);
+    for sql in [
+        format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
+        format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
+        "VACUUM ANALYZE users".to_string(),
+        "VACUUM ANALYZE orders".to_string(),
+    ] {
+        m.pg
+            .connection()
+            .batch_execute(&sql)
+            .map_err(|e| format!("loading the demo data: {e}"))?;
+    }
+    say(&format!("loaded in {:.1?}", load.elapsed()));
+
+    let app = Arc::new(App::default());
+    app.max_id.store(options.rows.max(1), Ordering::SeqCst);
+    let mut labels = vec!["no migration (baseline)".to_string()];
+    let mut durations = vec![Duration::ZERO];
+    let mut handles = Vec::new();
+    for i in 0..options.clients.max(1) {
+        let (u, a) = (url.clone(), app.clone());
+        handles.push(std::thread::spawn(move || {
+            worker(u, a, 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
+        }));
+    }
+    let monitor = {
+        let (u, a) = (url.clone(), app.clone());
+        std::thread::spawn(move || lock_monitor(u, a))
+    };
+    say(&format!(
+        "app workload: {} clients; baseline for {:.0?}",
+        options.clients.max(1),
+        options.baseline
+    ));
+    let t = Instant::now();
+    std::thread::sleep(options.baseline);
+    durations[0] = t.elapsed();
+
+    let mut result = Ok(());
+    for step in steps() {
+        match step {
+            Step::Deploy(what, f) => {
+                say(&format!("deploy: {what}"));
+                f(&app);
+                // Let in-flight transactions of the previous version finish.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Step::Apply(version, phase) => {
+                let Some(plan) = m
+                    .plans
+                    .iter()
+                    .find(|p| p.version == version && p.phase == phase)
+                    .cloned()
+                else {
+                    continue;
+                };
+                labels.push(format!(
+                    "{} {}",
+                    plan.file.split('/').next().unwrap_or(version),
+                    phase.as_str()
+                ));
+                durations.push(Duration::ZERO);
+                app.phase.store(labels.len() - 1, Ordering::SeqCst);
+                say(&format!("applying {}", plan.file));
+                let t = Instant::now();
+                let mut last = Instant::now();
+                let r = m.apply(
+                    &[phase],
+                    Some(version),
+                    |_, _, _| {},
+                    |_, _| {},
+                    |p| {
+                        if last.elapsed() > Duration::from_secs(2) {
+                            last = Instant::now();
+                            let rate = p.scanned as f64 / p.elapsed.as_secs_f64().max(1e-3);
+                            eprintln!(
+                                "    backfill {}: {} rows, {:.0} keys/s",
+                                p.table, p.rows_done, rate
+                            );
+                        }
+                    },
+                );
+                *durations.last_mut().expect("pushed above") = t.elapsed();
+                if let Err(e) = r {
+                    result = Err(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    app.stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        if let Ok(Err(e)) = h.join() {
+            return Err(format!("app workload: {e}"));
+        }
+    }
+    let _ = monitor.join();
+    result?;
+    let buckets = app
+        .buckets
+        .lock()
+        .map_err(|_| "statistics lock poisoned".to_string())?;
+    let mut out = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        let empty = Bucket::default();
+        let b = buckets.get(&i).unwrap_or(&empty);
+        let mut sorted = b.latencies_us.clone();
+        sorted.sort_unstable();
+        out.push(PhaseStats {
+            label: label.clone(),
+            duration: durations.get(i).copied().unwrap_or_default(),
+            transactions: sorted.len() as u64,
+            failed: b.failed,
+            p50: percentile(&sorted, 0.50),
+            p99: percentile(&sorted, 0.99),
+            max: sorted
+                .last()
+                .map_or(Duration::ZERO, |v| Duration::from_micros(*v as u64)),
+            longest_lock_wait: b.longest_lock_wait,
+            first_error: b.first_error.clone(),
+        });
+    }
+    say(&format!("done in {:.1?}", started.elapsed()));
+    Ok(out)
+}
+
+pub fn render(stats: &[PhaseStats], lock_timeout: Duration) -> String {
+    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
+    let mut s = format!(
+        "{:<36} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>7}\n",
+        "phase", "time s", "app tx", "lock ms", "p50 ms", "p99 ms", "max ms", "failed"
+    );
+    for p in stats {
+        s.push_str(&format!(
+            "{:<36} {:>8.1} {:>7} {:>9} {:>8} {:>8} {:>8} {:>7}\n",
+            p.label,
+            p.duration.as_secs_f64(),
+            p.transactions,
+            ms(p.longest_lock_wait),
+            ms(p.p50),
+            ms(p.p99),
+            ms(p.max),
+            p.failed
+        ));
+        if let Some(e) = &p.first_error {
+            s.push_str(&format!("    first failure: {e}\n"));
+        }
+    }
+    let worst = stats
+        .iter()
+        .map(|p| p.longest_lock_wait)
+        .max()
+        .unwrap_or_default();
+    let failed: u64 = stats.iter().map(|p| p.failed).sum();
+    s.push_str(&format!(
+        "longest lock wait of any app query: {} ms (lock_timeout {} ms); failed app transactions: {failed}\n",
+        ms(worst),
+        lock_timeout.as_millis()
+    ));
+    s
+}

@@ -1,0 +1,197 @@
+//! A throwaway PostgreSQL for the demo and the benchmarks: `initdb` + `pg_ctl` in a temp dir,
+//! on a free port of 127.0.0.1, stopped and removed when dropped. Binaries are found through
+//! `pg_config --bindir`, then the usual Debian/RPM paths, then `PATH`. PostgreSQL refuses to
+//! run as root, so as root the server runs as the `postgres` user (through `runuser`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("no PostgreSQL server binaries found (initdb, pg_ctl): install PostgreSQL (e.g. `apt-get install postgresql`) or set DATABASE_URL to use a running server")]
+    NotFound,
+    #[error("running as root, but there is no `postgres` user to run the server as: create it (`useradd -r postgres`) or set DATABASE_URL")]
+    NoUser,
+    #[error("{step} failed: {output}")]
+    Failed { step: String, output: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Server {
+    dir: PathBuf,
+    bindir: PathBuf,
+    pub port: u16,
+    as_user: Option<String>,
+}
+
+fn find_bindir() -> Option<PathBuf> {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        if out.status.success() {
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
+                return Some(dir);
+            }
+        }
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
+    candidates.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    candidates.reverse();
+    candidates.extend(
+        std::fs::read_dir("/usr")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("pgsql"))
+            .map(|e| e.path().join("bin")),
+    );
+    candidates.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    candidates
+        .into_iter()
+        .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Server {
+    /// Initialises and starts a server; `on_step` hears what is happening.
+    pub fn start(mut on_step: impl FnMut(&str)) -> Result<Server, ServerError> {
+        let bindir = find_bindir().ok_or(ServerError::NotFound)?;
+        let as_user = if is_root() {
+            let exists = Command::new("id")
+                .arg("postgres")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if !exists {
+                return Err(ServerError::NoUser);
+            }
+            Some("postgres".to_string())
+        } else {
+            None
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("concertina-pg-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let server = Server {
+            dir,
+            bindir,
+            port,
+            as_user,
+        };
+        if let Some(user) = &server.as_user {
+            server.run(
+                "chown",
+                Command::new("chown").arg("-R").arg(user).arg(&server.dir),
+            )?;
+        }
+        on_step(&format!("initdb in {}", server.dir.display()));
+        let data = server.dir.join("data");
+        let mut initdb = server.command("initdb");
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ]);
+        server.run("initdb", &mut initdb)?;
+        on_step(&format!("starting PostgreSQL on 127.0.0.1:{port}"));
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50 -c shared_buffers=256MB",
+            server.dir.display()
+        );
+        let mut start = server.command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(&data)
+            .arg("-o")
+            .arg(options)
+            .arg("-l")
+            .arg(server.dir.join("server.log"))
+            .args(["-w", "-t", "60", "start"]);
+        server.run("pg_ctl start", &mut start)?;
+        Ok(server)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bindir.join(program);
+        match &self.as_user {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.arg("-u").arg(user).arg("--").arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        }
+    }
+
+    fn run(&self, step: &str, cmd: &mut Command) -> Result<(), ServerError> {
+        let out = cmd.output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let mut output = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if output.is_empty() {
+                output = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            }
+            Err(ServerError::Failed {
+                step: step.into(),
+                output: output.replace('\n', " "),
+            })
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let mut stop = self.command("pg_ctl");
+        stop.arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"]);
+        let _ = stop.output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
