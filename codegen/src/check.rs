@@ -449,7 +449,11 @@ mod tests {
     fn the_baseline_is_replayed_not_checked() {
         // The setup's plain index would be an error if 0001 were checked.
         let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX a ON users (email);";
-        let diags = Case::pg(setup, &[(Phase::Expand, "CREATE INDEX CONCURRENTLY b ON users (id);")]).run();
+        let diags = Case::pg(
+            setup,
+            &[(Phase::Expand, "CREATE INDEX CONCURRENTLY b ON users (id);")],
+        )
+        .run();
         assert!(diags.is_empty(), "{diags:?}");
     }
 
@@ -461,7 +465,11 @@ mod tests {
 
     #[test]
     fn unknown_objects_are_warnings_and_suppressible() {
-        let diags = Case::pg(SETUP, &[(Phase::Expand, "ALTER TABLE ghosts ADD COLUMN a int;")]).run();
+        let diags = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "ALTER TABLE ghosts ADD COLUMN a int;")],
+        )
+        .run();
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].rule, "unknown-object");
         assert!(diags[0].message.contains("ghosts"));
@@ -493,7 +501,10 @@ mod tests {
     fn allow_without_reason_is_an_error_but_still_suppresses() {
         let diags = Case::pg(
             SETUP,
-            &[(Phase::Expand, "-- concertina:allow(index-not-concurrent)\nCREATE INDEX a ON users (email);")],
+            &[(
+                Phase::Expand,
+                "-- concertina:allow(index-not-concurrent)\nCREATE INDEX a ON users (email);",
+            )],
         )
         .run();
         let rules: Vec<&str> = diags.iter().map(|d| d.rule.as_str()).collect();
@@ -506,7 +517,10 @@ mod tests {
         let diags = Case::pg(
             SETUP,
             &[
-                (Phase::Expand, "CREATE INDEX a ON users (email);\nCREATE INDEX b ON users (id);"),
+                (
+                    Phase::Expand,
+                    "CREATE INDEX a ON users (email);\nCREATE INDEX b ON users (id);",
+                ),
                 (Phase::Contract, "CREATE INDEX c ON users (email);"),
             ],
         )
@@ -524,7 +538,10 @@ mod tests {
 
     #[test]
     fn unparsed_statement_warns_and_can_be_allowed() {
-        let rules = rules_of(Case::pg(SETUP, &[(Phase::Expand, "ALTER TABLE users FROBNICATE;")]));
+        let rules = rules_of(Case::pg(
+            SETUP,
+            &[(Phase::Expand, "ALTER TABLE users FROBNICATE;")],
+        ));
         assert_eq!(rules, ["unparsed-statement"]);
         let rules = rules_of(Case::pg(
             SETUP,

@@ -313,7 +313,10 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!("concertina-layout-{tag}-{}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "concertina-layout-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -329,7 +332,11 @@ mod tests {
         let dir = temp_dir("layouts");
         write(&dir, "2024-01-02-000000_second/up.sql", "SELECT 2;");
         write(&dir, "2024-01-02-000000_second/down.sql", "SELECT -2;");
-        write(&dir, "2024-01-02-000000_second/metadata.toml", "run_in_transaction = false");
+        write(
+            &dir,
+            "2024-01-02-000000_second/metadata.toml",
+            "run_in_transaction = false",
+        );
         write(&dir, "0001_first/expand.sql", "SELECT 1;");
         write(&dir, "0001_first/contract.sql", "SELECT 1;");
         write(&dir, "concertina.toml", "");
@@ -338,7 +345,10 @@ mod tests {
         assert_eq!(names, ["0001_first", "2024-01-02-000000_second"]);
         let diesel = &set.migrations[1];
         assert_eq!(diesel.layout, Layout::Diesel);
-        assert_eq!(diesel.phase(Phase::Expand).unwrap().source.rel_path, "2024-01-02-000000_second/up.sql");
+        assert_eq!(
+            diesel.phase(Phase::Expand).unwrap().source.rel_path,
+            "2024-01-02-000000_second/up.sql"
+        );
         assert!(diesel.phase(Phase::Down).is_some());
         assert!(set.warnings.is_empty(), "{:?}", set.warnings);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -364,7 +374,10 @@ mod tests {
         write(&dir, "0001_first/expand.sql", "SELECT 1;");
         write(&dir, "0001_first/up.sql", "SELECT 1;");
         let err = discover(&dir).unwrap_err().to_string();
-        assert!(err.contains("0001_first") && err.contains("up.sql"), "{err}");
+        assert!(
+            err.contains("0001_first") && err.contains("up.sql"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -11,8 +11,8 @@ use sqlparser::ast::{
 };
 
 use crate::change::{
-    AlterOp, Assignment, Change, UpdateParts, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
-    CreateTable, ExprInfo, Generated, ObjectKind, QualName, Volatility,
+    AlterOp, Assignment, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
+    CreateTable, ExprInfo, Generated, ObjectKind, QualName, UpdateParts, Volatility,
 };
 use crate::dialect::Dialect;
 use crate::types::SqlType;

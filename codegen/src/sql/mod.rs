@@ -317,9 +317,18 @@ mod tests {
 
     #[test]
     fn spans_point_at_the_statement_start() {
-        let parsed = parse("\n\n  -- note\n  ALTER TABLE a ADD COLUMN b int;\nSELECT 1;", DialectKind::Postgres);
-        assert_eq!((parsed.statements[0].line, parsed.statements[0].column), (4, 3));
-        assert_eq!((parsed.statements[1].line, parsed.statements[1].column), (5, 1));
+        let parsed = parse(
+            "\n\n  -- note\n  ALTER TABLE a ADD COLUMN b int;\nSELECT 1;",
+            DialectKind::Postgres,
+        );
+        assert_eq!(
+            (parsed.statements[0].line, parsed.statements[0].column),
+            (4, 3)
+        );
+        assert_eq!(
+            (parsed.statements[1].line, parsed.statements[1].column),
+            (5, 1)
+        );
     }
 
     #[test]
@@ -328,16 +337,29 @@ mod tests {
         let parsed = parse(sql, DialectKind::MySql);
         assert_eq!(parsed.statements.len(), 3, "{:?}", parsed.statements);
         assert!(matches!(parsed.statements[1].change, Change::Opaque { .. }));
-        assert!(parsed.statements[1].unparsed.as_deref().unwrap_or("").contains("DELIMITER //"));
+        assert!(parsed.statements[1]
+            .unparsed
+            .as_deref()
+            .unwrap_or("")
+            .contains("DELIMITER //"));
         assert_eq!(parsed.statements[2].line, 5);
-        assert!(matches!(parsed.statements[2].change, Change::AlterTable { .. }));
+        assert!(matches!(
+            parsed.statements[2].change,
+            Change::AlterTable { .. }
+        ));
     }
 
     #[test]
     fn unterminated_string_keeps_what_precedes() {
-        let parsed = parse("CREATE TABLE a (id int);\nSELECT 'oops;\nSELECT 2;", DialectKind::Postgres);
+        let parsed = parse(
+            "CREATE TABLE a (id int);\nSELECT 'oops;\nSELECT 2;",
+            DialectKind::Postgres,
+        );
         assert_eq!(parsed.statements.len(), 2);
-        assert!(matches!(parsed.statements[0].change, Change::CreateTable(_)));
+        assert!(matches!(
+            parsed.statements[0].change,
+            Change::CreateTable(_)
+        ));
         assert!(parsed.statements[1].unparsed.is_some());
         assert_eq!(parsed.statements[1].line, 2);
     }
@@ -356,23 +378,50 @@ mod tests {
             DialectKind::Postgres,
         );
         let changes: Vec<&Change> = parsed.statements.iter().map(|s| &s.change).collect();
-        assert!(parsed.statements.iter().all(|s| s.unparsed.is_none()), "{changes:?}");
-        assert!(matches!(changes[0], Change::DropObjects { kind: ObjectKind::Index, concurrently: true, names, .. } if names.len() == 2));
-        assert!(matches!(changes[1], Change::Reindex { concurrently: true, .. }));
+        assert!(
+            parsed.statements.iter().all(|s| s.unparsed.is_none()),
+            "{changes:?}"
+        );
+        assert!(
+            matches!(changes[0], Change::DropObjects { kind: ObjectKind::Index, concurrently: true, names, .. } if names.len() == 2)
+        );
+        assert!(matches!(
+            changes[1],
+            Change::Reindex {
+                concurrently: true,
+                ..
+            }
+        ));
         assert!(matches!(changes[2], Change::RewriteTable { .. }));
-        assert!(matches!(changes[3], Change::AlterTable { ops, .. } if matches!(ops[0], AlterOp::Rewrite { .. })));
-        assert!(matches!(changes[4], Change::AlterDomainAddConstraint { not_valid: true, .. }));
+        assert!(
+            matches!(changes[3], Change::AlterTable { ops, .. } if matches!(ops[0], AlterOp::Rewrite { .. }))
+        );
+        assert!(matches!(
+            changes[4],
+            Change::AlterDomainAddConstraint {
+                not_valid: true,
+                ..
+            }
+        ));
         assert!(matches!(changes[5], Change::CreateIndex(ci) if ci.only));
-        assert!(matches!(changes[6], Change::AlterTable { ops, .. } if matches!(&ops[0], AlterOp::AlterColumnType { collation: Some(c), .. } if c == "C")));
+        assert!(
+            matches!(changes[6], Change::AlterTable { ops, .. } if matches!(&ops[0], AlterOp::AlterColumnType { collation: Some(c), .. } if c == "C"))
+        );
     }
 
     #[test]
     fn identifiers_follow_the_dialect_case_rules() {
-        let parsed = parse("ALTER TABLE Sales.\"Users\" ADD COLUMN \"Email\" text, ADD COLUMN Name text;", DialectKind::Postgres);
+        let parsed = parse(
+            "ALTER TABLE Sales.\"Users\" ADD COLUMN \"Email\" text, ADD COLUMN Name text;",
+            DialectKind::Postgres,
+        );
         let Change::AlterTable { table, ops, .. } = &parsed.statements[0].change else {
             panic!("not an ALTER TABLE");
         };
-        assert_eq!((table.schema.as_str(), table.name.as_str()), ("sales", "Users"));
+        assert_eq!(
+            (table.schema.as_str(), table.name.as_str()),
+            ("sales", "Users")
+        );
         let names: Vec<&str> = ops
             .iter()
             .filter_map(|o| match o {
@@ -381,7 +430,10 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["Email", "name"]);
-        let parsed = parse("ALTER TABLE `Users` ADD COLUMN `Email` text;", DialectKind::MySql);
+        let parsed = parse(
+            "ALTER TABLE `Users` ADD COLUMN `Email` text;",
+            DialectKind::MySql,
+        );
         let Change::AlterTable { table, .. } = &parsed.statements[0].change else {
             panic!("not an ALTER TABLE");
         };
@@ -400,7 +452,11 @@ mod tests {
         assert_eq!(parsed.statements[1].allows[0].reason, None);
         assert_eq!(parsed.renames.len(), 1);
         assert_eq!(
-            (parsed.renames[0].table.name.as_str(), parsed.renames[0].from.as_str(), parsed.renames[0].to.as_str()),
+            (
+                parsed.renames[0].table.name.as_str(),
+                parsed.renames[0].from.as_str(),
+                parsed.renames[0].to.as_str()
+            ),
             ("users", "name", "full_name")
         );
         let rules: Vec<&str> = parsed.problems.iter().map(|p| p.rule).collect();
