@@ -1,5 +1,7 @@
-//! `add-exclusion-constraint`: `ADD CONSTRAINT … EXCLUDE` on an existing table
+//! `add-exclusion-constraint`: `ADD CONSTRAINT … EXCLUDE` on an existing table builds its index
+//! and checks every row under ACCESS EXCLUSIVE; no concurrent or `USING INDEX` form exists.
 
+use crate::change::{AlterOp, Change, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -7,8 +9,45 @@ pub static RULE: Rule = Rule {
     id: "add-exclusion-constraint",
     severity: Severity::Error,
     summary: "`ADD CONSTRAINT … EXCLUDE` on an existing table",
-    help: "a new table with the constraint, dual write, backfill, switch; or a reviewed `allow` for a small table",
+    help: "a new table with the constraint, dual-written by the app, backfilled, then switched to; or a reviewed `-- concertina:allow(add-exclusion-constraint): reason` for a small table",
     check,
 };
 
-fn check(_ctx: &StatementCtx, _out: &mut Findings) {}
+fn check(ctx: &StatementCtx, out: &mut Findings) {
+    let Change::AlterTable { table, ops, .. } = ctx.change else {
+        return;
+    };
+    if !ctx.is_existing_table(table) {
+        return;
+    }
+    for op in ops {
+        if let AlterOp::AddConstraint(spec) = op {
+            if matches!(spec.kind, ConstraintKind::Exclude) {
+                out.report(format!(
+                    "`EXCLUDE` constraint on `{table}` builds its index and checks every row under ACCESS EXCLUSIVE, and has no concurrent form: reads and writes wait for the whole build"
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::expand_hits;
+
+    const SETUP: &str =
+        "CREATE TABLE bookings (id bigint PRIMARY KEY, room int, during tstzrange);";
+    const RULE: &str = "add-exclusion-constraint";
+
+    #[test]
+    fn flags_exclusion_on_existing_table() {
+        let sql = "ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);";
+        assert_eq!(expand_hits(SETUP, sql, RULE).len(), 1);
+    }
+
+    #[test]
+    fn new_table_is_exempt() {
+        let sql = "CREATE TABLE b2 (room int, during tstzrange);\nALTER TABLE b2 ADD CONSTRAINT x EXCLUDE USING gist (room WITH =, during WITH &&);";
+        assert!(expand_hits(SETUP, sql, RULE).is_empty());
+    }
+}
