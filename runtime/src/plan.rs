@@ -182,7 +182,7 @@ fn step_kind(
             }
         }
         Change::AlterTable { table, ops, .. }
-            if phase == Phase::Contract
+            if matches!(phase, Phase::Contract | Phase::Down)
                 && config.server_version.at_least(12, 0)
                 && config.dialect == concertina_codegen::dialect::DialectKind::Postgres
                 && ops.len() == 1

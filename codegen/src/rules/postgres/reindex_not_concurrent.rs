@@ -1,5 +1,7 @@
-//! `reindex-not-concurrent`: `REINDEX INDEX/TABLE/SCHEMA/DATABASE` without `CONCURRENTLY`
+//! `reindex-not-concurrent`: `REINDEX` without `CONCURRENTLY` blocks writes to the table and
+//! the queries that would use the index for the whole rebuild. `CONCURRENTLY` exists from 12.
 
+use crate::change::Change;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -7,8 +9,60 @@ pub static RULE: Rule = Rule {
     id: "reindex-not-concurrent",
     severity: Severity::Error,
     summary: "`REINDEX INDEX/TABLE/SCHEMA/DATABASE` without `CONCURRENTLY`",
-    help: "12+: `REINDEX … CONCURRENTLY`; before: build a twin `CONCURRENTLY`, `DROP INDEX CONCURRENTLY` the old one",
+    help: "12+: `REINDEX … CONCURRENTLY`; before 12: build a twin index `CONCURRENTLY`, then `DROP INDEX CONCURRENTLY` the old one",
     check,
 };
 
-fn check(_ctx: &StatementCtx, _out: &mut Findings) {}
+fn check(ctx: &StatementCtx, out: &mut Findings) {
+    let Change::Reindex {
+        target,
+        name,
+        concurrently: false,
+    } = ctx.change
+    else {
+        return;
+    };
+    let what = match name {
+        Some(n) => format!("`REINDEX {target} {n}`"),
+        None => format!("`REINDEX {target}`"),
+    };
+    let fix = if ctx.server_at_least(12, 0) {
+        "add `CONCURRENTLY`"
+    } else {
+        "before 12, build a twin index `CONCURRENTLY` instead"
+    };
+    out.report(format!(
+        "{what} without `CONCURRENTLY` blocks writes to the table, and queries that would use the index, for the whole rebuild ({fix})"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layout::Phase;
+    use crate::rules::testing::{expand_hits, Case};
+
+    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);";
+    const RULE: &str = "reindex-not-concurrent";
+
+    #[test]
+    fn flags_plain_reindex() {
+        assert_eq!(
+            expand_hits(
+                SETUP,
+                "REINDEX INDEX users_email;\nREINDEX TABLE users;",
+                RULE
+            )
+            .len(),
+            2
+        );
+        let old = Case::pg(SETUP, &[(Phase::Expand, "REINDEX TABLE users;")])
+            .server("11")
+            .hits(RULE);
+        assert!(old[0].message.contains("before 12"));
+    }
+
+    #[test]
+    fn concurrently_is_fine() {
+        assert!(expand_hits(SETUP, "REINDEX INDEX CONCURRENTLY users_email;", RULE).is_empty());
+    }
+}

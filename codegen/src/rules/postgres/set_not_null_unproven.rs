@@ -1,7 +1,7 @@
 //! `set-not-null-unproven`: `ALTER COLUMN … SET NOT NULL` scans the table under ACCESS
 //! EXCLUSIVE unless a validated `CHECK (col IS NOT NULL)` proves it (PostgreSQL 12+). In
-//! contract on 12+ the runtime applies that recipe itself, so only expand (where it also breaks
-//! the old app, see `compat-not-null-in-expand`) and servers before 12 are flagged.
+//! contract (and down) on 12+ the runtime applies that recipe itself, so only expand (where it
+//! also breaks the old app, see `compat-not-null-in-expand`) and servers before 12 are flagged.
 
 use crate::change::{AlterOp, Change};
 use crate::diag::Severity;
@@ -23,7 +23,9 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !ctx.is_existing_table(table) {
         return;
     }
-    let recipe_applies = ctx.phase == Phase::Contract && ctx.server_at_least(12, 0);
+    // The runtime applies the recipe in contract and in down (which restores S(N-1)).
+    let recipe_applies =
+        matches!(ctx.phase, Phase::Contract | Phase::Down) && ctx.server_at_least(12, 0);
     for op in ops {
         let AlterOp::SetNotNull { column } = op else {
             continue;
@@ -74,6 +76,23 @@ mod tests {
                 Phase::Contract,
                 "ALTER TABLE users ALTER COLUMN phone SET NOT NULL;",
             )],
+        )
+        .server("12")
+        .hits(RULE);
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn down_on_12_is_left_to_the_runtime() {
+        let hits = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, "SELECT 1;"),
+                (
+                    Phase::Down,
+                    "ALTER TABLE users ALTER COLUMN phone SET NOT NULL;",
+                ),
+            ],
         )
         .server("12")
         .hits(RULE);
