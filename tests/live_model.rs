@@ -73,7 +73,9 @@ fn replay_and_compare(dir: &Path, tag: &str) {
             }
             let model = match phase {
                 Phase::Contract => &m.window.after,
-                _ if m.phase(Phase::Contract).is_none() && phase == Phase::Expand => &m.window.after,
+                _ if m.phase(Phase::Contract).is_none() && phase == Phase::Expand => {
+                    &m.window.after
+                }
                 _ => &m.window.expanded,
             };
             let live = live_facts(&mut pg).expect("read the catalog");
@@ -87,12 +89,18 @@ fn replay_and_compare(dir: &Path, tag: &str) {
             compared += 1;
         }
     }
-    assert!(compared >= report.migrations.len(), "every migration was compared");
+    assert!(
+        compared >= report.migrations.len(),
+        "every migration was compared"
+    );
 }
 
 #[test]
 fn example_migrations_model_matches_postgres() {
-    replay_and_compare(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"), "examples");
+    replay_and_compare(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
+        "examples",
+    );
 }
 
 #[test]
