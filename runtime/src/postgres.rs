@@ -82,6 +82,9 @@ impl Postgres {
         let mut conn = PgConnection::establish(url).map_err(|e| RuntimeError::connect(url, e))?;
         conn.batch_execute("SET application_name = 'concertina-migrator'")
             .map_err(|e| RuntimeError::query("setting application_name", e))?;
+        // PostgreSQL 14+: if the migrator dies, the server notices within a second and ends
+        // what it was running (and releases the migrator lock) instead of finishing it.
+        let _ = conn.batch_execute("SET client_connection_check_interval = '1s'");
         Ok(Postgres {
             conn,
             url: url.to_string(),
