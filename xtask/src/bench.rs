@@ -19,12 +19,16 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("wrote {n} statements to {dir}");
             Ok(())
         }
-        Some(other) => bail!("unknown benchmark `{other}`; available: check, generate"),
-        None => bail!("usage: cargo xtask bench check [--migrations N] [--runs N]"),
+        Some("backfill") => crate::bench_db::backfill(&args[1..]),
+        Some("app-impact") => crate::bench_db::app_impact(&args[1..]),
+        Some(other) => {
+            bail!("unknown benchmark `{other}`; available: check, backfill, app-impact, generate")
+        }
+        None => bail!("usage: cargo xtask bench check|backfill|app-impact [options]"),
     }
 }
 
-fn flag(args: &[String], name: &str, default: usize) -> Result<usize> {
+pub fn flag(args: &[String], name: &str, default: usize) -> Result<usize> {
     match args.iter().position(|a| a == name) {
         Some(i) => args
             .get(i + 1)
