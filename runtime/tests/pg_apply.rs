@@ -395,3 +395,75 @@ fn down_after_expand_restores_the_previous_schema() {
         "{err}"
     );
 }
+
+#[test]
+fn a_waiting_alter_queues_app_queries_no_longer_than_lock_timeout() {
+    let db = TestDb::new("queue");
+    let config = CONFIG.replace("lock_retries = 2", "lock_retries = 100");
+    let dir = Dir::new("queue", &config);
+    users(&dir, 100);
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("base");
+    dir.write(
+        "0002_col/expand.sql",
+        "ALTER TABLE users ADD COLUMN nickname text;\n",
+    );
+    drop(m);
+    let mut m = migrator(&dir, &db);
+    // A long app transaction holds a lock that the ALTER's ACCESS EXCLUSIVE must wait for.
+    let mut long_tx = db.conn();
+    long_tx
+        .batch_execute("BEGIN; SELECT count(*) FROM users;")
+        .expect("long transaction");
+    // Meanwhile the app keeps querying the table and measures how long each query takes.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = db.url.clone();
+    let stop_app = stop.clone();
+    let app = std::thread::spawn(move || {
+        let mut conn = PgConnection::establish(&url).expect("app connection");
+        let mut worst = Duration::ZERO;
+        let mut queries = 0;
+        while !stop_app.load(std::sync::atomic::Ordering::SeqCst) {
+            let t = std::time::Instant::now();
+            conn.batch_execute("SELECT count(*) FROM users WHERE id < 10")
+                .expect("app query");
+            worst = worst.max(t.elapsed());
+            queries += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (worst, queries)
+    });
+    // The long transaction ends after 3 s; without lock_timeout every app query in between
+    // would queue behind the waiting ALTER for up to 3 s.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        long_tx.batch_execute("COMMIT").expect("commit");
+    });
+    let mut retries = 0;
+    apply_with(&mut m, &[Phase::Expand], &mut retries).expect("applied once the transaction ended");
+    releaser.join().expect("releaser");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (worst, queries) = app.join().expect("app");
+    assert!(retries > 0, "the ALTER was retried while the lock was held");
+    assert!(queries > 10, "the app kept querying ({queries})");
+    // lock_timeout is 100 ms; the bound leaves a wide margin for a slow machine, and is far
+    // below the 3 s the app would have queued without it.
+    assert!(
+        worst < Duration::from_millis(1500),
+        "an app query waited {worst:?}"
+    );
+}
+
+fn apply_with(
+    m: &mut Migrator,
+    phases: &[Phase],
+    retries: &mut u32,
+) -> Result<usize, MigrateError> {
+    m.apply(
+        phases,
+        None,
+        |_, _, r| *retries += r.retries,
+        |_, _| {},
+        |_| {},
+    )
+}

@@ -73,3 +73,28 @@ fn unreachable_server_is_a_clear_error_without_the_password() {
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("DATABASE_URL"), "{err}");
 }
+
+#[test]
+fn a_wrong_password_is_refused_without_printing_it() {
+    use concertina_runtime::demo::server::Server;
+    let server = Server::start_with(Some("right-horse-battery"), |_| {}).expect("throwaway server");
+    let url = format!(
+        "postgres://postgres:wrong-staple-42@127.0.0.1:{}/postgres",
+        server.port
+    );
+    let err = match Postgres::connect(&url) {
+        Ok(_) => panic!("a wrong password must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(
+        !err.contains("wrong-staple-42"),
+        "the password leaked: {err}"
+    );
+    assert!(err.contains("postgres://postgres:***@127.0.0.1"), "{err}");
+    let good = format!(
+        "postgres://postgres:right-horse-battery@127.0.0.1:{}/postgres",
+        server.port
+    );
+    Postgres::connect(&good).expect("the right password connects");
+}

@@ -81,7 +81,16 @@ fn free_port() -> std::io::Result<u16> {
 
 impl Server {
     /// Initialises and starts a server; `on_step` hears what is happening.
-    pub fn start(mut on_step: impl FnMut(&str)) -> Result<Server, ServerError> {
+    pub fn start(on_step: impl FnMut(&str)) -> Result<Server, ServerError> {
+        Server::start_with(None, on_step)
+    }
+
+    /// Like [`Server::start`], with password (SCRAM) authentication over TCP for the
+    /// `postgres` user when `password` is given.
+    pub fn start_with(
+        password: Option<&str>,
+        mut on_step: impl FnMut(&str),
+    ) -> Result<Server, ServerError> {
         let bindir = find_bindir().ok_or(ServerError::NotFound)?;
         let as_user = if is_root() {
             let exists = Command::new("id")
@@ -122,12 +131,26 @@ impl Server {
         initdb.arg("-D").arg(&data).args([
             "-U",
             "postgres",
-            "--auth=trust",
             "-E",
             "UTF8",
             "--no-sync",
             "--locale=C",
         ]);
+        match password {
+            Some(pw) => {
+                let pwfile = server.dir.join("pwfile");
+                std::fs::write(&pwfile, pw)?;
+                if let Some(user) = &server.as_user {
+                    server.run("chown", Command::new("chown").arg(user).arg(&pwfile))?;
+                }
+                initdb
+                    .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                    .arg(format!("--pwfile={}", pwfile.display()));
+            }
+            None => {
+                initdb.arg("--auth=trust");
+            }
+        }
         server.run("initdb", &mut initdb)?;
         on_step(&format!("starting PostgreSQL on 127.0.0.1:{port}"));
         let options = format!(
