@@ -72,6 +72,9 @@ pub enum Command {
         /// A running server to use instead of a throwaway one (a database is created and dropped).
         #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// Output format of the per-phase table.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Scaffold a new migration directory with commented phase files.
     New {
@@ -80,6 +83,9 @@ pub enum Command {
         /// Migrations directory. Default: ./migrations.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
 }
 
@@ -200,13 +206,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(db) => crate::commands::verify(db),
         Command::Plan(db) => crate::commands::plan(db),
         Command::Down(args) => crate::commands::down(args),
-        Command::New { name, dir } => crate::commands::new_migration(&name, dir),
+        Command::New { name, dir, format } => crate::commands::new_migration(&name, dir, format),
         Command::Demo {
             dir,
             rows,
             clients,
             database_url,
-        } => crate::commands::demo(dir, rows, clients, database_url),
+            format,
+        } => crate::commands::demo(dir, rows, clients, database_url, format),
     }
 }
 

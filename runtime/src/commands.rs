@@ -257,6 +257,7 @@ pub fn demo(
     rows: u64,
     clients: usize,
     database_url: Option<String>,
+    format: Format,
 ) -> ExitCode {
     let dir = dir.unwrap_or_else(default_dir);
     let lock_timeout = concertina_codegen::Config::load(&dir)
@@ -271,7 +272,28 @@ pub fn demo(
     };
     match crate::demo::run(&options, &mut |m| eprintln!("demo: {m}")) {
         Ok(stats) => {
-            print!("{}", crate::demo::render(&stats, lock_timeout));
+            match format {
+                Format::Human => print!("{}", crate::demo::render(&stats, lock_timeout)),
+                Format::Json => {
+                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+                    let phases: Vec<serde_json::Value> = stats
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({
+                                "phase": p.label, "seconds": p.duration.as_secs_f64(),
+                                "app_transactions": p.transactions, "failed": p.failed,
+                                "longest_lock_wait_ms": ms(p.longest_lock_wait),
+                                "p50_ms": ms(p.p50), "p99_ms": ms(p.p99), "max_ms": ms(p.max),
+                                "first_error": p.first_error,
+                            })
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::json!({ "lock_timeout_ms": lock_timeout.as_millis() as u64, "phases": phases })
+                    );
+                }
+            }
             if stats.iter().any(|s| s.failed > 0) {
                 ExitCode::from(1)
             } else {
@@ -432,7 +454,7 @@ pub fn plan(db: DbArgs) -> ExitCode {
 }
 
 /// `migrate new <name>`: the next version (same style as the existing ones) with phase files.
-pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>) -> ExitCode {
+pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>, format: Format) -> ExitCode {
     let dir = dir.unwrap_or_else(default_dir);
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         eprintln!("error: `{name}` is not a migration name: use letters, digits and underscores, e.g. add_email");
@@ -477,10 +499,16 @@ pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>) -> ExitCode {
     });
     match written {
         Ok(()) => {
-            println!(
-                "created {}/{{expand,backfill,contract}}.sql (delete the phases you do not need)",
-                path.display()
-            );
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({ "created": path.display().to_string(), "files": ["expand.sql", "backfill.sql", "contract.sql"] })
+                ),
+                Format::Human => println!(
+                    "created {}/{{expand,backfill,contract}}.sql (delete the phases you do not need)",
+                    path.display()
+                ),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

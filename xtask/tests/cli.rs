@@ -250,3 +250,84 @@ fn readme_rule_table_is_current() {
     let o = xtask(&["readme", "--check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+fn xtask_env(args: &[&str], url: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args).env("NO_COLOR", "1").env_remove("DATABASE_URL");
+    if let Some(u) = url {
+        c.env("DATABASE_URL", u);
+    }
+    c.output().expect("run the xtask binary")
+}
+
+#[test]
+fn database_commands_need_a_database_and_never_print_its_password() {
+    let t = TempDir::new("db");
+    t.write("concertina.toml", CONFIG).write(
+        "0001_init/expand.sql",
+        b"CREATE TABLE a (id int PRIMARY KEY);\n",
+    );
+    let o = xtask_env(&["migrate", "status", "--dir", t.path()], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("set DATABASE_URL or pass --database-url"),
+        "{}",
+        stderr(&o)
+    );
+    let o = xtask_env(
+        &["migrate", "up", "--dir", t.path()],
+        Some("postgres://app:hunter2@127.0.0.1:1/prod"),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "unreachable server: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(err.contains("postgres://app:***@127.0.0.1:1/prod"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let o = xtask_env(
+        &["migrate", "status", "--dir", t.path(), "--format", "json"],
+        Some("postgres://app:hunter2@127.0.0.1:1/prod"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON error");
+    assert!(v["error"].as_str().is_some_and(|e| !e.contains("hunter2")));
+}
+
+#[test]
+fn contract_asks_for_confirmation() {
+    let o = xtask_env(&["migrate", "contract"], Some("postgres://x@127.0.0.1:1/x"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+}
+
+#[test]
+fn new_scaffolds_the_next_version() {
+    let t = TempDir::new("new");
+    t.write("concertina.toml", CONFIG).write(
+        "0007_init/expand.sql",
+        b"CREATE TABLE a (id int PRIMARY KEY);\n",
+    );
+    let o = xtask(&[
+        "migrate",
+        "new",
+        "add_email",
+        "--dir",
+        t.path(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(
+        v["created"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("0008_add_email")),
+        "{v}"
+    );
+    assert!(t.0.join("0008_add_email/expand.sql").exists());
+    let o = xtask(&["migrate", "new", "add email!", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(2));
+}
