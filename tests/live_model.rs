@@ -8,57 +8,15 @@ use std::path::Path;
 
 use concertina_codegen::{Phase, Project};
 use concertina_runtime::catalog::{diff, live_facts, model_facts};
-use concertina_runtime::postgres::{quote_ident, Postgres};
-use diesel::connection::SimpleConnection;
+use concertina_runtime::postgres::Postgres;
+use concertina_runtime::testdb::TestDb;
 use diesel::prelude::*;
-
-fn admin_url() -> String {
-    std::env::var("CONCERTINA_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("concertina_test_{tag}_{}_{nanos}", std::process::id());
-        let admin = admin_url();
-        let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
-            panic!("PostgreSQL must be reachable at {admin} (set CONCERTINA_TEST_PG_URL): {e}")
-        });
-        conn.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
-            .expect("create the test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        TestDb {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.name)
-            ));
-        }
-    }
-}
 
 /// Runs every forward phase of every migration and compares after each phase.
 fn replay_and_compare(dir: &Path, tag: &str) {
     let project = Project::load(dir).expect("migrations load");
     let report = project.check();
-    let db = TestDb::new(tag);
+    let db = TestDb::new(tag).unwrap_or_else(|e| panic!("{e}"));
     let mut pg = Postgres::connect(&db.url).expect("connect");
     let mut compared = 0;
     for m in &report.migrations {

@@ -17,6 +17,7 @@ pub mod migrator;
 pub mod plan;
 pub mod postgres;
 pub mod state;
+pub mod testdb;
 pub mod url;
 
 pub use concertina_codegen as codegen;

@@ -8,36 +8,18 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-fn admin_url() -> String {
-    std::env::var("CONCERTINA_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-struct TestDb {
-    name: String,
-    url: String,
-}
+/// A database of its own (see `concertina_runtime::testdb`), with the queries this test asks.
+struct TestDb(concertina_runtime::testdb::TestDb);
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("concertina_test_{tag}_{}_{nanos}", std::process::id());
-        let admin = admin_url();
-        let mut conn = PgConnection::establish(&admin)
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin}: {e}"));
-        conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .expect("create database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        TestDb {
-            url: format!("{base}/{name}"),
-            name,
-        }
+        TestDb(concertina_runtime::testdb::TestDb::new(tag).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn url(&self) -> &str {
+        &self.0.url
     }
 
     /// Like `count`, but 0 when the query fails (the state table may not exist yet).
@@ -47,7 +29,7 @@ impl TestDb {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        PgConnection::establish(&self.url)
+        PgConnection::establish(self.url())
             .ok()
             .and_then(|mut c| diesel::sql_query(sql).get_result::<N>(&mut c).ok())
             .map_or(0, |n| n.n)
@@ -59,7 +41,7 @@ impl TestDb {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let mut conn = PgConnection::establish(&self.url).expect("connect");
+        let mut conn = PgConnection::establish(self.url()).expect("connect");
         diesel::sql_query(sql)
             .get_result::<N>(&mut conn)
             .expect(sql)
@@ -75,7 +57,7 @@ impl TestDb {
             #[diesel(sql_type = diesel::sql_types::Text)]
             s: String,
         }
-        let mut conn = PgConnection::establish(&self.url).expect("connect");
+        let mut conn = PgConnection::establish(self.url()).expect("connect");
         diesel::sql_query(
             "SELECT coalesce(string_agg(version || ' ' || phase || ' ' || status || ' ' || statements_done || ' stmts ' || rows_done || ' rows', '; ' ORDER BY version, phase), 'nothing recorded') AS s
              FROM concertina_migrations WHERE version = '0002'",
@@ -83,17 +65,6 @@ impl TestDb {
         .get_result::<S>(&mut conn)
         .map(|s| s.s)
         .unwrap_or_else(|_| "no state table yet".into())
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
     }
 }
 
@@ -166,7 +137,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
     let mut landed = Vec::new();
     for (i, point) in points.iter().enumerate() {
         let db = TestDb::new(&format!("kill{i}"));
-        let setup = migrate(&dir, &db.url, &["up", "--to", "0001"])
+        let setup = migrate(&dir, db.url(), &["up", "--to", "0001"])
             .output()
             .expect("setup");
         assert!(
@@ -174,7 +145,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
             "setup: {}",
             String::from_utf8_lossy(&setup.stderr)
         );
-        let mut child = migrate(&dir, &db.url, &["up", "--contract"])
+        let mut child = migrate(&dir, db.url(), &["up", "--contract"])
             .spawn()
             .expect("spawn");
         match point {
@@ -197,7 +168,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
         // Run again until done: a server still finishing the killed run's statement holds the
         // migrator lock for a moment, which `--wait` rides out.
         let started = Instant::now();
-        let rerun = migrate(&dir, &db.url, &["up", "--contract", "--wait", "2m"])
+        let rerun = migrate(&dir, db.url(), &["up", "--contract", "--wait", "2m"])
             .output()
             .expect("rerun");
         assert!(
@@ -239,7 +210,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
             0,
             "{context}: helper check left"
         );
-        let verify = migrate(&dir, &db.url, &["verify"])
+        let verify = migrate(&dir, db.url(), &["verify"])
             .output()
             .expect("verify");
         assert!(
@@ -256,14 +227,14 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
 fn two_migrators_started_together_one_applies_the_other_names_the_holder() {
     let dir = migrations("two");
     let db = TestDb::new("two");
-    let setup = migrate(&dir, &db.url, &["up", "--to", "0001"])
+    let setup = migrate(&dir, db.url(), &["up", "--to", "0001"])
         .output()
         .expect("setup");
     assert!(setup.status.success());
-    let a = migrate(&dir, &db.url, &["up", "--contract"])
+    let a = migrate(&dir, db.url(), &["up", "--contract"])
         .spawn()
         .expect("a");
-    let b = migrate(&dir, &db.url, &["up", "--contract"])
+    let b = migrate(&dir, db.url(), &["up", "--contract"])
         .spawn()
         .expect("b");
     let a = a.wait_with_output().expect("a");

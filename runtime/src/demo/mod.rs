@@ -367,7 +367,9 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
                         }
                     },
                 );
-                *durations.last_mut().expect("pushed above") = t.elapsed();
+                if let Some(d) = durations.last_mut() {
+                    *d = t.elapsed();
+                }
                 if let Err(e) = r {
                     result = Err(e.to_string());
                     break;

@@ -2,55 +2,25 @@
 //! end, and a migrations directory in a temp dir.
 #![allow(dead_code)]
 
-use concertina_runtime::postgres::quote_ident;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::path::PathBuf;
 
-pub fn admin_url() -> String {
-    std::env::var("CONCERTINA_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+/// A database of its own for the test, dropped at the end.
+pub struct TestDb(concertina_runtime::testdb::TestDb);
 
-/// A database of its own, dropped when the test ends (even on failure).
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
+impl std::ops::Deref for TestDb {
+    type Target = concertina_runtime::testdb::TestDb;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestDb {
     pub fn new(tag: &str) -> TestDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("concertina_test_{tag}_{}_{nanos}", std::process::id());
-        let admin = admin_url();
-        let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
-            panic!("PostgreSQL must be reachable at {admin} (set CONCERTINA_TEST_PG_URL): {e}")
-        });
-        conn.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
-            .expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        TestDb {
-            url: format!("{base}/{name}"),
-            name,
-        }
+        TestDb(concertina_runtime::testdb::TestDb::new(tag).unwrap_or_else(|e| panic!("{e}")))
     }
-}
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.name)
-            ));
-        }
-    }
-}
-
-impl TestDb {
     pub fn conn(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
     }
