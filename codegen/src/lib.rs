@@ -13,6 +13,7 @@
 pub mod change;
 pub mod check;
 pub mod config;
+pub mod derive;
 pub mod diag;
 pub mod dialect;
 pub mod error;
