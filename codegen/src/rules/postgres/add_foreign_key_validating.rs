@@ -22,6 +22,14 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !ctx.is_existing_table(table) {
         return;
     }
+    // Columns added by this same statement are all NULL: their foreign key scans nothing.
+    let added: Vec<&String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            AlterOp::AddColumn { column, .. } => Some(&column.name),
+            _ => None,
+        })
+        .collect();
     for op in ops {
         let AlterOp::AddConstraint(spec) = op else {
             continue;
@@ -32,7 +40,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         else {
             continue;
         };
-        if spec.not_valid {
+        if spec.not_valid || columns.iter().all(|c| added.contains(&c)) {
             continue;
         }
         out.report(format!(
@@ -74,6 +82,12 @@ mod tests {
     #[test]
     fn a_new_column_with_references_is_not_flagged() {
         let sql = "ALTER TABLE orders ADD COLUMN buyer_id bigint REFERENCES users (id);";
+        assert!(expand_hits(SETUP, sql, RULE).is_empty());
+    }
+
+    #[test]
+    fn a_constraint_on_a_column_added_by_the_same_statement_is_fine() {
+        let sql = "ALTER TABLE orders ADD COLUMN buyer_id bigint, ADD CONSTRAINT fk FOREIGN KEY (buyer_id) REFERENCES users (id);";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
     }
 

@@ -108,10 +108,15 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             && TIMESTAMPS.contains(&ty.name.as_str())
             && old.name != ty.name;
         if timestamp_flip {
-            let ok = ctx.server_at_least(12, 0) && ctx.file.timezone_utc && !indexed;
+            let ok = ctx.server_at_least(12, 0)
+                && ctx.file.timezone_utc
+                && !indexed
+                && precision(ty) >= precision(&old);
             if !ok {
                 let why = if !ctx.server_at_least(12, 0) {
                     ", before PostgreSQL 12"
+                } else if precision(ty) < precision(&old) {
+                    ", lowering the precision"
                 } else if indexed {
                     ", the column is indexed"
                 } else {
@@ -204,6 +209,9 @@ mod tests {
                 .len(),
             1
         );
+        let lower =
+            format!("SET TimeZone = 'UTC';\nALTER TABLE t ALTER COLUMN at TYPE timestamptz(0);");
+        assert_eq!(hits(&lower), 1, "precision 3 -> 0 rewrites");
         let indexed = format!("{SETUP}\nCREATE INDEX t_ts ON t (ts);");
         assert_eq!(expand_hits(&indexed, &utc, RULE).len(), 1);
     }

@@ -17,10 +17,33 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Change::Reindex {
         target,
         name,
-        concurrently: false,
+        concurrently,
     } = ctx.change
     else {
         return;
+    };
+    if *concurrently {
+        if !ctx.server_at_least(12, 0) {
+            out.report(format!(
+                "`REINDEX {target} CONCURRENTLY` needs PostgreSQL 12; server_version is {}: build a twin index `CONCURRENTLY` instead",
+                ctx.config.server_version
+            ));
+        }
+        return;
+    }
+    // A table (or an index of a table) created earlier in this file is empty.
+    let table = name.as_ref().map(|n| {
+        ctx.schema
+            .indexes
+            .get(n)
+            .map_or_else(|| n.clone(), |i| i.table.clone())
+    });
+    if table.as_ref().is_some_and(|t| ctx.is_new_table(t)) {
+        return;
+    }
+    let scope = match target.as_str() {
+        "SCHEMA" | "DATABASE" | "SYSTEM" => "every table it covers",
+        _ => "the table",
     };
     let what = match name {
         Some(n) => format!("`REINDEX {target} {n}`"),
@@ -32,7 +55,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         "before 12, build a twin index `CONCURRENTLY` instead"
     };
     out.report(format!(
-        "{what} without `CONCURRENTLY` blocks writes to the table, and queries that would use the index, for the whole rebuild ({fix})"
+        "{what} without `CONCURRENTLY` blocks writes to {scope}, and queries that would use the indexes, for the whole rebuild ({fix})"
     ));
 }
 
@@ -62,7 +85,20 @@ mod tests {
     }
 
     #[test]
-    fn concurrently_is_fine() {
+    fn concurrently_is_fine_from_12() {
         assert!(expand_hits(SETUP, "REINDEX INDEX CONCURRENTLY users_email;", RULE).is_empty());
+        let old = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "REINDEX INDEX CONCURRENTLY users_email;")],
+        )
+        .server("11")
+        .hits(RULE);
+        assert_eq!(old.len(), 1);
+    }
+
+    #[test]
+    fn new_tables_are_exempt() {
+        let sql = "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nREINDEX TABLE t;";
+        assert!(expand_hits(SETUP, sql, RULE).is_empty());
     }
 }
