@@ -209,9 +209,8 @@ mod tests {
                 .len(),
             1
         );
-        let lower =
-            format!("SET TimeZone = 'UTC';\nALTER TABLE t ALTER COLUMN at TYPE timestamptz(0);");
-        assert_eq!(hits(&lower), 1, "precision 3 -> 0 rewrites");
+        let lower = "SET TimeZone = 'UTC';\nALTER TABLE t ALTER COLUMN at TYPE timestamptz(0);";
+        assert_eq!(hits(lower), 1, "precision 3 -> 0 rewrites");
         let indexed = format!("{SETUP}\nCREATE INDEX t_ts ON t (ts);");
         assert_eq!(expand_hits(&indexed, &utc, RULE).len(), 1);
     }
