@@ -153,7 +153,7 @@ fn column_from_spec(spec: &ColumnSpec) -> Column {
 
 /// PostgreSQL's names for unnamed constraints (`users_pkey`, `users_email_key`, …), which
 /// MySQL's model uses as well: a later `DROP CONSTRAINT` by the generated name then resolves.
-fn default_constraint_name(table: &str, kind: &ConstraintKind) -> String {
+pub(crate) fn default_constraint_name(table: &str, kind: &ConstraintKind) -> String {
     match kind {
         ConstraintKind::PrimaryKey { .. } => format!("{table}_pkey"),
         ConstraintKind::Unique { columns, .. } => format!("{table}_{}_key", columns.join("_")),

@@ -3,6 +3,7 @@
 
 use crate::change::{AlterOp, Change};
 use crate::diag::Severity;
+use crate::model::default_constraint_name;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -28,7 +29,8 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             Change::AlterTable {
                 table: t, ops, ..
             } if t == table => ops.iter().any(|o| {
-                matches!(o, AlterOp::AddConstraint(spec) if spec.not_valid && spec.name.as_ref() == Some(name))
+                matches!(o, AlterOp::AddConstraint(spec) if spec.not_valid
+                    && spec.name.clone().unwrap_or_else(|| default_constraint_name(&table.name, &spec.kind)) == *name)
             }),
             _ => false,
         });
@@ -53,6 +55,12 @@ mod tests {
         let hits = expand_hits(SETUP, sql, RULE);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].line, 3);
+    }
+
+    #[test]
+    fn an_unnamed_add_is_matched_by_its_automatic_name() {
+        let sql = "BEGIN;\nALTER TABLE users ADD CHECK (age >= 0) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT users_age_check;\nCOMMIT;";
+        assert_eq!(expand_hits(SETUP, sql, RULE).len(), 1);
     }
 
     #[test]
