@@ -139,6 +139,13 @@ pub struct ConstraintSpec {
     pub not_valid: bool,
 }
 
+/// Where `ALTER TYPE … ADD VALUE` places the new label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelPosition {
+    Before(String),
+    After(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateTable {
     pub name: QualName,
@@ -154,6 +161,8 @@ pub struct CreateTable {
     pub as_select_from: Option<Vec<QualName>>,
     /// `CREATE TABLE … (LIKE other)`.
     pub like: Option<QualName>,
+    /// `LIKE other INCLUDING DEFAULTS`: the copied columns keep their defaults.
+    pub like_defaults: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +178,9 @@ pub struct CreateIndex {
     pub columns: Vec<String>,
     pub expressions: Vec<ExprInfo>,
     pub predicate: Option<ExprInfo>,
+    /// Every element's name, in order, as PostgreSQL derives it for a generated index name:
+    /// the column, or for an expression the function it calls (`lower`), else `expr`.
+    pub element_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +361,8 @@ pub enum Change {
         name: QualName,
         label: String,
         if_not_exists: bool,
+        /// `BEFORE 'x'` / `AFTER 'x'`; appended when `None`.
+        position: Option<LabelPosition>,
     },
     RenameEnumValue {
         name: QualName,

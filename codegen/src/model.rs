@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::change::{
     AlterOp, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex, ExprInfo, Generated,
-    ObjectKind, QualName, Volatility,
+    LabelPosition, ObjectKind, QualName, Volatility,
 };
 use crate::types::SqlType;
 
@@ -47,6 +47,11 @@ pub struct Index {
     pub predicate: Option<ExprInfo>,
     /// False for `ON ONLY` parents until every partition's index is attached.
     pub valid: bool,
+    /// Each element's name in PostgreSQL's generated index names (see
+    /// [`CreateIndex::element_names`]); partitions' copies of the index are named from it.
+    pub element_names: Vec<String>,
+    /// The partitioned table's index this partition index is attached to.
+    pub parent: Option<QualName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,33 +156,103 @@ fn column_from_spec(spec: &ColumnSpec) -> Column {
     }
 }
 
-/// PostgreSQL's names for unnamed constraints (`users_pkey`, `users_email_key`, …), which
-/// MySQL's model uses as well: a later `DROP CONSTRAINT` by the generated name then resolves.
-pub(crate) fn default_constraint_name(table: &str, kind: &ConstraintKind) -> String {
-    match kind {
-        ConstraintKind::PrimaryKey { .. } => format!("{table}_pkey"),
-        ConstraintKind::Unique { columns, .. } => format!("{table}_{}_key", columns.join("_")),
-        ConstraintKind::ForeignKey { columns, .. } => {
-            format!("{table}_{}_fkey", columns.join("_"))
-        }
-        ConstraintKind::Check { expr, .. } => {
-            let mut cols: Vec<&String> = expr.columns.iter().collect();
-            cols.dedup();
-            match cols.as_slice() {
-                [one] => format!("{table}_{one}_check"),
-                _ => format!("{table}_check"),
-            }
-        }
-        ConstraintKind::Exclude => format!("{table}_excl"),
-        ConstraintKind::NotNull { column } => format!("{table}_{column}_not_null"),
+/// The longest name PostgreSQL keeps: `NAMEDATALEN - 1` bytes.
+const MAX_NAME_BYTES: usize = 63;
+
+/// The longest prefix of `s` within `max` bytes that ends on a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
     }
+    &s[..n]
 }
 
-fn default_index_name(table: &str, columns: &[String], has_expr: bool) -> String {
-    if columns.is_empty() || has_expr {
-        format!("{table}_expr_idx")
-    } else {
-        format!("{table}_{}_idx", columns.join("_"))
+/// PostgreSQL's `makeObjectName`: `name1[_name2]_label` within 63 bytes, shortening the longer
+/// of the two names first (`a_long_table_na_a_long_column_key`).
+fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+    let overhead = usize::from(name2.is_some()) + label.len() + 1;
+    let available = MAX_NAME_BYTES.saturating_sub(overhead);
+    let mut len1 = name1.len();
+    let mut len2 = name2.map_or(0, str::len);
+    while len1 + len2 > available {
+        if len1 > len2 {
+            len1 -= 1;
+        } else {
+            len2 -= 1;
+        }
+    }
+    let mut out = clip(name1, len1).to_string();
+    if let Some(name2) = name2 {
+        out.push('_');
+        out.push_str(clip(name2, len2));
+    }
+    out.push('_');
+    out.push_str(label);
+    out
+}
+
+/// PostgreSQL's `ChooseIndexNameAddition`: the column part of a generated name.
+fn name_addition(names: &[String]) -> String {
+    let mut out = String::new();
+    for name in names {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(clip(name, MAX_NAME_BYTES));
+        if out.len() > MAX_NAME_BYTES {
+            break;
+        }
+    }
+    out
+}
+
+/// PostgreSQL's `ChooseIndexColumnNames`: a repeated element name gets a digit (`lower`,
+/// `lower1`).
+fn index_column_names(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let mut candidate = clip(name, MAX_NAME_BYTES).to_string();
+        let mut suffix = 0;
+        while out.contains(&candidate) {
+            suffix += 1;
+            let digits = suffix.to_string();
+            candidate = format!(
+                "{}{digits}",
+                clip(name, MAX_NAME_BYTES.saturating_sub(digits.len()))
+            );
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+/// What PostgreSQL names an unnamed constraint before it avoids names already taken
+/// (`users_pkey`, `users_email_key`, `users_age_check`, `orders_user_id_fkey`), which MySQL's
+/// model uses as well: a later `DROP CONSTRAINT` by the generated name then resolves.
+pub(crate) fn default_constraint_name(table: &str, kind: &ConstraintKind) -> String {
+    let (name2, label) = constraint_name_parts(kind);
+    make_object_name(table, name2.as_deref(), label)
+}
+
+/// The column part and label of a generated constraint name.
+fn constraint_name_parts(kind: &ConstraintKind) -> (Option<String>, &'static str) {
+    match kind {
+        ConstraintKind::PrimaryKey { .. } => (None, "pkey"),
+        ConstraintKind::Unique { columns, .. } => (Some(name_addition(columns)), "key"),
+        ConstraintKind::ForeignKey { columns, .. } => (Some(name_addition(columns)), "fkey"),
+        ConstraintKind::Check { expr, .. } => {
+            // `tab_col_check` when the expression reads exactly one column, else `tab_check`.
+            let mut cols = expr.columns.clone();
+            cols.sort();
+            cols.dedup();
+            match cols.as_slice() {
+                [one] => (Some(one.clone()), "check"),
+                _ => (None, "check"),
+            }
+        }
+        ConstraintKind::Exclude => (None, "excl"),
+        ConstraintKind::NotNull { column } => (Some(column.clone()), "not_null"),
     }
 }
 
@@ -210,6 +285,106 @@ impl Schema {
             .map(|(_, f)| f.volatility)
     }
 
+    /// The partitions of a partitioned table.
+    pub fn partitions_of(&self, parent: &QualName) -> Vec<QualName> {
+        self.tables
+            .values()
+            .filter(|t| t.partition_of.as_ref() == Some(parent))
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// Whether `ancestor` is `table` or a table it is (transitively) a partition of.
+    fn is_partition_ancestor(&self, ancestor: &QualName, table: &QualName) -> bool {
+        let mut current = Some(table.clone());
+        // Bounded, so that no model state can make it loop.
+        for _ in 0..=self.tables.len() {
+            match current {
+                Some(t) if &t == ancestor => return true,
+                Some(t) => current = self.tables.get(&t).and_then(|t| t.partition_of.clone()),
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn relation_name_taken(&self, name: &QualName) -> bool {
+        self.tables.contains_key(name)
+            || self.indexes.contains_key(name)
+            || self.views.contains_key(name)
+            || self.sequences.contains(name)
+    }
+
+    fn constraint_name_taken(&self, schema: &str, name: &str) -> bool {
+        self.tables
+            .values()
+            .filter(|t| t.name.schema == schema)
+            .any(|t| t.constraint(name).is_some())
+    }
+
+    /// PostgreSQL's `ChooseRelationName` / `ChooseConstraintName`: the generated name, with
+    /// 1, 2, … after the label while a relation (`relation`) or a constraint (`constraint`)
+    /// of the schema has it (`orders_user_id_idx1`).
+    fn choose_name(
+        &self,
+        schema: &str,
+        name1: &str,
+        name2: Option<&str>,
+        label: &str,
+        relation: bool,
+        constraint: bool,
+    ) -> String {
+        let mut pass = 0usize;
+        loop {
+            let label = if pass == 0 {
+                label.to_string()
+            } else {
+                format!("{label}{pass}")
+            };
+            let name = make_object_name(name1, name2, &label);
+            let taken = (relation && self.relation_name_taken(&QualName::new(schema, &name)))
+                || (constraint && self.constraint_name_taken(schema, &name));
+            if !taken {
+                return name;
+            }
+            pass += 1;
+        }
+    }
+
+    /// The name PostgreSQL gives an unnamed constraint on `table`: an index-backed one must not
+    /// clash with a relation either.
+    fn generated_constraint_name(&self, table: &QualName, kind: &ConstraintKind) -> String {
+        let (name2, label) = constraint_name_parts(kind);
+        let index_backed = matches!(
+            kind,
+            ConstraintKind::PrimaryKey { .. }
+                | ConstraintKind::Unique { .. }
+                | ConstraintKind::Exclude
+        );
+        self.choose_name(
+            &table.schema,
+            &table.name,
+            name2.as_deref(),
+            label,
+            index_backed,
+            true,
+        )
+    }
+
+    /// The name PostgreSQL gives an unnamed index on `table`.
+    fn generated_index_name(&self, table: &QualName, element_names: &[String]) -> String {
+        let names = index_column_names(element_names);
+        let addition = name_addition(&names);
+        self.choose_name(
+            &table.schema,
+            &table.name,
+            (!addition.is_empty()).then_some(addition.as_str()),
+            "idx",
+            true,
+            false,
+        )
+    }
+
     /// Applies one change; returns what could not be followed.
     pub fn apply(&mut self, change: &Change) -> Vec<ModelWarning> {
         let mut warnings = Vec::new();
@@ -230,17 +405,29 @@ impl Schema {
                     partition_of: ct.partition_of.clone(),
                 };
                 if let Some(like) = &ct.like {
+                    // LIKE copies names, types and NOT NULL; defaults only with `INCLUDING
+                    // DEFAULTS`; identities and generation expressions not (sqlparser reads no
+                    // other LIKE option).
                     match self.tables.get(like) {
-                        Some(src) => table.columns.extend(src.columns.iter().cloned()),
+                        Some(src) => table.columns.extend(src.columns.iter().map(|c| Column {
+                            default: c.default.clone().filter(|_| ct.like_defaults),
+                            identity: false,
+                            generated: None,
+                            ..c.clone()
+                        })),
                         None => warn(format!("`LIKE {like}`: table unknown to the model")),
                     }
                 }
                 if let Some(parent) = &ct.partition_of {
                     match self.tables.get(parent) {
                         Some(p) => table.columns = p.columns.clone(),
-                        None => warn(format!(
-                            "`PARTITION OF {parent}`: table unknown to the model"
-                        )),
+                        None => {
+                            // PostgreSQL refuses it; no link to a table the model lacks.
+                            table.partition_of = None;
+                            warn(format!(
+                                "`PARTITION OF {parent}`: table unknown to the model"
+                            ))
+                        }
                     }
                 }
                 let name = ct.name.clone();
@@ -253,14 +440,35 @@ impl Schema {
                 for c in &ct.constraints {
                     self.add_constraint(&name, c, &mut warn);
                 }
+                if let Some(parent) = self.tables.get(&name).and_then(|t| t.partition_of.clone()) {
+                    self.clone_parent_into(&parent, &name);
+                }
             }
             Change::AlterTable {
                 table,
+                only,
                 if_exists,
                 ops,
-                ..
             } => {
                 if !self.tables.contains_key(table) {
+                    // `ALTER TABLE|VIEW v RENAME TO w` / `SET SCHEMA s` of a view.
+                    if let Some(mut view) = self.views.remove(table) {
+                        for op in ops {
+                            if let AlterOp::RenameTable { to } = op {
+                                let v = Arc::make_mut(&mut view);
+                                v.name = QualName::new(
+                                    if to.schema.is_empty() {
+                                        v.name.schema.clone()
+                                    } else {
+                                        to.schema.clone()
+                                    },
+                                    to.name.clone(),
+                                );
+                            }
+                        }
+                        self.views.insert(view.name.clone(), view);
+                        return warnings;
+                    }
                     if !if_exists {
                         warn(format!("table `{table}` is unknown to the model"));
                     }
@@ -268,6 +476,15 @@ impl Schema {
                 }
                 let mut current = table.clone();
                 for op in ops {
+                    // PostgreSQL applies most column changes to every partition too.
+                    let partitioned = self.tables.get(&current).is_some_and(|t| t.partitioned);
+                    if partitioned && !only {
+                        if let Some(child_op) = self.partition_op(&current, op) {
+                            for part in self.partitions_of(&current) {
+                                self.apply_alter_tree(&part, &child_op, &mut warn);
+                            }
+                        }
+                    }
                     current = self.apply_alter(&current, op, &mut warn);
                 }
             }
@@ -286,19 +503,33 @@ impl Schema {
                     }
                 }
             }
-            Change::RenameIndex { from, to } => match self.indexes.remove(from) {
-                Some(mut idx) => {
-                    Arc::make_mut(&mut idx).name = QualName::new(from.schema.clone(), to.clone());
-                    self.indexes.insert(idx.name.clone(), idx);
+            Change::RenameIndex { from, to } => match self.indexes.get(from).cloned() {
+                Some(idx) => {
+                    let to = QualName::new(from.schema.clone(), to.clone());
+                    self.rename_index(from, &to);
+                    // The constraint an index backs is renamed with it.
+                    if let Some(t) = self.table_mut(&idx.table) {
+                        if let Some(c) = t.constraints.iter_mut().find(|c| {
+                            c.name == from.name
+                                && matches!(
+                                    c.kind,
+                                    ConstraintKind::PrimaryKey { .. }
+                                        | ConstraintKind::Unique { .. }
+                                        | ConstraintKind::Exclude
+                                )
+                        }) {
+                            c.name = to.name.clone();
+                        }
+                    }
                 }
                 None => warn(format!("index `{from}` is unknown to the model")),
             },
-            Change::AttachIndex { parent, .. } => {
-                // A parent index becomes valid once every partition's index is attached;
-                // the model does not count partitions, so the last attach is trusted.
-                if let Some(idx) = self.indexes.get_mut(parent) {
-                    Arc::make_mut(idx).valid = true;
+            Change::AttachIndex { parent, child } => {
+                match self.indexes.get_mut(child) {
+                    Some(idx) => Arc::make_mut(idx).parent = Some(parent.clone()),
+                    None => warn(format!("index `{child}` is unknown to the model")),
                 }
+                self.revalidate_partitioned_index(parent);
             }
             Change::CreateEnum { name, labels } => {
                 self.enums.insert(name.clone(), labels.clone());
@@ -307,10 +538,18 @@ impl Schema {
                 name,
                 label,
                 if_not_exists,
+                position,
             } => match self.enums.get_mut(name) {
                 Some(labels) => {
                     if !labels.contains(label) {
-                        labels.push(label.clone());
+                        let at = match position {
+                            Some(LabelPosition::Before(l)) => labels.iter().position(|x| x == l),
+                            Some(LabelPosition::After(l)) => {
+                                labels.iter().position(|x| x == l).map(|i| i + 1)
+                            }
+                            None => None,
+                        };
+                        labels.insert(at.unwrap_or(labels.len()), label.clone());
                     } else if !if_not_exists {
                         warn(format!("enum `{name}` already has the label '{label}'"));
                     }
@@ -447,20 +686,47 @@ impl Schema {
         spec: &ConstraintSpec,
         warn: &mut impl FnMut(String),
     ) {
+        if !self.tables.contains_key(table_name) {
+            return;
+        }
+        // An unnamed `… USING INDEX i` takes the index's name.
+        let using = match &spec.kind {
+            ConstraintKind::PrimaryKey { using_index, .. }
+            | ConstraintKind::Unique { using_index, .. } => using_index.clone(),
+            _ => None,
+        };
+        let name = match (&spec.name, &using) {
+            (Some(name), _) => name.clone(),
+            (None, Some(index)) => index.clone(),
+            (None, None) => self.generated_constraint_name(table_name, &spec.kind),
+        };
+        let mut kind = spec.kind.clone();
+        // `REFERENCES t` without columns references t's primary key.
+        if let ConstraintKind::ForeignKey {
+            ref_table,
+            ref_columns,
+            ..
+        } = &mut kind
+        {
+            if ref_columns.is_empty() {
+                let pk = self
+                    .table(ref_table)
+                    .and_then(|t| t.primary_key().map(<[String]>::to_vec));
+                if let Some(pk) = pk {
+                    *ref_columns = pk;
+                }
+            }
+        }
         let Some(table) = self.table_mut(table_name) else {
             return;
         };
-        let name = spec
-            .name
-            .clone()
-            .unwrap_or_else(|| default_constraint_name(&table_name.name, &spec.kind));
         if table.constraint(&name).is_some() {
             warn(format!(
                 "table `{table_name}` already has a constraint `{name}`"
             ));
             return;
         }
-        match &spec.kind {
+        match &kind {
             ConstraintKind::PrimaryKey { columns, .. } => {
                 for col in columns {
                     if let Some(c) = table.column_mut(col) {
@@ -477,9 +743,10 @@ impl Schema {
         }
         table.constraints.push(Constraint {
             name: name.clone(),
-            kind: spec.kind.clone(),
+            kind: kind.clone(),
             validated: !spec.not_valid,
         });
+        let partitioned = table.partitioned;
         // Primary keys and unique constraints are backed by an index of the same name.
         if let ConstraintKind::PrimaryKey {
             columns,
@@ -488,7 +755,7 @@ impl Schema {
         | ConstraintKind::Unique {
             columns,
             using_index,
-        } = &spec.kind
+        } = &kind
         {
             let index_name = QualName::new(table_name.schema.clone(), name.clone());
             let mut columns = columns.clone();
@@ -508,7 +775,7 @@ impl Schema {
                         _ => {}
                     }
                 }
-                if matches!(spec.kind, ConstraintKind::PrimaryKey { .. }) {
+                if matches!(kind, ConstraintKind::PrimaryKey { .. }) {
                     if let Some(t) = self.table_mut(table_name) {
                         for col in &columns {
                             if let Some(c) = t.column_mut(col) {
@@ -518,29 +785,207 @@ impl Schema {
                     }
                 }
             }
-            self.indexes.insert(
-                index_name.clone(),
-                Arc::new(Index {
-                    name: index_name,
-                    table: table_name.clone(),
-                    unique: true,
-                    columns,
-                    expressions: Vec::new(),
-                    predicate: None,
+            let index = Index {
+                name: index_name.clone(),
+                table: table_name.clone(),
+                unique: true,
+                element_names: columns.clone(),
+                columns,
+                expressions: Vec::new(),
+                predicate: None,
+                valid: true,
+                parent: None,
+            };
+            self.indexes.insert(index_name, Arc::new(index.clone()));
+            if partitioned {
+                let parent = self.tables.get(table_name).cloned();
+                for part in self.partitions_of(table_name) {
+                    if let Some(parent) = &parent {
+                        self.clone_index_into(&index, &part, parent);
+                    }
+                }
+            }
+        } else if partitioned {
+            // CHECK and foreign keys are copied to every partition under the same name.
+            let constraint = Constraint {
+                name,
+                kind,
+                validated: !spec.not_valid,
+            };
+            for part in self.partitions_of(table_name) {
+                self.clone_constraint_into(&constraint, &part);
+            }
+        }
+    }
+
+    /// A CHECK or foreign key of a partitioned table, on a partition and its own partitions;
+    /// an equivalent one the partition already has stands for it.
+    fn clone_constraint_into(&mut self, constraint: &Constraint, part: &QualName) {
+        let Some(table) = self.table_mut(part) else {
+            return;
+        };
+        let equivalent = table.constraints.iter().any(|c| {
+            c.name == constraint.name
+                || (matches!(c.kind, ConstraintKind::ForeignKey { .. })
+                    && c.kind == constraint.kind)
+        });
+        if !equivalent {
+            table.constraints.push(constraint.clone());
+        }
+        if table.partitioned {
+            for sub in self.partitions_of(part) {
+                self.clone_constraint_into(constraint, &sub);
+            }
+        }
+    }
+
+    /// What a new or attached partition takes from its parent: the CHECK constraints and
+    /// foreign keys, and a copy of every index (those of primary keys and unique constraints
+    /// with their constraint), or the partition's equivalent index attached instead.
+    fn clone_parent_into(&mut self, parent: &QualName, part: &QualName) {
+        let Some(parent_table) = self.tables.get(parent).cloned() else {
+            return;
+        };
+        for c in &parent_table.constraints {
+            if matches!(
+                c.kind,
+                ConstraintKind::Check { .. } | ConstraintKind::ForeignKey { .. }
+            ) {
+                self.clone_constraint_into(c, part);
+            }
+        }
+        let indexes: Vec<Arc<Index>> = self
+            .indexes
+            .values()
+            .filter(|i| &i.table == parent)
+            .cloned()
+            .collect();
+        for index in indexes {
+            self.clone_index_into(&index, part, &parent_table);
+        }
+    }
+
+    /// The partition's copy of a partitioned table's index: an equivalent unattached index of
+    /// the partition is attached, else one is created under a name PostgreSQL generates.
+    fn clone_index_into(&mut self, index: &Index, part: &QualName, parent_table: &Table) {
+        let constraint = parent_table
+            .constraints
+            .iter()
+            .find(|c| {
+                c.name == index.name.name
+                    && matches!(
+                        c.kind,
+                        ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                    )
+            })
+            .cloned();
+        let existing = self
+            .indexes
+            .values()
+            .find(|i| {
+                &i.table == part
+                    && i.parent.is_none()
+                    && i.unique == index.unique
+                    && i.columns == index.columns
+                    && i.expressions
+                        .iter()
+                        .map(|e| &e.text)
+                        .eq(index.expressions.iter().map(|e| &e.text))
+                    && i.predicate.as_ref().map(|p| &p.text)
+                        == index.predicate.as_ref().map(|p| &p.text)
+            })
+            .map(|i| i.name.clone());
+        let child = match existing {
+            Some(name) => {
+                if let Some(i) = self.indexes.get_mut(&name) {
+                    Arc::make_mut(i).parent = Some(index.name.clone());
+                }
+                name
+            }
+            None => {
+                let name = match &constraint {
+                    Some(c) => self.generated_constraint_name(part, &c.kind),
+                    None => self.generated_index_name(part, &index.element_names),
+                };
+                let name = QualName::new(part.schema.clone(), name);
+                let copy = Index {
+                    name: name.clone(),
+                    table: part.clone(),
                     valid: true,
-                }),
-            );
+                    parent: Some(index.name.clone()),
+                    ..index.clone()
+                };
+                self.indexes.insert(name.clone(), Arc::new(copy));
+                name
+            }
+        };
+        if let Some(c) = constraint {
+            if let Some(t) = self.table_mut(part) {
+                let has = t.constraints.iter().any(|x| x.kind == c.kind);
+                if !has {
+                    t.constraints.push(Constraint {
+                        name: child.name.clone(),
+                        ..c
+                    });
+                }
+            }
+        }
+        // A partition that is partitioned itself passes the index on.
+        let sub_parent = self.tables.get(part).cloned();
+        if let (Some(sub_parent), Some(child_index)) =
+            (sub_parent, self.indexes.get(&child).cloned())
+        {
+            if sub_parent.partitioned {
+                for sub in self.partitions_of(part) {
+                    self.clone_index_into(&child_index, &sub, &sub_parent);
+                }
+            }
+        }
+    }
+
+    /// A partitioned table's index is valid once every partition has an index attached to it.
+    fn revalidate_partitioned_index(&mut self, name: &QualName) {
+        let Some(index) = self.indexes.get(name) else {
+            return;
+        };
+        let table = index.table.clone();
+        let valid = self.partitions_of(&table).iter().all(|part| {
+            self.indexes
+                .values()
+                .any(|i| &i.table == part && i.parent.as_ref() == Some(name) && i.valid)
+        });
+        if let Some(i) = self.indexes.get_mut(name) {
+            Arc::make_mut(i).valid = valid;
+        }
+    }
+
+    /// Renames an index, keeping the links of partitions' indexes attached to it.
+    fn rename_index(&mut self, from: &QualName, to: &QualName) {
+        if let Some(mut idx) = self.indexes.remove(from) {
+            Arc::make_mut(&mut idx).name = to.clone();
+            self.indexes.insert(to.clone(), idx);
+            for i in self.indexes.values_mut() {
+                if i.parent.as_ref() == Some(from) {
+                    Arc::make_mut(i).parent = Some(to.clone());
+                }
+            }
         }
     }
 
     fn create_index(&mut self, ci: &CreateIndex, warn: &mut impl FnMut(String)) {
-        let Some(table) = self.tables.get(&ci.table) else {
+        let Some(table) = self.tables.get(&ci.table).cloned() else {
             warn(format!("table `{}` is unknown to the model", ci.table));
             return;
         };
-        let name = ci.name.clone().unwrap_or_else(|| {
-            default_index_name(&ci.table.name, &ci.columns, !ci.expressions.is_empty())
-        });
+        let element_names = if ci.element_names.is_empty() {
+            ci.columns.clone()
+        } else {
+            index_column_names(&ci.element_names)
+        };
+        let name = match &ci.name {
+            Some(name) => name.clone(),
+            None => self.generated_index_name(&ci.table, &element_names),
+        };
         let qual = QualName::new(ci.table.schema.clone(), name);
         if self.indexes.contains_key(&qual) {
             if !ci.if_not_exists {
@@ -553,18 +998,29 @@ impl Schema {
                 warn(format!("table `{}` has no column `{col}`", ci.table));
             }
         }
-        self.indexes.insert(
-            qual.clone(),
-            Arc::new(Index {
-                name: qual,
-                table: ci.table.clone(),
-                unique: ci.unique,
-                columns: ci.columns.clone(),
-                expressions: ci.expressions.clone(),
-                predicate: ci.predicate.clone(),
-                valid: !(ci.only && table.partitioned),
-            }),
-        );
+        let partitions = if table.partitioned {
+            self.partitions_of(&ci.table)
+        } else {
+            Vec::new()
+        };
+        let index = Index {
+            name: qual.clone(),
+            table: ci.table.clone(),
+            unique: ci.unique,
+            columns: ci.columns.clone(),
+            expressions: ci.expressions.clone(),
+            predicate: ci.predicate.clone(),
+            // `ON ONLY` a partitioned table with partitions: invalid until each has its index.
+            valid: !ci.only || partitions.is_empty(),
+            element_names,
+            parent: None,
+        };
+        self.indexes.insert(qual, Arc::new(index.clone()));
+        if !ci.only {
+            for part in partitions {
+                self.clone_index_into(&index, &part, &table);
+            }
+        }
     }
 
     fn drop_object(&mut self, kind: ObjectKind, name: &QualName, cascade: bool) -> bool {
@@ -572,10 +1028,21 @@ impl Schema {
             ObjectKind::Table => {
                 let found = self.tables.remove(name).is_some();
                 if found {
+                    // A partitioned table takes its partitions with it.
+                    for part in self.partitions_of(name) {
+                        self.drop_object(ObjectKind::Table, &part, cascade);
+                    }
                     self.indexes.retain(|_, i| &i.table != name);
                     self.triggers.retain(|t| &t.table != name);
                     if cascade {
                         self.views.retain(|_, v| !v.reads.contains(name));
+                    }
+                    // Foreign keys to it go too (PostgreSQL refuses the drop without CASCADE).
+                    for t in self.tables.values_mut() {
+                        let refers = |c: &Constraint| matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, .. } if ref_table == name);
+                        if t.constraints.iter().any(refers) {
+                            Arc::make_mut(t).constraints.retain(|c| !refers(c));
+                        }
                     }
                 }
                 found
@@ -585,6 +1052,16 @@ impl Schema {
                 let Some(idx) = self.indexes.remove(name) else {
                     return false;
                 };
+                // A partitioned table's index takes the partitions' attached indexes with it.
+                let children: Vec<QualName> = self
+                    .indexes
+                    .values()
+                    .filter(|i| i.parent.as_ref() == Some(name))
+                    .map(|i| i.name.clone())
+                    .collect();
+                for child in children {
+                    self.drop_object(ObjectKind::Index, &child, cascade);
+                }
                 // Dropping the index of a constraint drops the constraint with it (CASCADE).
                 let table = idx.table.clone();
                 if let Some(t) = self.table_mut(&table) {
@@ -594,13 +1071,105 @@ impl Schema {
             }
             ObjectKind::Sequence => self.sequences.remove(name),
             ObjectKind::Type | ObjectKind::Domain => {
-                self.enums.remove(name).is_some()
+                let found = self.enums.remove(name).is_some()
                     | self.domains.remove(name).is_some()
-                    | self.types.remove(name)
+                    | self.types.remove(name);
+                if found && cascade {
+                    // The columns of that type go with it.
+                    let columns: Vec<(QualName, String)> = self
+                        .tables
+                        .values()
+                        .flat_map(|t| {
+                            t.columns
+                                .iter()
+                                .filter(|c| {
+                                    c.ty.name == name.name
+                                        && c.ty.schema.as_deref() == Some(name.schema.as_str())
+                                })
+                                .map(|c| (t.name.clone(), c.name.clone()))
+                        })
+                        .collect();
+                    for (table, column) in columns {
+                        let drop = AlterOp::DropColumn {
+                            name: column,
+                            if_exists: true,
+                            cascade: true,
+                        };
+                        self.apply_alter(&table, &drop, &mut |_| {});
+                    }
+                }
+                found
             }
             ObjectKind::Function => self.functions.remove(name).is_some(),
             ObjectKind::Schema | ObjectKind::Other => true,
         }
+    }
+
+    /// What an ALTER TABLE action on a partitioned table does to each partition, where
+    /// PostgreSQL passes it on: column changes, and CHECK constraints and foreign keys by name
+    /// (constraints added to the parent reach the partitions in `add_constraint`).
+    fn partition_op(&self, table: &QualName, op: &AlterOp) -> Option<AlterOp> {
+        let by_name = |name: &str| {
+            self.table(table)
+                .and_then(|t| t.constraint(name))
+                .is_some_and(|c| {
+                    matches!(
+                        c.kind,
+                        ConstraintKind::Check { .. } | ConstraintKind::ForeignKey { .. }
+                    )
+                })
+        };
+        match op {
+            AlterOp::AddColumn {
+                column,
+                if_not_exists,
+            } => {
+                let primary = column
+                    .constraints
+                    .iter()
+                    .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }));
+                Some(AlterOp::AddColumn {
+                    column: ColumnSpec {
+                        not_null: column.not_null || primary,
+                        constraints: Vec::new(),
+                        ..column.clone()
+                    },
+                    if_not_exists: *if_not_exists,
+                })
+            }
+            AlterOp::DropColumn { .. }
+            | AlterOp::RenameColumn { .. }
+            | AlterOp::AlterColumnType { .. }
+            | AlterOp::SetNotNull { .. }
+            | AlterOp::DropNotNull { .. }
+            | AlterOp::SetDefault { .. }
+            | AlterOp::DropDefault { .. } => Some(op.clone()),
+            AlterOp::ValidateConstraint { name } | AlterOp::DropConstraint { name, .. }
+                if by_name(name) =>
+            {
+                Some(op.clone())
+            }
+            AlterOp::RenameConstraint { from, .. }
+                if self
+                    .table(table)
+                    .and_then(|t| t.constraint(from))
+                    .is_some_and(|c| matches!(c.kind, ConstraintKind::Check { .. })) =>
+            {
+                Some(op.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies an action passed on from a partitioned table to a partition and its own
+    /// partitions.
+    fn apply_alter_tree(&mut self, table: &QualName, op: &AlterOp, warn: &mut impl FnMut(String)) {
+        if self.tables.get(table).is_some_and(|t| t.partitioned) {
+            for part in self.partitions_of(table) {
+                self.apply_alter_tree(&part, op, warn);
+            }
+        }
+        self.apply_alter(table, op, warn);
     }
 
     /// Applies one ALTER TABLE action; returns the table's name afterwards (renames).
@@ -655,9 +1224,51 @@ impl Schema {
                             Arc::make_mut(idx).table = to.clone();
                         }
                     }
+                    // `SET SCHEMA` moves the table's indexes along.
+                    if to.schema != table_name.schema {
+                        let moved: Vec<QualName> = self
+                            .indexes
+                            .values()
+                            .filter(|i| i.table == to)
+                            .map(|i| i.name.clone())
+                            .collect();
+                        for from in moved {
+                            let new = QualName::new(to.schema.clone(), from.name.clone());
+                            self.rename_index(&from, &new);
+                        }
+                    }
                     for t in &mut self.triggers {
                         if &t.table == table_name {
                             t.table = to.clone();
+                        }
+                    }
+                    // Foreign keys, partitions and views follow the table by identity.
+                    for t in self.tables.values_mut() {
+                        let refers = t.partition_of.as_ref() == Some(table_name)
+                            || t.constraints.iter().any(|c| {
+                                matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, .. } if ref_table == table_name)
+                            });
+                        if refers {
+                            let t = Arc::make_mut(t);
+                            if t.partition_of.as_ref() == Some(table_name) {
+                                t.partition_of = Some(to.clone());
+                            }
+                            for c in &mut t.constraints {
+                                if let ConstraintKind::ForeignKey { ref_table, .. } = &mut c.kind {
+                                    if ref_table == table_name {
+                                        *ref_table = to.clone();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for v in self.views.values_mut() {
+                        if v.reads.contains(table_name) {
+                            for r in &mut Arc::make_mut(v).reads {
+                                if r == table_name {
+                                    *r = to.clone();
+                                }
+                            }
                         }
                     }
                     self.tables.insert(to.clone(), Arc::new(table));
@@ -680,15 +1291,29 @@ impl Schema {
                     }
                 } else {
                     table.columns.retain(|c| &c.name != name);
-                    // Constraints and indexes over the column go with it.
+                    // Constraints and indexes over the column go with it, also where only an
+                    // index expression or predicate reads it.
                     table
                         .constraints
                         .retain(|c| !c.kind.columns().contains(name));
                     self.indexes.retain(|_, i| {
                         !(&i.table == table_name
                             && (i.columns.contains(name)
-                                || i.expressions.iter().any(|e| e.columns.contains(name))))
+                                || i.expressions.iter().any(|e| e.columns.contains(name))
+                                || i.predicate
+                                    .as_ref()
+                                    .is_some_and(|p| p.columns.contains(name))))
                     });
+                    // So do foreign keys of other tables to it (PostgreSQL asks for CASCADE).
+                    for t in self.tables.values_mut() {
+                        let refers = |c: &Constraint| {
+                            matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, ref_columns, .. }
+                                if ref_table == table_name && ref_columns.contains(name))
+                        };
+                        if t.constraints.iter().any(refers) {
+                            Arc::make_mut(t).constraints.retain(|c| !refers(c));
+                        }
+                    }
                 }
             }
             AlterOp::RenameColumn { from, to } => match table.column_mut(from) {
@@ -721,8 +1346,38 @@ impl Schema {
                         }
                     }
                     for idx in self.indexes.values_mut() {
-                        if &idx.table == table_name && idx.columns.contains(from) {
-                            rename(&mut Arc::make_mut(idx).columns);
+                        let reads = |e: &ExprInfo| e.columns.contains(from);
+                        if &idx.table == table_name
+                            && (idx.columns.contains(from)
+                                || idx.expressions.iter().any(reads)
+                                || idx.predicate.as_ref().is_some_and(reads))
+                        {
+                            let idx = Arc::make_mut(idx);
+                            rename(&mut idx.columns);
+                            for e in idx.expressions.iter_mut().chain(idx.predicate.as_mut()) {
+                                rename(&mut e.columns);
+                            }
+                        }
+                    }
+                    // Foreign keys to the column follow it.
+                    for t in self.tables.values_mut() {
+                        let refers = |c: &Constraint| {
+                            matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, ref_columns, .. }
+                                if ref_table == table_name && ref_columns.contains(from))
+                        };
+                        if t.constraints.iter().any(refers) {
+                            for c in &mut Arc::make_mut(t).constraints {
+                                if let ConstraintKind::ForeignKey {
+                                    ref_table,
+                                    ref_columns,
+                                    ..
+                                } = &mut c.kind
+                                {
+                                    if ref_table == table_name {
+                                        rename(ref_columns);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -750,12 +1405,20 @@ impl Schema {
                 Some(c) => c.nullable = true,
                 None => warn(unknown_column(column)),
             },
+            // PostgreSQL refuses both on an identity column, so an `identity` column here is a
+            // `serial` one: its sequence default is replaced or gone.
             AlterOp::SetDefault { column, default } => match table.column_mut(column) {
-                Some(c) => c.default = (!default.is_null).then(|| default.clone()),
+                Some(c) => {
+                    c.default = (!default.is_null).then(|| default.clone());
+                    c.identity = false;
+                }
                 None => warn(unknown_column(column)),
             },
             AlterOp::DropDefault { column } => match table.column_mut(column) {
-                Some(c) => c.default = None,
+                Some(c) => {
+                    c.default = None;
+                    c.identity = false;
+                }
                 None => warn(unknown_column(column)),
             },
             AlterOp::AddIdentity { column } => match table.column_mut(column) {
@@ -798,8 +1461,13 @@ impl Schema {
                             c.nullable = true;
                         }
                     }
-                    self.indexes
-                        .remove(&QualName::new(table_name.schema.clone(), name.clone()));
+                    // The index of a primary key or unique constraint goes with it, and with
+                    // that index the partitions' indexes and constraints attached to it.
+                    self.drop_object(
+                        ObjectKind::Index,
+                        &QualName::new(table_name.schema.clone(), name.clone()),
+                        false,
+                    );
                 }
             }
             AlterOp::RenameConstraint { from, to } => {
@@ -808,15 +1476,20 @@ impl Schema {
                     None => warn(format!("table `{table_name}` has no constraint `{from}`")),
                 }
                 let old = QualName::new(table_name.schema.clone(), from.clone());
-                if let Some(mut idx) = self.indexes.remove(&old) {
-                    Arc::make_mut(&mut idx).name =
-                        QualName::new(table_name.schema.clone(), to.clone());
-                    self.indexes.insert(idx.name.clone(), idx);
+                if self.indexes.contains_key(&old) {
+                    self.rename_index(&old, &QualName::new(table_name.schema.clone(), to.clone()));
                 }
             }
             AlterOp::AttachPartition { partition, .. } => {
-                if let Some(p) = self.table_mut(partition) {
+                // PostgreSQL refuses a table as a partition of itself or of its own partition;
+                // the model keeps its partition tree free of cycles too.
+                if self.is_partition_ancestor(partition, table_name) {
+                    warn(format!(
+                        "`{partition}` cannot be a partition of `{table_name}`, its own partition"
+                    ));
+                } else if let Some(p) = self.table_mut(partition) {
                     p.partition_of = Some(table_name.clone());
+                    self.clone_parent_into(table_name, partition);
                 }
             }
             AlterOp::DetachPartition {
@@ -827,7 +1500,13 @@ impl Schema {
                 // `CONCURRENTLY` finishes in a second transaction; the model takes it as done.
                 let _ = concurrently;
                 if let Some(p) = self.table_mut(partition) {
+                    // It keeps its columns, constraints and indexes, now its own.
                     p.partition_of = None;
+                    for i in self.indexes.values_mut() {
+                        if &i.table == partition && i.parent.is_some() {
+                            Arc::make_mut(i).parent = None;
+                        }
+                    }
                 }
             }
             AlterOp::ModifyColumn { old_name, column } => {
@@ -866,6 +1545,7 @@ impl Schema {
                     columns: columns.clone(),
                     expressions: Vec::new(),
                     predicate: None,
+                    element_names: columns.clone(),
                 };
                 self.create_index(&ci, warn);
             }
@@ -878,5 +1558,204 @@ impl Schema {
             | AlterOp::Other { .. } => {}
         }
         table_name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::DialectKind;
+    use crate::source::SourceFile;
+
+    /// The schema after replaying `sql` on PostgreSQL (names and shapes checked against a live
+    /// server by `tests/live_model_pg.rs`).
+    fn replay(sql: &str) -> Schema {
+        let file = SourceFile::new("t.sql", "t.sql".into(), sql.to_string());
+        let parsed = crate::sql::parse_file(&file, DialectKind::Postgres.dialect());
+        let mut schema = Schema::default();
+        for s in &parsed.statements {
+            let warnings = schema.apply(&s.change);
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+        schema
+    }
+
+    fn index_names(schema: &Schema) -> Vec<String> {
+        schema.indexes.keys().map(|k| k.name.clone()).collect()
+    }
+
+    #[test]
+    fn generated_names_follow_postgres() {
+        let schema = replay(
+            "CREATE TABLE t (id int PRIMARY KEY, a text, b int CHECK (b > 0), CHECK (b > 0 AND a <> ''));
+             CREATE INDEX ON t (a); CREATE INDEX ON t (a);
+             CREATE INDEX ON t (lower(a)); CREATE INDEX ON t (b, (a || 'x'), lower(a), lower(a));",
+        );
+        assert_eq!(
+            index_names(&schema),
+            [
+                "t_a_idx",
+                "t_a_idx1",
+                "t_b_expr_lower_lower1_idx",
+                "t_lower_idx",
+                "t_pkey"
+            ]
+        );
+        let t = schema.table(&QualName::new("public", "t")).expect("t");
+        let checks: Vec<&str> = t.constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(checks, ["t_pkey", "t_b_check", "t_check"]);
+    }
+
+    #[test]
+    fn long_names_are_truncated_like_postgres() {
+        assert_eq!(
+            make_object_name(
+                "a_table_with_a_rather_long_name_for_testing_identifier_truncati",
+                Some("a_column_with_an_equally_long_name_to_push_the_generated_names_"),
+                "key"
+            ),
+            "a_table_with_a_rather_long_na_a_column_with_an_equally_long_key"
+        );
+        assert_eq!(
+            make_object_name(
+                "a_table_with_a_rather_long_name_for_testing_identifier_truncati",
+                None,
+                "pkey"
+            ),
+            "a_table_with_a_rather_long_name_for_testing_identifier_tru_pkey"
+        );
+    }
+
+    #[test]
+    fn using_index_references_and_renames() {
+        let schema = replay(
+            "CREATE TABLE u (id int PRIMARY KEY, x int);
+             CREATE UNIQUE INDEX u_x_i ON u (x);
+             ALTER TABLE u ADD UNIQUE USING INDEX u_x_i;
+             CREATE TABLE f (id int, u_id int REFERENCES u);
+             ALTER TABLE u RENAME COLUMN id TO uid;
+             ALTER TABLE u RENAME TO users;
+             ALTER INDEX u_x_i RENAME TO users_x_key;",
+        );
+        let users = schema
+            .table(&QualName::new("public", "users"))
+            .expect("users");
+        assert!(users.constraint("users_x_key").is_some());
+        let f = schema.table(&QualName::new("public", "f")).expect("f");
+        assert_eq!(
+            f.constraints[0].kind,
+            ConstraintKind::ForeignKey {
+                columns: vec!["u_id".into()],
+                ref_table: QualName::new("public", "users"),
+                ref_columns: vec!["uid".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn partitions_get_the_parents_indexes_and_constraints() {
+        let schema = replay(
+            "CREATE TABLE ev (id int NOT NULL, at date NOT NULL, k text, PRIMARY KEY (id, at), CHECK (id > 0)) PARTITION BY RANGE (at);
+             CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+             CREATE INDEX ev_k_idx ON ONLY ev (k);
+             ALTER TABLE ev ADD COLUMN n int;",
+        );
+        let ev1 = schema.table(&QualName::new("public", "ev1")).expect("ev1");
+        let names: Vec<&str> = ev1.constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ev_id_check", "ev1_pkey"]);
+        assert!(ev1.column("n").is_some());
+        assert_eq!(index_names(&schema), ["ev1_pkey", "ev_k_idx", "ev_pkey"]);
+        let only = &schema.indexes[&QualName::new("public", "ev_k_idx")];
+        assert!(!only.valid, "ON ONLY with a partition lacking the index");
+    }
+
+    #[test]
+    fn column_types_print_like_format_type() {
+        let schema = replay(
+            "CREATE SCHEMA billing;
+             CREATE TYPE \"Priority\" AS ENUM ('low');
+             CREATE TYPE billing.state AS ENUM ('open');
+             CREATE TABLE t (a \"Priority\", b billing.state[], c public.\"Priority\",
+                             d numeric(10), e bpchar, f char);",
+        );
+        let t = schema.table(&QualName::new("public", "t")).expect("t");
+        let types: Vec<String> = t.columns.iter().map(|c| c.ty.to_string()).collect();
+        assert_eq!(
+            types,
+            [
+                "\"Priority\"",
+                "billing.state[]",
+                "\"Priority\"",
+                "numeric(10,0)",
+                "bpchar",
+                "character(1)"
+            ]
+        );
+        assert_eq!(
+            t.columns[0].ty.name, "Priority",
+            "enum lookups by name still work"
+        );
+    }
+
+    #[test]
+    fn drop_identity_set_schema_and_view_renames() {
+        let schema = replay(
+            "CREATE SCHEMA archive;
+             CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, s serial, a int);
+             CREATE INDEX t_a_idx ON t (a);
+             ALTER TABLE t ALTER COLUMN id DROP IDENTITY;
+             ALTER TABLE t ALTER COLUMN s DROP DEFAULT;
+             CREATE VIEW v AS SELECT id FROM t;
+             ALTER VIEW v RENAME TO w;
+             ALTER TABLE t SET SCHEMA archive;",
+        );
+        let t = schema.table(&QualName::new("archive", "t")).expect("moved");
+        assert!(t.columns.iter().all(|c| !c.identity), "{:?}", t.columns);
+        assert_eq!(
+            schema.indexes.keys().cloned().collect::<Vec<_>>(),
+            [
+                QualName::new("archive", "t_a_idx"),
+                QualName::new("archive", "t_pkey")
+            ]
+        );
+        assert!(schema.views.contains_key(&QualName::new("public", "w")));
+        assert!(!schema.views.contains_key(&QualName::new("public", "v")));
+    }
+
+    #[test]
+    fn partition_cycles_are_refused_not_followed() {
+        let sql = "CREATE TABLE a (id int) PARTITION BY LIST (id);
+             CREATE TABLE b PARTITION OF a FOR VALUES IN (1) PARTITION BY LIST (id);
+             ALTER TABLE b ATTACH PARTITION a FOR VALUES IN (1);
+             ALTER TABLE a ATTACH PARTITION a FOR VALUES IN (2);
+             CREATE TABLE c PARTITION OF nowhere FOR VALUES IN (3);
+             CREATE INDEX ON a (id);
+             ALTER TABLE a ADD COLUMN x int;
+             DROP TABLE a;";
+        let file = SourceFile::new("t.sql", "t.sql".into(), sql.to_string());
+        let parsed = crate::sql::parse_file(&file, DialectKind::Postgres.dialect());
+        let mut schema = Schema::default();
+        let warnings: Vec<ModelWarning> = parsed
+            .statements
+            .iter()
+            .flat_map(|s| schema.apply(&s.change))
+            .collect();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        let names: Vec<&str> = schema.tables.keys().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["c"]);
+    }
+
+    #[test]
+    fn enum_labels_keep_their_place() {
+        let schema = replay(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad');
+             ALTER TYPE mood ADD VALUE 'ecstatic' BEFORE 'happy';
+             ALTER TYPE mood ADD VALUE 'content' AFTER 'happy';
+             ALTER TYPE mood ADD VALUE 'meh';",
+        );
+        assert_eq!(
+            schema.enums[&QualName::new("public", "mood")],
+            ["ecstatic", "happy", "content", "sad", "meh"]
+        );
     }
 }

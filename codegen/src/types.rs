@@ -12,6 +12,10 @@ pub struct SqlType {
     pub args: Vec<String>,
     /// Number of array dimensions (`text[]` is 1).
     pub array_dims: u8,
+    /// The schema of a user-defined type (enum, domain, composite), `None` for a built-in one.
+    /// With it the type prints as `format_type` does: qualified outside the default schema
+    /// (`billing.state`), quoted where the name needs it (`"Priority"`).
+    pub schema: Option<String>,
 }
 
 impl SqlType {
@@ -20,6 +24,7 @@ impl SqlType {
             name: name.into(),
             args: Vec::new(),
             array_dims: 0,
+            schema: None,
         }
     }
 
@@ -78,6 +83,7 @@ impl SqlType {
             name,
             args,
             array_dims,
+            schema: None,
         }
     }
 
@@ -98,8 +104,14 @@ impl fmt::Display for SqlType {
         } else {
             format!("({})", self.args.join(","))
         };
-        match self.name.split_once(" with") {
-            Some((head, tail)) if head.starts_with("time") && !self.args.is_empty() => {
+        match (&self.schema, self.name.split_once(" with")) {
+            (Some(schema), _) => {
+                if !schema.is_empty() && schema != "public" {
+                    write!(f, "{}.", quote_ident(schema))?;
+                }
+                write!(f, "{}{args}", quote_ident(&self.name))?
+            }
+            (None, Some((head, tail))) if head.starts_with("time") && !self.args.is_empty() => {
                 write!(f, "{head}{args} with{tail}")?
             }
             _ => write!(f, "{}{args}", self.name)?,
@@ -109,6 +121,23 @@ impl fmt::Display for SqlType {
             f.write_str("[]")?;
         }
         Ok(())
+    }
+}
+
+/// An identifier as PostgreSQL's `quote_ident` prints it: bare when it is lower case letters,
+/// digits and underscores not starting with a digit, else in double quotes.
+fn quote_ident(name: &str) -> String {
+    let bare = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if bare {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 
@@ -130,5 +159,12 @@ mod tests {
         assert_eq!((t.name.as_str(), t.array_dims), ("int", 1));
         let t = SqlType::parse_text("text[][]");
         assert_eq!((t.array_dims, t.to_string().as_str()), (2, "text[]"));
+        let mut t = SqlType::new("Priority");
+        t.schema = Some("public".into());
+        assert_eq!(t.to_string(), "\"Priority\"");
+        t.schema = Some("billing".into());
+        t.name = "state".into();
+        t.array_dims = 1;
+        assert_eq!(t.to_string(), "billing.state[]");
     }
 }

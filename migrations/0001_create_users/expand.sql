@@ -6,6 +6,7 @@ CREATE TABLE users (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- `users` was created just above and is empty: a plain index build takes no time.
 CREATE UNIQUE INDEX users_email_key ON users (email);
 
 CREATE TABLE orders (

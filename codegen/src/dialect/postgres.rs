@@ -7,6 +7,9 @@ use crate::types::SqlType;
 
 pub struct Postgres;
 
+/// PostgreSQL truncates identifiers to `NAMEDATALEN - 1` bytes.
+const MAX_IDENT_BYTES: usize = 63;
+
 static PARSER: sqlparser::dialect::PostgreSqlDialect = sqlparser::dialect::PostgreSqlDialect {};
 
 impl Dialect for Postgres {
@@ -18,12 +21,20 @@ impl Dialect for Postgres {
         &PARSER
     }
 
+    /// Unquoted identifiers fold to lower case (ASCII only, as PostgreSQL does in UTF-8), and
+    /// every identifier is truncated to 63 bytes (`NAMEDATALEN - 1`).
     fn normalize_ident(&self, value: &str, quoted: bool) -> String {
-        if quoted {
+        let mut ident = if quoted {
             value.to_string()
         } else {
-            value.to_lowercase()
+            value.to_ascii_lowercase()
+        };
+        let mut len = ident.len().min(MAX_IDENT_BYTES);
+        while !ident.is_char_boundary(len) {
+            len -= 1;
         }
+        ident.truncate(len);
+        ident
     }
 
     fn default_schema(&self) -> &'static str {
@@ -62,13 +73,21 @@ impl Dialect for Postgres {
             },
             "bool" | "boolean" => "boolean",
             "varchar" | "character varying" | "char varying" => "character varying",
+            // `bpchar` without a length is unbounded; `char` alone is `char(1)`.
+            "bpchar" if ty.args.is_empty() => "bpchar",
             "char" | "character" | "bpchar" => {
                 if ty.args.is_empty() {
                     ty.args.push("1".into());
                 }
                 "character"
             }
-            "decimal" | "numeric" | "dec" => "numeric",
+            "decimal" | "numeric" | "dec" => {
+                // `numeric(p)` is `numeric(p,0)`.
+                if ty.args.len() == 1 {
+                    ty.args.push("0".into());
+                }
+                "numeric"
+            }
             "timestamp" | "timestamp without time zone" => "timestamp without time zone",
             "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
             "time" | "time without time zone" => "time without time zone",
@@ -81,13 +100,17 @@ impl Dialect for Postgres {
                 "bit"
             }
             other => {
-                // User types may be schema-qualified or quoted: keep the last part, unquoted.
-                let last = other.rsplit('.').next().unwrap_or(other);
-                ty.name = last.trim_matches('"').to_string();
+                // A user type named by identifiers already carries its schema (see
+                // `Lowerer::sql_type`); otherwise keep the last part, unquoted.
+                if ty.schema.is_none() {
+                    let last = other.rsplit('.').next().unwrap_or(other);
+                    ty.name = last.trim_matches('"').to_string();
+                }
                 return (ty, false);
             }
         };
         ty.name = name.to_string();
+        ty.schema = None;
         (ty, serial)
     }
 

@@ -179,6 +179,9 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
         }
         return None;
     }
+    if let Some(change) = generated_virtual(lower, tokens) {
+        return Some(change);
+    }
     if w.starts(&["CREATE"]) {
         // `CREATE [UNIQUE] INDEX … ON ONLY parent …`: parse without ONLY, then mark it.
         if let Some(on) = w.find(1, "ON") {
@@ -230,6 +233,35 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
                     text: "CONVERT TO CHARACTER SET".into(),
                 },
             ));
+        }
+        // `SET SCHEMA s`: the table moves, with its indexes and constraints.
+        if w.is(after, "SET") && w.is(after + 1, "SCHEMA") && w.tokens.len() == after + 3 {
+            let schema = match &w.tokens.get(after + 2)?.token {
+                Token::Word(word) => lower
+                    .dialect
+                    .normalize_ident(&word.value, word.quote_style.is_some()),
+                _ => return None,
+            };
+            let to = QualName::new(schema, table.name.clone());
+            return Some(alter(table, only, AlterOp::RenameTable { to }));
+        }
+        // `ALTER [COLUMN] c DROP IDENTITY [IF EXISTS]`: nothing fills the column any more, as
+        // after a `DROP DEFAULT`.
+        if w.is(after, "ALTER") {
+            let at = if w.is(after + 1, "COLUMN") {
+                after + 2
+            } else {
+                after + 1
+            };
+            if w.is(at + 1, "DROP") && w.is(at + 2, "IDENTITY") {
+                let column = match &w.tokens.get(at)?.token {
+                    Token::Word(word) => lower
+                        .dialect
+                        .normalize_ident(&word.value, word.quote_style.is_some()),
+                    _ => return None,
+                };
+                return Some(alter(table, only, AlterOp::DropDefault { column }));
+            }
         }
         // `ADD CONSTRAINT c NOT NULL col [NOT VALID]` (PostgreSQL 18).
         if w.is(after, "ADD")
@@ -305,4 +337,102 @@ fn alter(table: QualName, only: bool, op: AlterOp) -> Change {
         if_exists: false,
         ops: vec![op],
     }
+}
+
+/// PostgreSQL 18's `GENERATED ALWAYS AS (e) VIRTUAL`, or the form with neither `STORED` nor
+/// `VIRTUAL` (virtual from 18), in `CREATE TABLE` / `ALTER TABLE … ADD COLUMN`: sqlparser wants
+/// `STORED`, so the statement is parsed with it and each such column marked back
+/// (`Some(false)` for `VIRTUAL`, `None` when unsaid).
+fn generated_virtual(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
+    let is_kw = |t: &TokenWithSpan, kw: &str| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw));
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    // Per `GENERATED ALWAYS AS (…)`, in order: what follows the expression.
+    let mut marks: Vec<Option<bool>> = Vec::new();
+    let mut replace: Vec<usize> = Vec::new();
+    let mut insert_after: Vec<usize> = Vec::new();
+    let mut k = 0;
+    while k + 3 < significant.len() {
+        let at = |j: usize| &tokens[significant[j]];
+        if !(is_kw(at(k), "GENERATED")
+            && is_kw(at(k + 1), "ALWAYS")
+            && is_kw(at(k + 2), "AS")
+            && matches!(at(k + 3).token, Token::LParen))
+        {
+            k += 1;
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut close = None;
+        for j in k + 3..significant.len() {
+            match at(j).token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let close = close?;
+        match significant.get(close + 1).map(|&i| &tokens[i]) {
+            Some(t) if is_kw(t, "STORED") => marks.push(Some(true)),
+            Some(t) if is_kw(t, "VIRTUAL") => {
+                marks.push(Some(false));
+                replace.push(significant[close + 1]);
+            }
+            _ => {
+                marks.push(None);
+                insert_after.push(significant[close]);
+            }
+        }
+        k = close + 1;
+    }
+    if replace.is_empty() && insert_after.is_empty() {
+        return None;
+    }
+    let mut rewritten = Vec::with_capacity(tokens.len() + insert_after.len() * 2);
+    for (i, t) in tokens.iter().enumerate() {
+        if replace.contains(&i) {
+            rewritten.push(TokenWithSpan {
+                token: Token::make_keyword("STORED"),
+                span: t.span,
+            });
+            continue;
+        }
+        rewritten.push(t.clone());
+        if insert_after.contains(&i) {
+            rewritten.push(TokenWithSpan {
+                token: Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                span: t.span,
+            });
+            rewritten.push(TokenWithSpan {
+                token: Token::make_keyword("STORED"),
+                span: t.span,
+            });
+        }
+    }
+    let mut change = lower.lower(&parse_tokens(lower, rewritten)?);
+    let mut marks = marks.into_iter();
+    let mut mark = |spec: &mut crate::change::ColumnSpec| {
+        if let Some(g) = &mut spec.generated {
+            g.stored = marks.next().flatten();
+        }
+    };
+    match &mut change {
+        Change::CreateTable(ct) => ct.columns.iter_mut().for_each(&mut mark),
+        Change::AlterTable { ops, .. } => {
+            for op in ops {
+                if let AlterOp::AddColumn { column, .. } = op {
+                    mark(column);
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(change)
 }

@@ -12,9 +12,9 @@ use sqlparser::ast::{
 
 use crate::change::{
     AlterOp, Assignment, Change, ColumnSpec, ConstraintKind, ConstraintSpec, CreateIndex,
-    CreateTable, ExprInfo, Generated, ObjectKind, QualName, UpdateParts, Volatility,
+    CreateTable, ExprInfo, Generated, LabelPosition, ObjectKind, QualName, UpdateParts, Volatility,
 };
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, DialectKind};
 use crate::types::SqlType;
 
 pub struct Lowerer<'d> {
@@ -49,8 +49,17 @@ impl Lowerer<'_> {
     }
 
     pub fn sql_type(&self, data_type: &ast::DataType) -> (SqlType, bool) {
-        self.dialect
-            .canonical_type(SqlType::parse_text(&data_type.to_string()))
+        let mut ty = SqlType::parse_text(&data_type.to_string());
+        // A type named by an identifier is a user type unless the dialect knows the name: it
+        // keeps its case and schema the way table names do (`"Priority"`, `billing.state`).
+        if self.dialect.kind() == DialectKind::Postgres {
+            if let Some(name) = named_type(data_type) {
+                let qual = self.name(name);
+                ty.name = qual.name;
+                ty.schema = Some(qual.schema);
+            }
+        }
+        self.dialect.canonical_type(ty)
     }
 
     pub fn expr(&self, expr: &Expr) -> ExprInfo {
@@ -109,6 +118,37 @@ impl Lowerer<'_> {
             }
         }
         (names, exprs)
+    }
+
+    /// PostgreSQL's `FigureIndexColname`: what an index element contributes to a generated
+    /// index name.
+    fn index_element_name(&self, expr: &Expr) -> String {
+        self.strong_element_name(expr)
+            .unwrap_or_else(|| match expr {
+                Expr::Cast { data_type, .. } => cast_type_name(data_type),
+                Expr::Nested(inner) => self.index_element_name(inner),
+                Expr::Case { .. } => "case".into(),
+                Expr::Array(_) => "array".into(),
+                _ => "expr".into(),
+            })
+    }
+
+    /// A column reference or a function call: names that win over a cast's type.
+    fn strong_element_name(&self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::Identifier(i) => Some(self.ident(i)),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|i| self.ident(i)),
+            Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => self.strong_element_name(inner),
+            Expr::Collate { expr, .. } => self.strong_element_name(expr),
+            Expr::Function(f) => f.name.0.last().map(|p| self.part(p)),
+            Expr::AtTimeZone { .. } => Some("timezone".into()),
+            Expr::Extract { .. } => Some("extract".into()),
+            Expr::Substring { .. } => Some("substring".into()),
+            Expr::Position { .. } => Some("position".into()),
+            Expr::Ceil { .. } => Some("ceil".into()),
+            Expr::Floor { .. } => Some("floor".into()),
+            _ => None,
+        }
     }
 
     fn constraint(&self, c: &TableConstraint, not_valid: bool) -> Option<ConstraintSpec> {
@@ -304,10 +344,12 @@ impl Lowerer<'_> {
         match stmt {
             Statement::CreateTable(ct) => {
                 let like = ct.like.as_ref().map(|l| match l {
-                    CreateTableLikeKind::Parenthesized(l) | CreateTableLikeKind::Plain(l) => {
-                        self.name(&l.name)
-                    }
+                    CreateTableLikeKind::Parenthesized(l) | CreateTableLikeKind::Plain(l) => l,
                 });
+                let like_defaults = like.is_some_and(|l| {
+                    matches!(l.defaults, Some(ast::CreateTableLikeDefaults::Including))
+                });
+                let like = like.map(|l| self.name(&l.name));
                 Change::CreateTable(CreateTable {
                     name: self.name(&ct.name),
                     columns: ct.columns.iter().map(|c| self.column(c)).collect(),
@@ -322,6 +364,7 @@ impl Lowerer<'_> {
                     partition_of: ct.partition_of.as_ref().map(|p| self.name(p)),
                     as_select_from: ct.query.as_ref().map(|q| self.tables_read(q.as_ref())),
                     like,
+                    like_defaults,
                 })
             }
             Statement::AlterTable(at) => {
@@ -351,6 +394,11 @@ impl Lowerer<'_> {
                     columns,
                     expressions,
                     predicate: ci.predicate.as_ref().map(|p| self.expr(p)),
+                    element_names: ci
+                        .columns
+                        .iter()
+                        .map(|c| self.index_element_name(&c.column.expr))
+                        .collect(),
                 })
             }
             Statement::Drop {
@@ -389,6 +437,35 @@ impl Lowerer<'_> {
                 cascade: matches!(dd.drop_behavior, Some(ast::DropBehavior::Cascade)),
                 concurrently: false,
             },
+            // A view renamed or moved: the model renames it like a table.
+            Statement::AlterView(av) => {
+                let table = self.name(&av.name);
+                let to = match &av.operation {
+                    ast::AlterViewOperation::RenameTo { new_name } => {
+                        let mut to = self.name(new_name);
+                        if new_name.0.len() == 1 {
+                            to.schema = table.schema.clone();
+                        }
+                        Some(to)
+                    }
+                    ast::AlterViewOperation::SetSchema { schema_name } => Some(QualName::new(
+                        self.last_part(schema_name),
+                        table.name.clone(),
+                    )),
+                    _ => None,
+                };
+                match to {
+                    Some(to) => Change::AlterTable {
+                        table,
+                        only: false,
+                        if_exists: av.if_exists,
+                        ops: vec![AlterOp::RenameTable { to }],
+                    },
+                    None => Change::NoSchemaEffect {
+                        what: statement_kind(stmt),
+                    },
+                }
+            }
             Statement::AlterIndex { name, operation } => match operation {
                 ast::AlterIndexOperation::RenameIndex { index_name } => Change::RenameIndex {
                     from: self.name(name),
@@ -414,6 +491,14 @@ impl Lowerer<'_> {
                         name,
                         label: v.value.value.clone(),
                         if_not_exists: v.if_not_exists,
+                        position: v.position.as_ref().map(|p| match p {
+                            ast::AlterTypeAddValuePosition::Before(l) => {
+                                LabelPosition::Before(l.value.clone())
+                            }
+                            ast::AlterTypeAddValuePosition::After(l) => {
+                                LabelPosition::After(l.value.clone())
+                            }
+                        }),
                     },
                     AlterTypeOperation::RenameValue(v) => Change::RenameEnumValue {
                         name,
@@ -834,6 +919,45 @@ impl Lowerer<'_> {
                 text: other.to_string(),
             },
         }
+    }
+}
+
+/// The type name PostgreSQL's parser gives a cast (`::integer` is `int4`), for index names.
+fn cast_type_name(data_type: &ast::DataType) -> String {
+    let text = data_type.to_string().to_ascii_lowercase();
+    let base = text.split('(').next().unwrap_or_default().trim();
+    match base {
+        "int" | "integer" => "int4",
+        "bigint" => "int8",
+        "smallint" => "int2",
+        "boolean" => "bool",
+        "real" => "float4",
+        "double precision" | "float" => "float8",
+        "character varying" => "varchar",
+        "character" | "char" => "bpchar",
+        "decimal" => "numeric",
+        "timestamp with time zone" => "timestamptz",
+        "timestamp without time zone" => "timestamp",
+        "time with time zone" => "timetz",
+        "time without time zone" => "time",
+        other => other.rsplit('.').next().unwrap_or(other),
+    }
+    .trim_matches('"')
+    .to_string()
+}
+
+/// The name of a type written as an identifier (`mood`, `billing.state`, `"Priority"[]`).
+fn named_type(data_type: &ast::DataType) -> Option<&ObjectName> {
+    match data_type {
+        ast::DataType::Custom(name, _) => Some(name),
+        ast::DataType::Array(
+            ast::ArrayElemTypeDef::AngleBracket(inner)
+            | ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::Parenthesis(inner)
+            | ast::ArrayElemTypeDef::ParenthesisNotNull(inner)
+            | ast::ArrayElemTypeDef::Qualified(inner, _),
+        ) => named_type(inner),
+        _ => None,
     }
 }
 

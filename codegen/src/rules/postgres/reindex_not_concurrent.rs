@@ -97,6 +97,33 @@ mod tests {
     }
 
     #[test]
+    fn every_target_and_option_list() {
+        for sql in [
+            "REINDEX SCHEMA public;",
+            "REINDEX DATABASE app;",
+            "REINDEX (VERBOSE) TABLE users;",
+        ] {
+            let hits = expand_hits(SETUP, sql, RULE);
+            assert_eq!(hits.len(), 1, "{sql}");
+            assert!(hits[0].message.contains("add `CONCURRENTLY`"));
+        }
+        assert!(expand_hits(SETUP, "REINDEX (VERBOSE) TABLE CONCURRENTLY users;", RULE).is_empty());
+    }
+
+    #[test]
+    fn flagged_in_contract_and_suppressible() {
+        let hits = Case::pg(SETUP, &[(Phase::Contract, "REINDEX TABLE users;")]).hits(RULE);
+        assert_eq!(hits.len(), 1);
+        let sql = "-- concertina:allow(reindex-not-concurrent): corrupted index, maintenance window\nREINDEX TABLE users;";
+        let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).run();
+        assert!(
+            all.iter()
+                .all(|d| d.rule != RULE && d.rule != "unused-allow"),
+            "{all:?}"
+        );
+    }
+
+    #[test]
     fn new_tables_are_exempt() {
         let sql = "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nREINDEX TABLE t;";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
