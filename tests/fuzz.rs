@@ -120,6 +120,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
         warnings: Vec::new(),
     };
     let config = Config {
+        types: Default::default(),
         dialect,
         server_version: ServerVersion::parse(server).unwrap_or(ServerVersion::new(14, 0, 0)),
         baseline: None,

@@ -1,5 +1,6 @@
 //! `migrations/concertina.toml`: the settings the derive and the CLI both read.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,6 +93,9 @@ pub struct Config {
     /// Migrations with a version at or below this are replayed into the model but never checked.
     pub baseline: Option<String>,
     pub runtime: RuntimeConfig,
+    /// `[types]`: the diesel SQL type and Rust type generated for a SQL type name, for types
+    /// concertina does not map (or maps differently): `inet = { sql = "...", rust = "..." }`.
+    pub types: BTreeMap<String, TypeOverride>,
     /// Where the file was read from.
     pub path: PathBuf,
 }
@@ -104,6 +108,18 @@ struct RawConfig {
     baseline: Option<toml::Value>,
     #[serde(default)]
     runtime: RawRuntime,
+    #[serde(default)]
+    types: BTreeMap<String, TypeOverride>,
+}
+
+/// One `[types]` entry: paths as the generated code should spell them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeOverride {
+    /// The diesel SQL type, e.g. `::diesel::sql_types::Inet`.
+    pub sql: String,
+    /// The Rust type, e.g. `::ipnetwork::IpNetwork`.
+    pub rust: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -197,6 +213,7 @@ impl Config {
             server_version,
             baseline,
             runtime,
+            types: raw.types,
             path,
         })
     }

@@ -3,8 +3,9 @@
 //! `Project::load` + `check`, every error diagnostic turned into a `compile_error!` in rustc's
 //! words, and every file of the directory included so that editing one rebuilds the crate.
 //!
-//! Warnings do not fail the build and stable Rust has no way for a derive to print them:
-//! `cargo xtask migrate check` shows them. The expansion counts them in a doc comment.
+//! Warnings do not fail the build; each is printed by rustc as the note of a deprecated
+//! constant (the only way a derive can warn on stable Rust), and `cargo xtask migrate check`
+//! shows them too.
 
 use std::path::{Path, PathBuf};
 
@@ -62,8 +63,36 @@ fn error_text(d: &crate::Diagnostic, dir_shown: &str, source: Option<&SourceFile
     )
 }
 
-/// The expansion for `ident` with `#[migration(dir = "...")]`.
-pub fn expand(ident: &Ident, dir_shown: &str, manifest_dir: &Path) -> TokenStream {
+/// What `#[migration(...)]` and concertina's cargo features ask for.
+pub struct DeriveOptions {
+    /// `dir = "..."`, as written (relative to the crate's manifest directory).
+    pub dir: String,
+    /// `module = "..."`: the generated module; default: the struct's name in snake case.
+    pub module: Option<String>,
+    /// `types = false` turns the generated types off (the checks stay).
+    pub types: bool,
+    pub features: crate::typegen::Features,
+}
+
+/// `Db` → `db`, `AppSchema` → `app_schema`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The expansion for `ident` with `#[migration(...)]`.
+pub fn expand(ident: &Ident, options: &DeriveOptions, manifest_dir: &Path) -> TokenStream {
+    let dir_shown = options.dir.as_str();
     let dir = resolve_dir(manifest_dir, dir_shown);
     if !dir.is_dir() {
         let message = format!(
@@ -93,6 +122,47 @@ pub fn expand(ident: &Ident, dir_shown: &str, manifest_dir: &Path) -> TokenStrea
         .map(|m| m.dir_name.clone())
         .collect();
     let warnings = report.warnings();
+    // Stable Rust lets a derive warn only through a lint: each warning becomes the note of a
+    // deprecated constant the expansion uses, so `cargo build` prints it (and
+    // `#![deny(deprecated)]` would make it fail). Silence one with `concertina:allow`.
+    let warning_notes = report
+        .diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| {
+            let note = error_text(d, dir_shown, report.source(&d.file));
+            // The use carries the struct's span: rustc keeps lints quiet inside code that
+            // comes from another crate's macro.
+            let name = Ident::new("concertina_warning", ident.span());
+            quote! {
+                const _: () = {
+                    #[deprecated(note = #note)]
+                    #[allow(non_upper_case_globals)]
+                    const concertina_warning: () = ();
+                    #name
+                };
+            }
+        })
+        .collect::<Vec<_>>();
+    // Types only for a directory that passes: the errors above are what the user must see.
+    let types = if errors.is_empty() && options.types {
+        let typegen = crate::typegen::Options {
+            module: options
+                .module
+                .clone()
+                .unwrap_or_else(|| snake_case(&ident.to_string())),
+            features: options.features,
+        };
+        match crate::typegen::generate(&report, &project.config, &typegen) {
+            Ok(tokens) => tokens,
+            Err(errors) => {
+                let messages = errors.iter().map(|e| e.to_string());
+                quote! { #( ::core::compile_error!(#messages); )* }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
     let doc = format!(
         " {} migrations in `{dir_shown}`, checked by concertina: {} error(s), {warnings} warning(s) (`cargo xtask migrate check` shows the warnings).",
         versions.len(),
@@ -100,6 +170,7 @@ pub fn expand(ident: &Ident, dir_shown: &str, manifest_dir: &Path) -> TokenStrea
     );
     quote! {
         #( ::core::compile_error!(#errors); )*
+        #( #warning_notes )*
         // Every file is included so that editing one makes cargo rebuild this crate.
         const _: () = { #( let _ = ::core::include_bytes!(#tracked); )* };
         #[doc = #doc]
@@ -107,6 +178,7 @@ pub fn expand(ident: &Ident, dir_shown: &str, manifest_dir: &Path) -> TokenStrea
             /// The migration directories, in version order.
             pub const MIGRATIONS: &'static [&'static str] = &[#(#versions),*];
         }
+        #types
     }
 }
 

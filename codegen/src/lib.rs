@@ -23,6 +23,7 @@ pub mod render;
 pub mod rules;
 pub mod source;
 pub mod sql;
+pub mod typegen;
 pub mod types;
 
 use std::path::Path;

@@ -2,20 +2,34 @@
 //! `concertina_codegen::derive` (shared with `cargo xtask migrate check`), return its tokens.
 
 use proc_macro::TokenStream;
-use syn::{parse_macro_input, DeriveInput, LitStr};
+use syn::{parse_macro_input, DeriveInput, LitBool, LitStr};
 
 /// Checks the migrations directory at compile time: every unsafe statement is a compile error
-/// naming the file, line, rule and the safe recipe.
+/// naming the file, line, rule and the safe recipe. Generates diesel types for every schema
+/// version in a module named after the struct (`db` for `Db`).
 ///
 /// ```ignore
 /// #[derive(concertina::Migration)]
 /// #[migration(dir = "migrations")] // relative to CARGO_MANIFEST_DIR
 /// pub struct Db;
 /// ```
+///
+/// Keys: `dir = "migrations"`, `module = "db"` (the generated module), `types = false` (check
+/// only, no generated types).
 #[proc_macro_derive(Migration, attributes(migration))]
 pub fn derive_migration(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    let mut dir: Option<LitStr> = None;
+    let mut options = concertina_codegen::derive::DeriveOptions {
+        dir: "migrations".into(),
+        module: None,
+        types: true,
+        features: concertina_codegen::typegen::Features {
+            chrono: cfg!(feature = "chrono"),
+            uuid: cfg!(feature = "uuid"),
+            serde_json: cfg!(feature = "serde_json"),
+            bigdecimal: cfg!(feature = "bigdecimal"),
+        },
+    };
     for attr in input
         .attrs
         .iter()
@@ -23,11 +37,21 @@ pub fn derive_migration(input: TokenStream) -> TokenStream {
     {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("dir") {
-                dir = Some(meta.value()?.parse()?);
+                options.dir = meta.value()?.parse::<LitStr>()?.value();
+                Ok(())
+            } else if meta.path.is_ident("module") {
+                let name = meta.value()?.parse::<LitStr>()?;
+                syn::parse_str::<syn::Ident>(&name.value()).map_err(|_| {
+                    syn::Error::new(name.span(), "`module` must be a Rust identifier")
+                })?;
+                options.module = Some(name.value());
+                Ok(())
+            } else if meta.path.is_ident("types") {
+                options.types = meta.value()?.parse::<LitBool>()?.value;
                 Ok(())
             } else {
                 Err(meta.error(
-                    "unknown key: concertina's #[migration(...)] takes `dir = \"migrations\"`",
+                    "unknown key: concertina's #[migration(...)] takes `dir = \"migrations\"`, `module = \"db\"` and `types = false`",
                 ))
             }
         });
@@ -35,8 +59,7 @@ pub fn derive_migration(input: TokenStream) -> TokenStream {
             return e.to_compile_error().into();
         }
     }
-    let dir = dir.map_or_else(|| "migrations".to_string(), |d| d.value());
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    concertina_codegen::derive::expand(&input.ident, &dir, std::path::Path::new(&manifest_dir))
+    concertina_codegen::derive::expand(&input.ident, &options, std::path::Path::new(&manifest_dir))
         .into()
 }

@@ -73,6 +73,7 @@ impl<'a> Case<'a> {
             warnings: Vec::new(),
         };
         let config = Config {
+            types: Default::default(),
             dialect: self.dialect,
             server_version: ServerVersion::parse(self.server).expect("test server version"),
             baseline: Some("0001".into()),

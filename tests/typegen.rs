@@ -1,0 +1,56 @@
+//! Snapshots of the generated types for a small directory (tests/fixtures/typegen): the
+//! versions, the window's transition types, reuse of unchanged tables, enums and `RunsOn`.
+
+use std::path::Path;
+
+use concertina_codegen::typegen::{self, Features, Options};
+use concertina_codegen::Project;
+
+fn generated(dir: &str, features: Features) -> Result<String, Vec<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let project = Project::load(&dir).expect("fixture loads");
+    let report = project.check();
+    assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
+    let options = Options {
+        module: "db".into(),
+        features,
+    };
+    match typegen::generate(&report, &project.config, &options) {
+        Ok(tokens) => {
+            let file: syn::File = syn::parse2(tokens).expect("generated code parses");
+            Ok(prettyplease::unparse(&file))
+        }
+        Err(errors) => Err(errors.iter().map(|e| e.to_string()).collect()),
+    }
+}
+
+#[test]
+fn generated_code_for_a_small_directory() {
+    let code = generated("tests/fixtures/typegen", Features::ALL).expect("maps");
+    insta::assert_snapshot!(code);
+}
+
+#[test]
+fn the_window_reads_a_renamed_column_through_both_names_and_writes_both() {
+    let code = generated("tests/fixtures/typegen", Features::ALL).expect("maps");
+    let window = &code[code.find("pub mod window").expect("a window module")..];
+    assert!(
+        window.contains("COALESCE(\\\"users\\\".\\\"full_name\\\", \\\"users\\\".\\\"name\\\")"),
+        "{window}"
+    );
+    // One `full_name` field, required (the old version required `name`), written to both.
+    assert!(window.contains("name: &self.full_name"), "{window}");
+    assert!(window.contains("full_name: &self.full_name"), "{window}");
+}
+
+#[test]
+fn a_type_behind_a_disabled_feature_is_an_error_naming_column_and_feature() {
+    let features = Features {
+        chrono: false,
+        ..Features::ALL
+    };
+    let errors = generated("tests/fixtures/typegen", features).expect_err("needs chrono");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("users.created_at"), "{}", errors[0]);
+    assert!(errors[0].contains("`chrono`"), "{}", errors[0]);
+}
