@@ -1,0 +1,9 @@
+// `domain-constraint-validating` through the derive: its failing fixture does not compile (a warning-level finding
+// fails too here, under `deny(deprecated)`, so that its text is recorded).
+#![deny(deprecated)]
+
+#[derive(concertina::Migration)]
+#[migration(dir = "tests/fixtures/rules/domain-constraint-validating", types = false)]
+pub struct Db;
+
+fn main() {}

@@ -1,0 +1,9 @@
+// `validate-in-same-transaction` through the derive: its failing fixture does not compile (a warning-level finding
+// fails too here, under `deny(deprecated)`, so that its text is recorded).
+#![deny(deprecated)]
+
+#[derive(concertina::Migration)]
+#[migration(dir = "tests/fixtures/rules/validate-in-same-transaction", types = false)]
+pub struct Db;
+
+fn main() {}
