@@ -21,10 +21,11 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         Some("backfill") => crate::bench_db::backfill(&args[1..]),
         Some("app-impact") => crate::bench_db::app_impact(&args[1..]),
+        Some("derive") => crate::bench_derive::run(&args[1..]),
         Some(other) => {
-            bail!("unknown benchmark `{other}`; available: check, backfill, app-impact, generate")
+            bail!("unknown benchmark `{other}`; available: check, derive, backfill, app-impact, generate")
         }
-        None => bail!("usage: cargo xtask bench check|backfill|app-impact [options]"),
+        None => bail!("usage: cargo xtask bench check|derive|backfill|app-impact [options]"),
     }
 }
 

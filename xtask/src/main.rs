@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod bench_db;
+mod bench_derive;
 mod readme;
 
 use std::process::ExitCode;

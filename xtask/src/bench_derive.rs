@@ -1,0 +1,104 @@
+//! `cargo xtask bench derive`: what `#[derive(Migration)]` adds to `cargo check` of an app
+//! crate with 300 generated migrations (target: under 0.5 s). Three variants of one crate,
+//! each re-checked after an edit of its `lib.rs`, median of `--runs` (default 5):
+//! no derive (the baseline), the derive with `types = false` (the checks alone), the derive
+//! with its generated types.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+const VARIANTS: [(&str, &str); 3] = [
+    ("no derive (baseline)", "pub struct Db;\n"),
+    (
+        "derive, checks only (types = false)",
+        "#[derive(concertina::Migration)]\n#[migration(dir = \"migrations\", types = false)]\npub struct Db;\n",
+    ),
+    (
+        "derive with generated types",
+        "#[derive(concertina::Migration)]\n#[migration(dir = \"migrations\")]\npub struct Db;\n",
+    ),
+];
+
+pub fn run(args: &[String]) -> Result<()> {
+    let runs = crate::bench::flag(args, "--runs", 5)?.max(1);
+    let migrations = crate::bench::flag(args, "--migrations", 300)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().context("the repository root")?;
+    let dir = root.join("target/bench-derive/app");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src"))?;
+    let statements = crate::bench::generate(&dir.join("migrations"), migrations)?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"bench-derive-app\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nconcertina = {{ path = {root:?} }}\ndiesel = {{ version = \"2.3\", default-features = false, features = [\"postgres\", \"32-column-tables\"] }}\n\n\
+             # Recommended in the README: the derive (a proc macro) built with optimisations.\n\
+             [profile.dev.build-override]\nopt-level = 3\n\n[workspace]\n",
+            root = root.display().to_string()
+        ),
+    )?;
+    // Shares the repository's Cargo.lock so that dependencies resolve (and build) once.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    let target = root.join("target/bench-derive/target");
+    println!(
+        "bench derive: app crate with {migrations} migrations ({statements} statements), `cargo check` after an edit of lib.rs, median of {runs} runs"
+    );
+    let mut baseline = None;
+    for (label, source) in VARIANTS {
+        let check = |n: usize| -> Result<Duration> {
+            std::fs::write(
+                dir.join("src/lib.rs"),
+                format!("{source}\npub const EDIT: usize = {n};\n"),
+            )?;
+            let start = Instant::now();
+            let out = Command::new(env!("CARGO"))
+                .args(["check", "--quiet", "--offline"])
+                .current_dir(&dir)
+                .env("CARGO_TARGET_DIR", &target)
+                .output()
+                .context("running cargo check")?;
+            let took = start.elapsed();
+            if !out.status.success() {
+                bail!(
+                    "cargo check failed for `{label}`:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(took)
+        };
+        check(0)?; // warm: dependencies and the variant's first build
+        let mut times = Vec::new();
+        for n in 1..=runs {
+            times.push(check(n)?);
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        match baseline {
+            None => {
+                println!("  {label:<40} {:>8.2} s", median.as_secs_f64());
+                baseline = Some(median);
+            }
+            Some(base) => {
+                let added = median.as_secs_f64() - base.as_secs_f64();
+                println!(
+                    "  {label:<40} {:>8.2} s  (+{added:.2} s{})",
+                    median.as_secs_f64(),
+                    if label.contains("types") && !label.contains("false") {
+                        if added < 0.5 {
+                            ", target < 0.5 s: ok"
+                        } else {
+                            ", target < 0.5 s: NOT met"
+                        }
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
