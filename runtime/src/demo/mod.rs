@@ -292,7 +292,9 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
         "VACUUM ANALYZE users".to_string(),
         "VACUUM ANALYZE orders".to_string(),
     ] {
-        m.pg
+        m.db
+            .as_postgres()
+            .ok_or("the demo loads its data with PostgreSQL SQL")?
             .connection()
             .batch_execute(&sql)
             .map_err(|e| format!("loading the demo data: {e}"))?;
