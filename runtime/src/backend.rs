@@ -71,6 +71,11 @@ pub trait Backend {
     /// The live schema's facts, without concertina's own tables.
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError>;
 
+    /// The model's facts as this server's catalog spells them, for `verify`.
+    fn model_facts(&self, schema: &concertina_codegen::model::Schema) -> BTreeSet<Fact> {
+        crate::catalog::model_facts(schema)
+    }
+
     /// Rows of `table` whose `column` is NULL.
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError>;
 

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod postgres;
 pub mod state;
 pub mod testdb;
+pub mod testdb_mysql;
 pub mod url;
 
 pub use concertina_codegen as codegen;

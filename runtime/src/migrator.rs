@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::apply::{ApplyError, ApplyOptions, StepReport};
 use crate::backend::Backend;
 use crate::backfill::{BackfillOptions, Progress};
-use crate::catalog::{self, model_facts, SchemaDiff};
+use crate::catalog::{self, SchemaDiff};
 use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
 use crate::plan::StepKind;
@@ -383,7 +383,7 @@ impl Migrator {
     pub fn verify(&mut self) -> Result<Verification, MigrateError> {
         let expected = self.expected_schema()?;
         let live = self.db.live_facts()?;
-        let diff = catalog::diff(&live, &model_facts(&expected));
+        let diff = catalog::diff(&live, &self.db.model_facts(&expected));
         let state = self.state()?;
         let mut nulls = Vec::new();
         for plan in self.plans.iter().filter(|p| p.phase == Phase::Contract) {
