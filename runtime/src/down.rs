@@ -122,7 +122,14 @@ pub fn down_plan(
                                 ),
                             }));
                         }
-                        AlterOp::ValidateConstraint { .. } | AlterOp::Other { .. } => {}
+                        // MySQL's `ALTER TABLE … ADD INDEX name (…)`.
+                        AlterOp::AddIndex {
+                            name: Some(name), ..
+                        } => out.push(db.drop_index(table, name)),
+                        AlterOp::ValidateConstraint { .. }
+                        | AlterOp::Other { .. }
+                        | AlterOp::Algorithm(_)
+                        | AlterOp::Lock(_) => {}
                         _ => return refuse("this ALTER TABLE"),
                     }
                 }

@@ -342,3 +342,27 @@ fn down_after_expand_restores_the_previous_schema() {
     assert!(v.is_ok(), "{}", v.diff);
     assert_eq!(apply(&mut m, &[Phase::Expand]).expect("expand again"), 1);
 }
+
+#[test]
+fn the_example_mysql_migrations_apply_and_match_the_model() {
+    let db = TestDb::new("example");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations-mysql");
+    let mut m = Migrator::open(&dir, &db.url).unwrap_or_else(|e| panic!("open: {e}"));
+    m.lock(None, |_| {}).expect("lock");
+    m.apply(
+        &[Phase::Expand],
+        Some("0003"),
+        |_, _, _| {},
+        |_, _| {},
+        |_| {},
+    )
+    .expect("first migrations");
+    db.exec("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('u', seq, '@x') FROM seq_1_to_1500");
+    assert!(apply(&mut m, &ALL).expect("the rest") >= 4);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) AS n FROM users WHERE full_name = CONCAT('user ', id)"),
+        1500
+    );
+    let v = m.verify().expect("verify");
+    assert!(v.is_ok(), "{}", v.diff);
+}

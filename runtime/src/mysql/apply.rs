@@ -188,11 +188,11 @@ pub fn step_locks(change: &Change, step: &Step, v: Version, mariadb: bool) -> Ve
                 Online::Instant.describe(),
                 Online::InplaceNoLock.describe()
             ),
-            "nothing once its metadata lock is granted (waits at most lock_wait_timeout)",
+            "nothing once its metadata lock is granted",
         ),
         Some(Online::InplaceNoLock) => (
             Online::InplaceNoLock.describe().to_string(),
-            "nothing once its metadata lock is granted (waits at most lock_wait_timeout)",
+            "nothing once its metadata lock is granted",
         ),
         None => match change {
             Change::AlterTable { .. } => (
