@@ -16,7 +16,8 @@ use diesel::connection::SimpleConnection;
 use super::{describe_error, is_lock_wait_timeout, timeout_seconds, MySql, Version};
 use crate::apply::{backoff, ApplyOptions, StepReport};
 use crate::backend::LockInfo;
-use crate::plan::{Step, StepKind};
+use crate::plan::{PhasePlan, Step, StepKind};
+use crate::state::{PhaseRecord, Status, STATE_TABLE};
 
 /// The online mode an appended clause asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,39 @@ fn recipe(message: &str) -> &'static str {
     }
 }
 
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Records `done` statements of the phase (and clears the started mark).
+fn record_sql(plan: &PhasePlan, done: usize) -> String {
+    format!(
+        "UPDATE {} SET statements_done = {done}, backfill_cursor = NULL, updated_at = UTC_TIMESTAMP(6) WHERE version = {} AND phase = {}",
+        super::quote_ident(STATE_TABLE),
+        sql_literal(&plan.version),
+        sql_literal(plan.phase.as_str())
+    )
+}
+
+/// Marks statement `index` started. DDL phases have no backfill cursor, so the column holds
+/// the mark: `{"ddl_started": 3}`.
+fn started_sql(plan: &PhasePlan, index: usize) -> String {
+    format!(
+        "UPDATE {} SET backfill_cursor = {}, updated_at = UTC_TIMESTAMP(6) WHERE version = {} AND phase = {}",
+        super::quote_ident(STATE_TABLE),
+        sql_literal(&serde_json::json!({ "ddl_started": index }).to_string()),
+        sql_literal(&plan.version),
+        sql_literal(plan.phase.as_str())
+    )
+}
+
+/// The statement a killed run had started: the mark of a phase left `running`.
+pub(super) fn interrupted_statement(rec: Option<&PhaseRecord>) -> Option<usize> {
+    let rec = rec.filter(|r| r.status == Status::Running)?;
+    let v: serde_json::Value = serde_json::from_str(rec.cursor.as_deref()?).ok()?;
+    v["ddl_started"].as_u64().map(|i| i as usize)
+}
+
 /// Parses one statement back into the model's terms (the plan keeps the text).
 fn change_of(sql: &str, mariadb: bool) -> Option<Change> {
     let kind = if mariadb {
@@ -210,12 +244,34 @@ pub fn step_locks(change: &Change, step: &Step, v: Version, mariadb: bool) -> Ve
 }
 
 impl MySql {
-    /// Runs one step; the caller records progress after it.
+    /// Runs one step and records it in the state table: a DDL statement commits on its own,
+    /// so it is marked started before and recorded after (a kill in between leaves the
+    /// mark, and the rerun accepts "already there" errors for that statement only); a
+    /// transaction of the file records itself inside that transaction.
     pub(super) fn run_step(
         &mut self,
+        plan: &PhasePlan,
+        step: &Step,
+        options: &ApplyOptions,
+        interrupted: bool,
+    ) -> Result<StepReport, String> {
+        let record = record_sql(plan, step.index + 1);
+        let report = self.run_step_unrecorded(plan, step, options, interrupted, &record)?;
+        if !matches!(step.kind, StepKind::Transaction { .. }) {
+            self.conn
+                .batch_execute(&record)
+                .map_err(|e| format!("updating the state table: {}", describe_error(&e)))?;
+        }
+        Ok(report)
+    }
+
+    fn run_step_unrecorded(
+        &mut self,
+        plan: &PhasePlan,
         step: &Step,
         options: &ApplyOptions,
         first_after_resume: bool,
+        record: &str,
     ) -> Result<StepReport, String> {
         let started = Instant::now();
         let mut report = StepReport {
@@ -229,10 +285,16 @@ impl MySql {
                     .map_err(|e| describe_error(&e))?;
             }
             StepKind::Transaction { statements } => {
-                let body = format!("START TRANSACTION;\n{};\nCOMMIT", statements.join(";\n"));
+                let body = format!(
+                    "START TRANSACTION;\n{};\n{record};\nCOMMIT",
+                    statements.join(";\n")
+                );
                 report.retries = self.with_lock_retries(&body, None, options, false)?;
             }
             _ => {
+                self.conn
+                    .batch_execute(&started_sql(plan, step.index))
+                    .map_err(|e| format!("updating the state table: {}", describe_error(&e)))?;
                 let change = change_of(&step.sql, self.mariadb);
                 let clauses = change
                     .as_ref()
@@ -387,5 +449,38 @@ mod tests {
             "Lock wait timeout exceeded; try restarting transaction"
         ));
         assert!(already_done("Duplicate column name 'c'"));
+    }
+
+    #[test]
+    fn only_a_killed_run_marks_a_statement_interrupted() {
+        let rec = |status: Status, cursor: Option<&str>| PhaseRecord {
+            version: "0002".into(),
+            name: "x".into(),
+            phase: concertina_codegen::Phase::Expand,
+            status,
+            checksum: String::new(),
+            applied_sql: String::new(),
+            statements_done: 1,
+            cursor: cursor.map(str::to_string),
+            rows_done: 0,
+            started_at: None,
+            finished_at: None,
+            last_error: None,
+        };
+        let mark = r#"{"ddl_started":1}"#;
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Running, Some(mark)))),
+            Some(1)
+        );
+        // A recorded failure means the statement did not commit: its errors are real.
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Failed, Some(mark)))),
+            None
+        );
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Running, None))),
+            None
+        );
+        assert_eq!(interrupted_statement(None), None);
     }
 }

@@ -463,18 +463,17 @@ pub(super) fn run_phase(
     options: &BackfillOptions,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), ApplyError> {
-    let start_at = db.begin_phase(plan, existing)?;
-    let resumed = existing.is_some_and(|r| r.status != Status::RolledBack);
+    let interrupted = super::apply::interrupted_statement(existing);
     let saved = existing
-        .filter(|_| resumed)
+        .filter(|r| r.status != Status::RolledBack)
         .and_then(|r| r.cursor.as_deref())
         .and_then(Cursor::from_json);
-    for (n, step) in plan.steps.iter().enumerate().skip(start_at) {
+    let start_at = db.begin_phase(plan, existing)?;
+    for step in plan.steps.iter().skip(start_at) {
         let StepKind::Backfill { change, .. } = &step.kind else {
             // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
-            match db.run_step(step, apply, resumed && n == start_at) {
-                Ok(_) => db.record_step(plan, step.index + 1)?,
-                Err(message) => return Err(db.fail_step(plan, step, message)),
+            if let Err(message) = db.run_step(plan, step, apply, interrupted == Some(step.index)) {
+                return Err(db.fail_step(plan, step, message));
             }
             continue;
         };

@@ -306,20 +306,6 @@ impl MySql {
         result.map_err(|e| RuntimeError::query("recording the phase in the state table", e))
     }
 
-    fn record_step(&mut self, plan: &PhasePlan, done: usize) -> Result<(), RuntimeError> {
-        diesel::sql_query(format!(
-            "UPDATE {} SET statements_done = ?, updated_at = UTC_TIMESTAMP(6)
-             WHERE version = ? AND phase = ?",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Integer, _>(done as i32)
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(plan.phase.as_str())
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("updating the state table", e))
-    }
-
     fn finish_phase(
         &mut self,
         plan: &PhasePlan,
@@ -529,17 +515,14 @@ impl Backend for MySql {
         options: &ApplyOptions,
         on_step: &mut dyn FnMut(&Step, &StepReport),
     ) -> Result<(), ApplyError> {
+        // A migrator killed between a statement and its record: the statement may have
+        // committed (DDL is atomic and commits implicitly), so that one statement may find
+        // its work done when it runs again.
+        let interrupted = apply::interrupted_statement(existing);
         let start_at = self.begin_phase(plan, existing)?;
-        // A migrator killed between a statement and its record: the statement committed
-        // (DDL is atomic and commits implicitly), so the first one run again may find its
-        // work done.
-        let resumed = existing.is_some_and(|r| r.status != Status::RolledBack);
-        for (n, step) in plan.steps.iter().enumerate().skip(start_at) {
-            match self.run_step(step, options, resumed && n == start_at) {
-                Ok(report) => {
-                    self.record_step(plan, step.index + 1)?;
-                    on_step(step, &report);
-                }
+        for step in plan.steps.iter().skip(start_at) {
+            match self.run_step(plan, step, options, interrupted == Some(step.index)) {
+                Ok(report) => on_step(step, &report),
                 Err(message) => return Err(self.fail_step(plan, step, message)),
             }
         }
