@@ -76,6 +76,14 @@ pub trait Backend {
         crate::catalog::model_facts(schema)
     }
 
+    /// The column a contract step makes NOT NULL, for `verify` to count the NULLs left.
+    fn sets_not_null(&self, step: &Step, _change: Option<&Change>) -> Option<(QualName, String)> {
+        match &step.kind {
+            StepKind::SafeSetNotNull { table, column } => Some((table.clone(), column.clone())),
+            _ => None,
+        }
+    }
+
     /// Rows of `table` whose `column` is NULL.
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError>;
 

@@ -10,7 +10,6 @@ use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::{self, SchemaDiff};
 use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
-use crate::plan::StepKind;
 use crate::plan::{plan_phase, PhasePlan, Step};
 use crate::state::{PhaseRecord, Status};
 use concertina_codegen::{Phase, Project, Report};
@@ -396,11 +395,23 @@ impl Migrator {
             if !(pending && expanded) {
                 continue;
             }
+            let parsed = self
+                .report
+                .migrations
+                .iter()
+                .find(|m| m.version == plan.version)
+                .and_then(|m| m.phase(Phase::Contract))
+                .map(|p| p.parsed.statements.clone())
+                .unwrap_or_default();
             for step in &plan.steps {
-                let StepKind::SafeSetNotNull { table, column } = &step.kind else {
+                let change = parsed
+                    .iter()
+                    .find(|s| s.line == step.line)
+                    .map(|s| &s.change);
+                let Some((table, column)) = self.db.sets_not_null(step, change) else {
                     continue;
                 };
-                let n = self.db.count_nulls(table, column)?;
+                let n = self.db.count_nulls(&table, &column)?;
                 if n > 0 {
                     nulls.push(format!(
                         "{}:{}: contract sets {table}.{column} NOT NULL but {n} row(s) hold NULL; run (or re-run) the backfill and make the app write the column",

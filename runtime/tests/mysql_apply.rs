@@ -366,3 +366,35 @@ fn the_example_mysql_migrations_apply_and_match_the_model() {
     let v = m.verify().expect("verify");
     assert!(v.is_ok(), "{}", v.diff);
 }
+
+#[test]
+fn verify_names_nulls_a_pending_contract_would_refuse() {
+    let db = TestDb::new("nulls");
+    let dir = Dir::new("nulls", CONFIG);
+    users(&dir, &db, 20);
+    dir.write(
+        "0002_full/expand.sql",
+        "ALTER TABLE users ADD COLUMN full_name varchar(100) NULL;\n",
+    )
+    .write(
+        "0002_full/backfill.sql",
+        "UPDATE users SET full_name = name WHERE full_name IS NULL;\n",
+    )
+    .write(
+        "0002_full/contract.sql",
+        "ALTER TABLE users MODIFY full_name varchar(100) NOT NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    let v = m.verify().expect("verify");
+    assert_eq!(v.nulls.len(), 1, "{:?}", v.nulls);
+    assert!(
+        v.nulls[0].contains("0002_full/contract.sql:1") && v.nulls[0].contains("20 row(s)"),
+        "{:?}",
+        v.nulls
+    );
+    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    assert!(m.verify().expect("verify").is_ok());
+    apply(&mut m, &[Phase::Contract]).expect("contract");
+    assert!(m.verify().expect("verify").is_ok());
+}

@@ -570,6 +570,21 @@ impl Backend for MySql {
         catalog::model_facts(schema)
     }
 
+    fn sets_not_null(&self, _step: &Step, change: Option<&Change>) -> Option<(QualName, String)> {
+        // `MODIFY c … NOT NULL` / `CHANGE c c … NOT NULL` restate the column whole.
+        let Some(Change::AlterTable { table, ops, .. }) = change else {
+            return None;
+        };
+        ops.iter().find_map(|op| match op {
+            concertina_codegen::change::AlterOp::ModifyColumn { old_name, column }
+                if column.not_null =>
+            {
+                Some((table.clone(), old_name.clone()))
+            }
+            _ => None,
+        })
+    }
+
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {
         let n: OptInt = diesel::sql_query(format!(
             "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM {} WHERE {} IS NULL",
