@@ -19,12 +19,26 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("wrote {n} statements to {dir}");
             Ok(())
         }
+        Some("backfill") if dialect(args)? != "postgres" => {
+            crate::bench_mysql::backfill(&args[1..])
+        }
         Some("backfill") => crate::bench_db::backfill(&args[1..]),
         Some("app-impact") => crate::bench_db::app_impact(&args[1..]),
         Some(other) => {
             bail!("unknown benchmark `{other}`; available: check, backfill, app-impact, generate")
         }
         None => bail!("usage: cargo xtask bench check|backfill|app-impact [options]"),
+    }
+}
+
+/// `--dialect postgres|mysql|mariadb` (default postgres).
+pub fn dialect(args: &[String]) -> Result<&str> {
+    match args.iter().position(|a| a == "--dialect") {
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some(d @ ("postgres" | "mysql" | "mariadb")) => Ok(d),
+            _ => bail!("--dialect takes postgres, mysql or mariadb"),
+        },
+        None => Ok("postgres"),
     }
 }
 

@@ -454,6 +454,24 @@ impl Engine<'_> {
     }
 }
 
+/// Runs one data change through the batched engine from the start, outside any phase (the
+/// state row of `version`, if any, gets the cursor): what `bench backfill` times.
+pub fn run_one(
+    db: &mut MySql,
+    version: &str,
+    change: &Change,
+    options: &BackfillOptions,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<i64, String> {
+    let mut engine = Engine {
+        db,
+        options: options.clone(),
+        version: version.to_string(),
+        no_replica_status: false,
+    };
+    engine.run_statement(0, change, Cursor::default(), on_progress)
+}
+
 /// Runs a backfill phase, statement by statement, resuming at the saved cursor.
 pub(super) fn run_phase(
     db: &mut MySql,

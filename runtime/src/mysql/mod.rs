@@ -28,6 +28,7 @@ use crate::state::{
 use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
+pub use backfill::run_one as backfill_one;
 
 /// Quotes an identifier for MySQL: `` `a``b` ``.
 pub fn quote_ident(ident: &str) -> String {
