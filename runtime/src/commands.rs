@@ -255,15 +255,46 @@ pub fn down(args: ApplyArgs) -> ExitCode {
 
 pub fn demo(
     dir: Option<std::path::PathBuf>,
+    dialect: Option<String>,
     rows: u64,
     clients: usize,
     database_url: Option<String>,
     format: Format,
 ) -> ExitCode {
-    let dir = dir.unwrap_or_else(default_dir);
-    let lock_timeout = concertina_codegen::Config::load(&dir)
-        .map(|c| c.runtime.lock_timeout)
-        .unwrap_or_default();
+    use concertina_codegen::dialect::DialectKind;
+    let wanted = match dialect.as_deref().map(DialectKind::parse) {
+        None => None,
+        Some(Some(d)) => Some(d),
+        Some(None) => {
+            eprintln!("error: --dialect takes postgres, mariadb or mysql");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = dir.unwrap_or_else(|| match wanted {
+        Some(DialectKind::MySql | DialectKind::MariaDb) => "migrations-mysql".into(),
+        _ => default_dir(),
+    });
+    let config = match concertina_codegen::Config::load(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mysql = matches!(config.dialect, DialectKind::MySql | DialectKind::MariaDb);
+    if let Some(w) = wanted {
+        let w_mysql = matches!(w, DialectKind::MySql | DialectKind::MariaDb);
+        if w_mysql != mysql {
+            eprintln!(
+                "error: --dialect {} but {} says `dialect = \"{}\"`",
+                w.as_str(),
+                config.path.display(),
+                config.dialect.as_str()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let lock_timeout = config.runtime.lock_timeout;
     let options = crate::demo::DemoOptions {
         dir,
         rows,
@@ -271,7 +302,12 @@ pub fn demo(
         database_url: database_url.filter(|u| !u.trim().is_empty()),
         baseline: std::time::Duration::from_secs(3),
     };
-    match crate::demo::run(&options, &mut |m| eprintln!("demo: {m}")) {
+    let run = if mysql {
+        crate::demo::mysql::run
+    } else {
+        crate::demo::run
+    };
+    match run(&options, &mut |m| eprintln!("demo: {m}")) {
         Ok(stats) => {
             match format {
                 Format::Human => print!("{}", crate::demo::render(&stats, lock_timeout)),
