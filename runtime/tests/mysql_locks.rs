@@ -189,3 +189,42 @@ fn a_url_of_another_server_is_refused() {
     assert!(err.contains("not a mariadb server's URL"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn a_backfill_batch_waits_for_a_row_lock_then_names_the_holder_and_resumes() {
+    let db = TestDb::new("rowlock");
+    let dir = Dir::new("rowlock", CONFIG);
+    users(&dir, &db);
+    dir.write(
+        "0002_fill/expand.sql",
+        "ALTER TABLE users ADD COLUMN full_name varchar(100) NULL;\n",
+    )
+    .write(
+        "0002_fill/backfill.sql",
+        "UPDATE users SET full_name = name WHERE full_name IS NULL;\n",
+    );
+    let mut m = Migrator::open(&dir.0, &db.url).expect("open");
+    m.lock(None, |_| {}).expect("lock");
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    // An app transaction holds row 50's lock.
+    let mut holder = db.conn();
+    holder.batch_execute("START TRANSACTION").expect("begin");
+    holder
+        .batch_execute("UPDATE users SET name = 'held' WHERE id = 50")
+        .expect("lock a row");
+    let holder_id = scalar(&mut holder, "SELECT CAST(CONNECTION_ID() AS SIGNED) AS n");
+    let err = apply(&mut m, &[Phase::Backfill])
+        .expect_err("row 50 stays locked")
+        .to_string();
+    assert!(err.contains("gave up after 3 attempts"), "{err}");
+    assert!(
+        err.contains(&format!("connection {holder_id} ")),
+        "the holder is named: {err}"
+    );
+    holder.batch_execute("COMMIT").expect("commit");
+    assert_eq!(apply(&mut m, &[Phase::Backfill]).expect("resume"), 1);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) AS n FROM users WHERE full_name = name"),
+        100
+    );
+}

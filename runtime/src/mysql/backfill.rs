@@ -341,8 +341,21 @@ impl Engine<'_> {
                 Err(e) => {
                     let message = describe_error(&e);
                     let retry = is_lock_wait_timeout(&message) || message.contains("Deadlock");
-                    if !retry || attempt >= self.options.lock_retries {
+                    if !retry {
                         return Err(message);
+                    }
+                    if attempt >= self.options.lock_retries {
+                        let blockers = self.db.blockers(Some(&t.table));
+                        let named = if blockers.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (held by {})", blockers.join(", "))
+                        };
+                        return Err(format!(
+                            "gave up after {} attempts: rows of this batch stayed locked longer than innodb_lock_wait_timeout ({} s){named}; the cursor is saved, run the backfill again when the long transaction is done, or raise lock_retries",
+                            attempt + 1,
+                            timeout_seconds(self.options.lock_timeout)
+                        ));
                     }
                     attempt += 1;
                     std::thread::sleep(backoff(attempt, self.db.jitter.factor()));
