@@ -249,13 +249,16 @@ impl MySql {
                 "SELECT {SESSION_COLUMNS}
                  FROM information_schema.INNODB_TRX x
                  JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id
-                 WHERE p.ID <> CONNECTION_ID() ORDER BY x.trx_started"
+                 WHERE p.ID <> CONNECTION_ID()
+                 ORDER BY p.DB <=> DATABASE() DESC, x.trx_started"
             ))
             .load(&mut self.conn)
             .unwrap_or_default();
+            // Transactions in this database first; a few at most.
             out.extend(
                 trx.iter()
-                    .map(|s| format!("{s} with a transaction open since {} s", s.secs)),
+                    .take(5)
+                    .map(|s| format!("{s} with a transaction open")),
             );
         }
         out
