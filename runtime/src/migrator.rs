@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use concertina_codegen::{Phase, Project, Report};
+
 use crate::apply::{ApplyError, ApplyOptions, StepReport};
 use crate::backend::Backend;
 use crate::backfill::{BackfillOptions, Progress};
@@ -12,7 +14,6 @@ use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
 use crate::plan::{plan_phase, PhasePlan, Step};
 use crate::state::{PhaseRecord, Status};
-use concertina_codegen::{Phase, Project, Report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
