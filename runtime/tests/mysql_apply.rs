@@ -398,3 +398,39 @@ fn verify_names_nulls_a_pending_contract_would_refuse() {
     apply(&mut m, &[Phase::Contract]).expect("contract");
     assert!(m.verify().expect("verify").is_ok());
 }
+
+#[test]
+fn composite_and_unique_not_null_keys_are_walked_once() {
+    let db = TestDb::new("keys");
+    let dir = Dir::new("keys", CONFIG);
+    dir.write(
+        "0001_tables/expand.sql",
+        "CREATE TABLE pairs (a int NOT NULL, b varchar(10) NOT NULL, n int NOT NULL DEFAULT 0, tag varchar(10) NULL, PRIMARY KEY (a, b));\n\
+         CREATE TABLE codes (code varchar(20) NOT NULL, n int NOT NULL DEFAULT 0, tag varchar(10) NULL, UNIQUE KEY codes_code_key (code));\n",
+    )
+    .write(
+        "0002_tag/backfill.sql",
+        "UPDATE pairs SET tag = 'x', n = n + 1 WHERE tag IS NULL;\nUPDATE codes SET tag = 'y', n = n + 1 WHERE tag IS NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("tables");
+    // 40 values of a, 30 of b each: batches of 500 end in the middle of an `a`.
+    db.exec("INSERT INTO pairs (a, b) SELECT s1.seq, CONCAT('k', s2.seq) FROM seq_1_to_40 s1, seq_1_to_30 s2");
+    db.exec("INSERT INTO codes (code) SELECT CONCAT('c', seq) FROM seq_1_to_1300");
+    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) AS n FROM pairs WHERE n = 1 AND tag = 'x'"),
+        1200
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) AS n FROM codes WHERE n = 1 AND tag = 'y'"),
+        1300
+    );
+    let rec = m
+        .state()
+        .expect("state")
+        .into_iter()
+        .find(|r| r.phase == Phase::Backfill)
+        .expect("row");
+    assert_eq!(rec.rows_done, 2500);
+}
