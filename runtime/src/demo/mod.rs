@@ -3,6 +3,7 @@
 //! wait, p50/p99/max latency and failed transactions. Without DATABASE_URL it runs its own
 //! throwaway PostgreSQL.
 
+pub mod mariadb_server;
 pub mod mysql;
 pub mod server;
 

@@ -1,6 +1,7 @@
 //! `migrate demo` on MariaDB/MySQL: the example migrations of `migrations-mysql/` applied to a
 //! loaded table while the app workload runs, on the server of DATABASE_URL (a database is
-//! created and dropped). App lock waits are sampled from `information_schema.PROCESSLIST`.
+//! created and dropped) or, without it, on a throwaway MariaDB. App lock waits are sampled
+//! from `information_schema.PROCESSLIST`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -146,8 +147,17 @@ fn lock_monitor(url: String, app: Arc<App>) {
 /// Runs the MySQL demo on the server of `options.database_url`.
 pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<PhaseStats>, String> {
     let started = Instant::now();
-    let Some(server_url) = options.database_url.as_deref() else {
-        return Err("the MariaDB/MySQL demo runs on a server you name: set DATABASE_URL (or --database-url) to mysql://user@host:3306/any_db; a database of its own is created there and dropped".into());
+    let _server;
+    let started_url;
+    let server_url = match options.database_url.as_deref() {
+        Some(url) => url,
+        None => {
+            let s = super::mariadb_server::MariaDbServer::start(|m| say(m))
+                .map_err(|e| e.to_string())?;
+            started_url = s.url("mysql");
+            _server = s;
+            started_url.as_str()
+        }
     };
     let after_scheme = server_url.find("://").map_or(0, |i| i + 3);
     let base = match server_url[after_scheme..].find('/') {
