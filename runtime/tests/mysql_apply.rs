@@ -175,6 +175,19 @@ fn a_backfill_resumes_at_its_cursor_and_touches_no_row_twice() {
         .expect("row");
     assert_eq!(rec.rows_done, done_before);
     assert!(rec.cursor.is_some());
+    // A cursor that does not fit the table's key is an error, not a panic.
+    db.exec("UPDATE concertina_migrations SET backfill_cursor = JSON_SET(backfill_cursor, '$.key', JSON_ARRAY('1', '2')) WHERE phase = 'backfill'");
+    let err = apply(&mut m, &[Phase::Backfill])
+        .expect_err("bad cursor")
+        .to_string();
+    assert!(
+        err.contains("saved backfill cursor has 2 key value(s)"),
+        "{err}"
+    );
+    let saved = rec.cursor.clone().expect("cursor");
+    db.exec(&format!(
+        "UPDATE concertina_migrations SET backfill_cursor = '{saved}' WHERE phase = 'backfill'"
+    ));
     db.exec("UPDATE users SET bad = 0");
     assert_eq!(apply(&mut m, &[Phase::Backfill]).expect("resume"), 1);
     assert_eq!(

@@ -402,6 +402,15 @@ impl Engine<'_> {
     ) -> Result<i64, String> {
         let t = template(change)?;
         let keys = self.key_of(&t.table)?;
+        if cursor.key.as_ref().is_some_and(|k| k.len() != keys.len()) {
+            // The key changed since the cursor was saved (or the state row was edited).
+            return Err(format!(
+                "the saved backfill cursor has {} key value(s) but `{}` is keyed by {} column(s); clear `backfill_cursor` of this phase in {STATE_TABLE} to start the statement over (its predicate skips rows already done)",
+                cursor.key.as_ref().map_or(0, Vec::len),
+                t.table,
+                keys.len()
+            ));
+        }
         let estimate = self.estimate(&t.table);
         let started = Instant::now();
         let mut batch_size = self.options.batch_size.max(1);
