@@ -49,10 +49,10 @@ fn is_lock_timeout(message: &str) -> bool {
 }
 
 /// A small xorshift generator for jitter: no dependency, seeded from the clock and pid.
-struct Jitter(u64);
+pub(crate) struct Jitter(u64);
 
 impl Jitter {
-    fn new() -> Jitter {
+    pub(crate) fn new() -> Jitter {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos() as u64)
@@ -61,7 +61,7 @@ impl Jitter {
     }
 
     /// A factor in [0.5, 1.5).
-    fn factor(&mut self) -> f64 {
+    pub(crate) fn factor(&mut self) -> f64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

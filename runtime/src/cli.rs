@@ -60,9 +60,13 @@ pub enum Command {
     /// Apply the example migrations to a loaded table while an app workload runs, and show
     /// what the app felt per phase. Without DATABASE_URL, runs a throwaway PostgreSQL.
     Demo {
-        /// Migrations directory. Default: ./migrations.
+        /// Migrations directory. Default: ./migrations (./migrations-mysql with --dialect
+        /// mariadb or mysql).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// The server kind: postgres (default), mariadb or mysql (these need DATABASE_URL).
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
         /// Rows in the users table (orders get a quarter as many).
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
@@ -209,11 +213,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::New { name, dir, format } => crate::commands::new_migration(&name, dir, format),
         Command::Demo {
             dir,
+            dialect,
             rows,
             clients,
             database_url,
             format,
-        } => crate::commands::demo(dir, rows, clients, database_url, format),
+        } => crate::commands::demo(dir, dialect, rows, clients, database_url, format),
     }
 }
 

@@ -16,10 +16,11 @@ fn exit_code(e: &MigrateError) -> ExitCode {
     match e {
         MigrateError::Runtime(RuntimeError::Locked { .. }) => ExitCode::from(3),
         MigrateError::Load(_)
-        | MigrateError::UnsupportedDialect(_)
-        | MigrateError::Runtime(RuntimeError::Connect { .. } | RuntimeError::NoDatabase) => {
-            ExitCode::from(2)
-        }
+        | MigrateError::Runtime(
+            RuntimeError::Connect { .. }
+            | RuntimeError::NoDatabase
+            | RuntimeError::WrongScheme { .. },
+        ) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
 }
@@ -49,7 +50,7 @@ pub fn status(db: DbArgs) -> ExitCode {
         let mut m = open(&db)?;
         let rows = m.status()?;
         let drift = m.drift()?;
-        Ok::<_, MigrateError>((m.pg.describe(), rows, drift))
+        Ok::<_, MigrateError>((m.db.describe(), rows, drift))
     })();
     let (database, rows, drift) = match result {
         Ok(r) => r,
@@ -254,15 +255,46 @@ pub fn down(args: ApplyArgs) -> ExitCode {
 
 pub fn demo(
     dir: Option<std::path::PathBuf>,
+    dialect: Option<String>,
     rows: u64,
     clients: usize,
     database_url: Option<String>,
     format: Format,
 ) -> ExitCode {
-    let dir = dir.unwrap_or_else(default_dir);
-    let lock_timeout = concertina_codegen::Config::load(&dir)
-        .map(|c| c.runtime.lock_timeout)
-        .unwrap_or_default();
+    use concertina_codegen::dialect::DialectKind;
+    let wanted = match dialect.as_deref().map(DialectKind::parse) {
+        None => None,
+        Some(Some(d)) => Some(d),
+        Some(None) => {
+            eprintln!("error: --dialect takes postgres, mariadb or mysql");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = dir.unwrap_or_else(|| match wanted {
+        Some(DialectKind::MySql | DialectKind::MariaDb) => "migrations-mysql".into(),
+        _ => default_dir(),
+    });
+    let config = match concertina_codegen::Config::load(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mysql = matches!(config.dialect, DialectKind::MySql | DialectKind::MariaDb);
+    if let Some(w) = wanted {
+        let w_mysql = matches!(w, DialectKind::MySql | DialectKind::MariaDb);
+        if w_mysql != mysql {
+            eprintln!(
+                "error: --dialect {} but {} says `dialect = \"{}\"`",
+                w.as_str(),
+                config.path.display(),
+                config.dialect.as_str()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let lock_timeout = config.runtime.lock_timeout;
     let options = crate::demo::DemoOptions {
         dir,
         rows,
@@ -270,7 +302,12 @@ pub fn demo(
         database_url: database_url.filter(|u| !u.trim().is_empty()),
         baseline: std::time::Duration::from_secs(3),
     };
-    match crate::demo::run(&options, &mut |m| eprintln!("demo: {m}")) {
+    let run = if mysql {
+        crate::demo::mysql::run
+    } else {
+        crate::demo::run
+    };
+    match run(&options, &mut |m| eprintln!("demo: {m}")) {
         Ok(stats) => {
             match format {
                 Format::Human => print!("{}", crate::demo::render(&stats, lock_timeout)),
@@ -309,7 +346,7 @@ pub fn demo(
 
 pub fn verify(db: DbArgs) -> ExitCode {
     let format = db.format;
-    let result = open(&db).and_then(|mut m| Ok((m.pg.describe(), m.verify()?)));
+    let result = open(&db).and_then(|mut m| Ok((m.db.describe(), m.verify()?)));
     let (database, v) = match result {
         Ok(r) => r,
         Err(e) => return fail(e, format),
@@ -376,35 +413,26 @@ pub fn plan(db: DbArgs) -> ExitCode {
                 let change = parsed
                     .and_then(|p| p.statements.iter().find(|s| s.line == step.line))
                     .map(|s| s.change.clone());
-                let locks: Vec<(String, &'static str, &'static str, i64)> = change
+                let infos = change
                     .as_ref()
-                    .map(crate::locks::locks)
-                    .unwrap_or_default()
+                    .map(|c| m.db.step_locks(c, step))
+                    .unwrap_or_default();
+                let locks: Vec<(String, String, &'static str, i64)> = infos
                     .into_iter()
-                    .map(|(t, mode)| {
-                        let rows = m.pg.row_estimate(&t).unwrap_or(-1);
-                        (t.to_string(), mode.as_str(), mode.blocks(), rows)
+                    .map(|l| {
+                        let rows = m.db.row_estimate(&l.table).unwrap_or(-1);
+                        (l.table.to_string(), l.mode, l.blocks, rows)
                     })
                     .collect();
-                steps.push((step.clone(), locks));
+                steps.push((step.clone(), m.db.how(step), locks));
             }
             out.push((plan.clone(), steps));
         }
-        Ok((m.pg.describe(), out))
+        Ok((m.db.describe(), out))
     });
     let (database, plans) = match result {
         Ok(r) => r,
         Err(e) => return fail(e, format),
-    };
-    let how = |kind: &crate::plan::StepKind| match kind {
-        crate::plan::StepKind::Transactional => "own transaction, lock_timeout + retries",
-        crate::plan::StepKind::NonTransactional { .. } => "outside a transaction (CONCURRENTLY)",
-        crate::plan::StepKind::SafeSetNotNull { .. } => {
-            "CHECK NOT VALID, VALIDATE, SET NOT NULL, DROP CHECK"
-        }
-        crate::plan::StepKind::Transaction { .. } => "the file's explicit transaction",
-        crate::plan::StepKind::Session => "session setting",
-        crate::plan::StepKind::Backfill { .. } => "keyset batches, resumable",
     };
     match format {
         Format::Json => {
@@ -413,8 +441,8 @@ pub fn plan(db: DbArgs) -> ExitCode {
                 .map(|(p, steps)| {
                     serde_json::json!({
                         "file": p.file, "phase": p.phase.as_str(), "version": p.version,
-                        "steps": steps.iter().map(|(s, locks)| serde_json::json!({
-                            "line": s.line, "sql": s.sql, "runs": how(&s.kind),
+                        "steps": steps.iter().map(|(s, how, locks)| serde_json::json!({
+                            "line": s.line, "sql": s.sql, "runs": how,
                             "locks": locks.iter().map(|(t, mode, blocks, rows)| serde_json::json!({
                                 "table": t, "mode": mode, "blocks": blocks, "rows_estimate": rows,
                             })).collect::<Vec<_>>(),
@@ -434,10 +462,10 @@ pub fn plan(db: DbArgs) -> ExitCode {
             }
             for (p, steps) in &plans {
                 println!("{} ({})", p.file, p.phase.as_str());
-                for (s, locks) in steps {
+                for (s, how, locks) in steps {
                     let first_line = s.sql.lines().next().unwrap_or_default();
                     println!("  line {:>3}: {first_line}", s.line);
-                    println!("            runs: {}", how(&s.kind));
+                    println!("            runs: {how}");
                     for (t, mode, blocks, rows) in locks {
                         let rows = if *rows >= 0 {
                             format!("~{rows} rows")

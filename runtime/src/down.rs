@@ -7,19 +7,29 @@ use concertina_codegen::change::{AlterOp, Change, ConstraintKind, ObjectKind, Qu
 use concertina_codegen::check::CheckedMigration;
 use concertina_codegen::{Config, Phase};
 
+use crate::backend::Backend;
 use crate::plan::{checksum, plan_phase, PhasePlan, Step, StepKind};
-use crate::postgres::quote_ident;
 
-fn q(name: &QualName) -> String {
+fn qualified(db: &dyn Backend, name: &QualName) -> String {
     if name.schema.is_empty() {
-        quote_ident(&name.name)
+        db.quote_ident(&name.name)
     } else {
-        format!("{}.{}", quote_ident(&name.schema), quote_ident(&name.name))
+        format!(
+            "{}.{}",
+            db.quote_ident(&name.schema),
+            db.quote_ident(&name.name)
+        )
     }
 }
 
 /// The plan that undoes a migration's expand.
-pub fn down_plan(migration: &CheckedMigration, config: &Config) -> Result<PhasePlan, String> {
+pub fn down_plan(
+    migration: &CheckedMigration,
+    config: &Config,
+    db: &dyn Backend,
+) -> Result<PhasePlan, String> {
+    let q = |name: &QualName| qualified(db, name);
+    let quote_ident = |ident: &str| db.quote_ident(ident);
     if let Some(down) = migration.phase(Phase::Down) {
         return Ok(plan_phase(migration, down, config));
     }
@@ -45,14 +55,7 @@ pub fn down_plan(migration: &CheckedMigration, config: &Config) -> Result<PhaseP
                 let Some(name) = &ci.name else {
                     return refuse("an unnamed CREATE INDEX");
                 };
-                let index = QualName::new(ci.table.schema.clone(), name.clone());
-                vec![(
-                    format!("DROP INDEX CONCURRENTLY IF EXISTS {}", q(&index)),
-                    StepKind::NonTransactional {
-                        index: Some(index),
-                        drops: true,
-                    },
-                )]
+                vec![db.drop_index(&ci.table, name)]
             }
             Change::CreateEnum { name, .. } | Change::CreateType { name } => {
                 vec![ddl(format!("DROP TYPE {}", q(name)))]
@@ -119,7 +122,14 @@ pub fn down_plan(migration: &CheckedMigration, config: &Config) -> Result<PhaseP
                                 ),
                             }));
                         }
-                        AlterOp::ValidateConstraint { .. } | AlterOp::Other { .. } => {}
+                        // MySQL's `ALTER TABLE … ADD INDEX name (…)`.
+                        AlterOp::AddIndex {
+                            name: Some(name), ..
+                        } => out.push(db.drop_index(table, name)),
+                        AlterOp::ValidateConstraint { .. }
+                        | AlterOp::Other { .. }
+                        | AlterOp::Algorithm(_)
+                        | AlterOp::Lock(_) => {}
                         _ => return refuse("this ALTER TABLE"),
                     }
                 }

@@ -18,6 +18,12 @@ pub enum RuntimeError {
     },
     #[error("no database given: set DATABASE_URL or pass --database-url")]
     NoDatabase,
+    #[error("{url} is not a {dialect} server's URL, but concertina.toml says `dialect = \"{dialect}\"`; use a URL like {expected} (or fix the dialect)")]
+    WrongScheme {
+        url: String,
+        dialect: String,
+        expected: &'static str,
+    },
 }
 
 impl RuntimeError {

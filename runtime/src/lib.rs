@@ -4,6 +4,7 @@
 //! builds in `concertina-codegen`.
 
 pub mod apply;
+pub mod backend;
 pub mod backfill;
 pub mod catalog;
 pub mod cli;
@@ -14,10 +15,12 @@ pub mod drift;
 pub mod error;
 pub mod locks;
 pub mod migrator;
+pub mod mysql;
 pub mod plan;
 pub mod postgres;
 pub mod state;
 pub mod testdb;
+pub mod testdb_mysql;
 pub mod url;
 
 pub use concertina_codegen as codegen;

@@ -5,18 +5,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use concertina_codegen::{Phase, Project, Report};
-use diesel::prelude::*;
-use diesel::sql_types::Text;
 
-use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
-use crate::backfill::{Backfill, BackfillOptions, Cursor, Progress};
-use crate::catalog::{self, live_facts, model_facts, SchemaDiff};
+use crate::apply::{ApplyError, ApplyOptions, StepReport};
+use crate::backend::Backend;
+use crate::backfill::{BackfillOptions, Progress};
+use crate::catalog::{self, SchemaDiff};
 use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
-use crate::plan::StepKind;
 use crate::plan::{plan_phase, PhasePlan, Step};
-use crate::postgres::{quote_ident, Postgres};
-use crate::state::{PhaseRecord, Status, STATE_TABLE};
+use crate::state::{PhaseRecord, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -32,8 +29,6 @@ pub enum MigrateError {
     Apply(#[from] ApplyError),
     #[error("{0}")]
     Refused(String),
-    #[error("the dialect `{0}` has no runtime yet: only PostgreSQL migrations can be applied")]
-    UnsupportedDialect(String),
 }
 
 /// One phase of one migration, with its state.
@@ -54,7 +49,8 @@ pub struct Migrator {
     pub project: Project,
     pub report: Report,
     pub plans: Vec<PhasePlan>,
-    pub pg: Postgres,
+    /// The server: PostgreSQL or MySQL/MariaDB, from the dialect in concertina.toml.
+    pub db: Box<dyn Backend>,
     pub options: ApplyOptions,
     locked: bool,
 }
@@ -63,11 +59,6 @@ impl Migrator {
     /// Loads, checks and connects. Refuses migrations that fail the check.
     pub fn open(dir: &Path, url: &str) -> Result<Migrator, MigrateError> {
         let project = Project::load(dir)?;
-        if project.config.dialect != concertina_codegen::dialect::DialectKind::Postgres {
-            return Err(MigrateError::UnsupportedDialect(
-                project.config.dialect.as_str().into(),
-            ));
-        }
         let report = project.check();
         if report.errors() > 0 {
             let errors = report
@@ -94,8 +85,8 @@ impl Migrator {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let mut pg = Postgres::connect(url)?;
-        pg.ensure_state_table()?;
+        let mut db = crate::backend::connect(project.config.dialect, url)?;
+        db.ensure_state_table()?;
         let options = ApplyOptions {
             lock_timeout: project.config.runtime.lock_timeout,
             lock_retries: project.config.runtime.lock_retries,
@@ -104,7 +95,7 @@ impl Migrator {
             project,
             report,
             plans,
-            pg,
+            db,
             options,
             locked: false,
         })
@@ -118,7 +109,7 @@ impl Migrator {
     ) -> Result<(), MigrateError> {
         let started = Instant::now();
         loop {
-            match self.pg.try_lock()? {
+            match self.db.try_lock()? {
                 None => {
                     self.locked = true;
                     return Ok(());
@@ -130,7 +121,7 @@ impl Migrator {
                     }
                     _ => {
                         return Err(RuntimeError::Locked {
-                            database: self.pg.describe(),
+                            database: self.db.describe(),
                             holder,
                         }
                         .into())
@@ -141,7 +132,7 @@ impl Migrator {
     }
 
     pub fn state(&mut self) -> Result<Vec<PhaseRecord>, MigrateError> {
-        Ok(self.pg.load_state()?)
+        Ok(self.db.load_state()?)
     }
 
     /// Records migrations up to the baseline as applied on a database that already has them.
@@ -173,18 +164,7 @@ impl Migrator {
             {
                 continue;
             }
-            diesel::sql_query(format!(
-                "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
-                 VALUES ($1, $2, $3, 'baselined', $4, $5, 0, now())",
-                quote_ident(STATE_TABLE)
-            ))
-            .bind::<Text, _>(&plan.version)
-            .bind::<Text, _>(&plan.name)
-            .bind::<Text, _>(plan.phase.as_str())
-            .bind::<Text, _>(&plan.checksum)
-            .bind::<Text, _>(&plan.text)
-            .execute(self.pg.connection())
-            .map_err(|e| RuntimeError::query("recording the baseline", e))?;
+            self.db.record_baseline(plan)?;
             adopted += 1;
         }
         Ok(adopted)
@@ -279,81 +259,27 @@ impl Migrator {
             }
             on_phase(plan, "start");
             if plan.phase == Phase::Backfill {
-                self.run_backfill(plan, rec, &mut on_progress)?;
+                let runtime = &self.project.config.runtime;
+                let options = BackfillOptions {
+                    batch_size: runtime.batch_size,
+                    batch_target: runtime.batch_target,
+                    batch_pause: runtime.batch_pause,
+                    max_replica_lag: runtime.max_replica_lag,
+                    lock_timeout: runtime.lock_timeout,
+                    lock_retries: runtime.lock_retries,
+                };
+                self.db
+                    .run_backfill(plan, rec, &self.options, &options, &mut on_progress)?;
             } else {
-                let mut applier = Applier::new(&mut self.pg, self.options.clone());
-                applier.apply_ddl_phase(plan, rec, |step, report| on_step(plan, step, report))?;
+                self.db
+                    .apply_ddl_phase(plan, rec, &self.options, &mut |step, report| {
+                        on_step(plan, step, report)
+                    })?;
             }
             on_phase(plan, "done");
             applied += 1;
         }
         Ok(applied)
-    }
-}
-
-impl Migrator {
-    /// Runs a backfill phase statement by statement through the batched engine, resuming at
-    /// the saved cursor.
-    fn run_backfill(
-        &mut self,
-        plan: &PhasePlan,
-        rec: Option<&PhaseRecord>,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<(), MigrateError> {
-        let mut applier = Applier::new(&mut self.pg, self.options.clone());
-        let start_at = applier.begin(plan, rec)?;
-        let saved = rec
-            .and_then(|r| r.cursor.as_deref())
-            .and_then(Cursor::from_json);
-        let runtime = &self.project.config.runtime;
-        let options = BackfillOptions {
-            batch_size: runtime.batch_size,
-            batch_target: runtime.batch_target,
-            batch_pause: runtime.batch_pause,
-            max_replica_lag: runtime.max_replica_lag,
-            lock_timeout: runtime.lock_timeout,
-            lock_retries: runtime.lock_retries,
-        };
-        for step in plan.steps.iter().skip(start_at) {
-            let StepKind::Backfill { change, .. } = &step.kind else {
-                // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
-                let mut applier = Applier::new(&mut self.pg, self.options.clone());
-                applier.apply_one(plan, step)?;
-                continue;
-            };
-            let cursor = match &saved {
-                Some(c) if c.statement == step.index => c.clone(),
-                _ => Cursor::default(),
-            };
-            let mut engine = Backfill {
-                pg: &mut self.pg,
-                options: options.clone(),
-                version: plan.version.clone(),
-            };
-            if let Err(message) = engine.run_statement(step.index, change, cursor, on_progress) {
-                let located = format!("{}:{}: {message}", plan.file, step.line);
-                let mut applier = Applier::new(&mut self.pg, self.options.clone());
-                applier.fail(plan, &located)?;
-                return Err(ApplyError::Statement {
-                    file: plan.file.clone(),
-                    line: step.line,
-                    message,
-                }
-                .into());
-            }
-            diesel::sql_query(format!(
-                "UPDATE {} SET statements_done = $1, backfill_cursor = NULL, updated_at = now()
-                 WHERE version = $2 AND phase = 'backfill'",
-                quote_ident(STATE_TABLE)
-            ))
-            .bind::<diesel::sql_types::Integer, _>(step.index as i32 + 1)
-            .bind::<Text, _>(&plan.version)
-            .execute(self.pg.connection())
-            .map_err(|e| RuntimeError::query("updating the state table", e))?;
-        }
-        let mut applier = Applier::new(&mut self.pg, self.options.clone());
-        applier.done(plan)?;
-        Ok(())
     }
 }
 
@@ -399,36 +325,19 @@ impl Migrator {
                 migration.dir_name
             )));
         }
-        let plan = crate::down::down_plan(migration, &self.project.config)
+        let plan = crate::down::down_plan(migration, &self.project.config, self.db.as_ref())
             .map_err(MigrateError::Refused)?;
         let existing = state
             .iter()
             .find(|r| r.version == plan.version && r.phase == Phase::Down)
             .cloned();
-        let mut applier = Applier::new(&mut self.pg, self.options.clone());
-        applier.apply_ddl_phase(&plan, existing.as_ref(), |step, report| {
-            on_step(&plan, step, report)
-        })?;
-        let version = plan.version.clone();
-        self.pg
-            .connection()
-            .transaction::<_, diesel::result::Error, _>(|c| {
-                diesel::sql_query(format!(
-                    "UPDATE {} SET status = 'rolled_back', updated_at = now()
-                     WHERE version = $1 AND phase IN ('expand', 'backfill')",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(&version)
-                .execute(c)?;
-                diesel::sql_query(format!(
-                    "DELETE FROM {} WHERE version = $1 AND phase = 'down'",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(&version)
-                .execute(c)?;
-                Ok(())
-            })
-            .map_err(|e| RuntimeError::query("recording the rollback", e))?;
+        self.db.apply_ddl_phase(
+            &plan,
+            existing.as_ref(),
+            &self.options,
+            &mut |step, report| on_step(&plan, step, report),
+        )?;
+        self.db.record_rollback(&plan.version)?;
         Ok(plan)
     }
 }
@@ -473,8 +382,8 @@ impl Migrator {
     /// Live schema against the model; NULLs left where a pending contract needs none.
     pub fn verify(&mut self) -> Result<Verification, MigrateError> {
         let expected = self.expected_schema()?;
-        let live = live_facts(&mut self.pg)?;
-        let diff = catalog::diff(&live, &model_facts(&expected));
+        let live = self.db.live_facts()?;
+        let diff = catalog::diff(&live, &self.db.model_facts(&expected));
         let state = self.state()?;
         let mut nulls = Vec::new();
         for plan in self.plans.iter().filter(|p| p.phase == Phase::Contract) {
@@ -487,25 +396,23 @@ impl Migrator {
             if !(pending && expanded) {
                 continue;
             }
+            let parsed = self
+                .report
+                .migrations
+                .iter()
+                .find(|m| m.version == plan.version)
+                .and_then(|m| m.phase(Phase::Contract))
+                .map(|p| p.parsed.statements.clone())
+                .unwrap_or_default();
             for step in &plan.steps {
-                let StepKind::SafeSetNotNull { table, column } = &step.kind else {
+                let change = parsed
+                    .iter()
+                    .find(|s| s.line == step.line)
+                    .map(|s| &s.change);
+                let Some((table, column)) = self.db.sets_not_null(step, change) else {
                     continue;
                 };
-                #[derive(QueryableByName)]
-                struct N {
-                    #[diesel(sql_type = diesel::sql_types::BigInt)]
-                    n: i64,
-                }
-                let sql = format!(
-                    "SELECT count(*) AS n FROM {}.{} WHERE {} IS NULL",
-                    quote_ident(&table.schema),
-                    quote_ident(&table.name),
-                    quote_ident(column)
-                );
-                let n = diesel::sql_query(sql)
-                    .get_result::<N>(self.pg.connection())
-                    .map_err(|e| RuntimeError::query("counting NULLs", e))?
-                    .n;
+                let n = self.db.count_nulls(&table, &column)?;
                 if n > 0 {
                     nulls.push(format!(
                         "{}:{}: contract sets {table}.{column} NOT NULL but {n} row(s) hold NULL; run (or re-run) the backfill and make the app write the column",
@@ -521,7 +428,7 @@ impl Migrator {
 impl Drop for Migrator {
     fn drop(&mut self) {
         if self.locked {
-            let _ = self.pg.unlock();
+            let _ = self.db.unlock();
         }
     }
 }

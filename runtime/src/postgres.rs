@@ -1,4 +1,5 @@
-//! PostgreSQL through diesel's `PgConnection`: the state table, the single-migrator lock.
+//! PostgreSQL through diesel's `PgConnection`: the state table, the single-migrator lock, and
+//! the [`Backend`](crate::backend::Backend) that runs phases with `apply` and `backfill`.
 //! Every identifier built into SQL is quoted; values are bound, never spliced.
 
 use diesel::connection::SimpleConnection;
@@ -6,7 +7,16 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
+use std::collections::BTreeSet;
+
+use concertina_codegen::change::{Change, QualName};
+
+use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
+use crate::backend::LockInfo;
+use crate::backfill::{Backfill, BackfillOptions, Cursor, Progress};
+use crate::catalog::Fact;
 use crate::error::RuntimeError;
+use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{
     phase_from_str, PhaseRecord, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE,
 };
@@ -267,6 +277,210 @@ impl Postgres {
             .get_result(&mut self.conn)
             .map_err(|e| RuntimeError::query("reading the database name", e))?;
         Ok(n.name)
+    }
+}
+
+impl crate::backend::Backend for Postgres {
+    fn describe(&self) -> String {
+        Postgres::describe(self)
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        quote_ident(ident)
+    }
+
+    fn ensure_state_table(&mut self) -> Result<(), RuntimeError> {
+        Postgres::ensure_state_table(self)
+    }
+
+    fn load_state(&mut self) -> Result<Vec<PhaseRecord>, RuntimeError> {
+        Postgres::load_state(self)
+    }
+
+    fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
+        Postgres::try_lock(self)
+    }
+
+    fn unlock(&mut self) -> Result<(), RuntimeError> {
+        Postgres::unlock(self)
+    }
+
+    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
+        diesel::sql_query(format!(
+            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
+             VALUES ($1, $2, $3, 'baselined', $4, $5, 0, now())",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(&plan.version)
+        .bind::<Text, _>(&plan.name)
+        .bind::<Text, _>(plan.phase.as_str())
+        .bind::<Text, _>(&plan.checksum)
+        .bind::<Text, _>(&plan.text)
+        .execute(&mut self.conn)
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("recording the baseline", e))
+    }
+
+    fn apply_ddl_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        options: &ApplyOptions,
+        on_step: &mut dyn FnMut(&Step, &StepReport),
+    ) -> Result<(), ApplyError> {
+        let mut applier = Applier::new(self, options.clone());
+        applier.apply_ddl_phase(plan, existing, on_step)?;
+        Ok(())
+    }
+
+    fn run_backfill(
+        &mut self,
+        plan: &PhasePlan,
+        rec: Option<&PhaseRecord>,
+        apply: &ApplyOptions,
+        options: &BackfillOptions,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), ApplyError> {
+        let mut applier = Applier::new(self, apply.clone());
+        let start_at = applier.begin(plan, rec)?;
+        let saved = rec
+            .and_then(|r| r.cursor.as_deref())
+            .and_then(Cursor::from_json);
+        for step in plan.steps.iter().skip(start_at) {
+            let StepKind::Backfill { change, .. } = &step.kind else {
+                // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
+                let mut applier = Applier::new(self, apply.clone());
+                applier.apply_one(plan, step)?;
+                continue;
+            };
+            let cursor = match &saved {
+                Some(c) if c.statement == step.index => c.clone(),
+                _ => Cursor::default(),
+            };
+            let mut engine = Backfill {
+                pg: self,
+                options: options.clone(),
+                version: plan.version.clone(),
+            };
+            if let Err(message) = engine.run_statement(step.index, change, cursor, on_progress) {
+                let located = format!("{}:{}: {message}", plan.file, step.line);
+                let mut applier = Applier::new(self, apply.clone());
+                applier.fail(plan, &located)?;
+                return Err(ApplyError::Statement {
+                    file: plan.file.clone(),
+                    line: step.line,
+                    message,
+                });
+            }
+            diesel::sql_query(format!(
+                "UPDATE {} SET statements_done = $1, backfill_cursor = NULL, updated_at = now()
+                 WHERE version = $2 AND phase = 'backfill'",
+                quote_ident(STATE_TABLE)
+            ))
+            .bind::<Integer, _>(step.index as i32 + 1)
+            .bind::<Text, _>(&plan.version)
+            .execute(&mut self.conn)
+            .map_err(|e| RuntimeError::query("updating the state table", e))?;
+        }
+        let mut applier = Applier::new(self, apply.clone());
+        applier.done(plan)?;
+        Ok(())
+    }
+
+    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {
+        self.conn
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                diesel::sql_query(format!(
+                    "UPDATE {} SET status = 'rolled_back', updated_at = now()
+                     WHERE version = $1 AND phase IN ('expand', 'backfill')",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(version)
+                .execute(c)?;
+                diesel::sql_query(format!(
+                    "DELETE FROM {} WHERE version = $1 AND phase = 'down'",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(version)
+                .execute(c)?;
+                Ok(())
+            })
+            .map_err(|e| RuntimeError::query("recording the rollback", e))
+    }
+
+    fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
+        crate::catalog::live_facts(self)
+    }
+
+    fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let sql = format!(
+            "SELECT count(*) AS n FROM {}.{} WHERE {} IS NULL",
+            quote_ident(&table.schema),
+            quote_ident(&table.name),
+            quote_ident(column)
+        );
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut self.conn)
+            .map(|n| n.n)
+            .map_err(|e| RuntimeError::query("counting NULLs", e))
+    }
+
+    fn row_estimate(&mut self, table: &QualName) -> Option<i64> {
+        Postgres::row_estimate(self, table)
+    }
+
+    fn step_locks(&self, change: &Change, _step: &Step) -> Vec<LockInfo> {
+        crate::locks::locks(change)
+            .into_iter()
+            .map(|(table, mode)| LockInfo {
+                table,
+                mode: mode.as_str().into(),
+                blocks: mode.blocks(),
+            })
+            .collect()
+    }
+
+    fn how(&self, step: &Step) -> String {
+        match &step.kind {
+            StepKind::Transactional => "own transaction, lock_timeout + retries",
+            StepKind::NonTransactional { .. } => "outside a transaction (CONCURRENTLY)",
+            StepKind::SafeSetNotNull { .. } => {
+                "CHECK NOT VALID, VALIDATE, SET NOT NULL, DROP CHECK"
+            }
+            StepKind::Transaction { .. } => "the file's explicit transaction",
+            StepKind::Session => "session setting",
+            StepKind::Backfill { .. } => "keyset batches, resumable",
+        }
+        .into()
+    }
+
+    fn drop_index(&self, table: &QualName, index: &str) -> (String, StepKind) {
+        let index = QualName::new(table.schema.clone(), index.to_string());
+        let qualified = if index.schema.is_empty() {
+            quote_ident(&index.name)
+        } else {
+            format!(
+                "{}.{}",
+                quote_ident(&index.schema),
+                quote_ident(&index.name)
+            )
+        };
+        (
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
+            StepKind::NonTransactional {
+                index: Some(index),
+                drops: true,
+            },
+        )
+    }
+
+    fn as_postgres(&mut self) -> Option<&mut Postgres> {
+        Some(self)
     }
 }
 

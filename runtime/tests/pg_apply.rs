@@ -365,7 +365,7 @@ fn a_table_without_a_key_cannot_be_backfilled() {
 
 #[test]
 fn down_after_expand_restores_the_previous_schema() {
-    use concertina_runtime::catalog::{diff, live_facts, model_facts};
+    use concertina_runtime::catalog::{diff, model_facts};
     let db = TestDb::new("down");
     let dir = Dir::new("down", CONFIG);
     users(&dir, 50);
@@ -378,7 +378,7 @@ fn down_after_expand_restores_the_previous_schema() {
     let plan = m.down(|_, _, _| {}).expect("down");
     assert_eq!(plan.version, "0002");
     let before = m.report.migrations[1].window.before.clone();
-    let live = live_facts(&mut m.pg).expect("catalog");
+    let live = m.db.live_facts().expect("catalog");
     let d = diff(&live, &model_facts(&before));
     assert!(
         d.is_empty(),

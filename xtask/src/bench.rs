@@ -19,6 +19,9 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("wrote {n} statements to {dir}");
             Ok(())
         }
+        Some("backfill") if dialect(args)? != "postgres" => {
+            crate::bench_mysql::backfill(&args[1..])
+        }
         Some("backfill") => crate::bench_db::backfill(&args[1..]),
         Some("app-impact") => crate::bench_db::app_impact(&args[1..]),
         Some("derive") => crate::bench_derive::run(&args[1..]),
@@ -26,6 +29,17 @@ pub fn run(args: &[String]) -> Result<()> {
             bail!("unknown benchmark `{other}`; available: check, derive, backfill, app-impact, generate")
         }
         None => bail!("usage: cargo xtask bench check|derive|backfill|app-impact [options]"),
+    }
+}
+
+/// `--dialect postgres|mysql|mariadb` (default postgres).
+pub fn dialect(args: &[String]) -> Result<&str> {
+    match args.iter().position(|a| a == "--dialect") {
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some(d @ ("postgres" | "mysql" | "mariadb")) => Ok(d),
+            _ => bail!("--dialect takes postgres, mysql or mariadb"),
+        },
+        None => Ok("postgres"),
     }
 }
 

@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod bench_db;
 mod bench_derive;
+mod bench_mysql;
 mod readme;
 
 use std::process::ExitCode;
@@ -38,7 +39,8 @@ const HELP: &str = "cargo xtask <task>
 tasks:
   migrate <command>   concertina's CLI (`cargo xtask migrate --help`)
   bench check         time `migrate check` on 300 generated migrations
-  bench backfill      the backfill engine against one plain UPDATE (--rows N, default 5000000)
+  bench backfill      the backfill engine against one plain UPDATE (--rows N, default 5000000;
+                      --dialect mariadb: on DATABASE_URL or CONCERTINA_TEST_MYSQL_URL)
   bench app-impact    app latency during the demo migrations against the same workload without
   readme [--check]    regenerate (or verify) the README's rule table";
 

@@ -3,6 +3,8 @@
 //! wait, p50/p99/max latency and failed transactions. Without DATABASE_URL it runs its own
 //! throwaway PostgreSQL.
 
+pub mod mariadb_server;
+pub mod mysql;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -45,7 +47,7 @@ pub struct PhaseStats {
 }
 
 #[derive(Default)]
-struct Bucket {
+pub(crate) struct Bucket {
     latencies_us: Vec<u32>,
     failed: u64,
     longest_lock_wait: Duration,
@@ -54,18 +56,18 @@ struct Bucket {
 
 /// Which app version runs: the demo deploys them at the right moments of each window.
 #[derive(Default)]
-struct App {
-    dual_write: AtomicBool,
-    new_app: AtomicBool,
-    writes_phone: AtomicBool,
-    stop: AtomicBool,
-    phase: AtomicUsize,
-    buckets: Mutex<BTreeMap<usize, Bucket>>,
-    max_id: AtomicU64,
+pub(crate) struct App {
+    pub(crate) dual_write: AtomicBool,
+    pub(crate) new_app: AtomicBool,
+    pub(crate) writes_phone: AtomicBool,
+    pub(crate) stop: AtomicBool,
+    pub(crate) phase: AtomicUsize,
+    pub(crate) buckets: Mutex<BTreeMap<usize, Bucket>>,
+    pub(crate) max_id: AtomicU64,
 }
 
 impl App {
-    fn record(&self, latency: Duration, error: Option<String>) {
+    pub(crate) fn record(&self, latency: Duration, error: Option<String>) {
         let phase = self.phase.load(Ordering::SeqCst);
         if let Ok(mut b) = self.buckets.lock() {
             let bucket = b.entry(phase).or_default();
@@ -81,10 +83,10 @@ impl App {
 }
 
 /// A tiny xorshift for picking rows: no dependency, deterministic per worker.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -190,7 +192,7 @@ fn percentile(sorted: &[u32], p: f64) -> Duration {
 }
 
 /// One step of the demo: a phase to apply, or an app deploy.
-enum Step {
+pub(crate) enum Step {
     Apply(&'static str, Phase),
     Deploy(&'static str, fn(&App)),
 }
@@ -292,26 +294,53 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
         "VACUUM ANALYZE users".to_string(),
         "VACUUM ANALYZE orders".to_string(),
     ] {
-        m.pg
+        m.db
+            .as_postgres()
+            .ok_or("the demo loads its data with PostgreSQL SQL")?
             .connection()
             .batch_execute(&sql)
             .map_err(|e| format!("loading the demo data: {e}"))?;
     }
     say(&format!("loaded in {:.1?}", load.elapsed()));
 
+    drive(
+        &mut m,
+        &url,
+        options,
+        steps(),
+        worker,
+        lock_monitor,
+        started,
+        say,
+    )
+}
+
+/// The app workload, the deploys and the phases, with per-phase statistics: shared by the
+/// PostgreSQL and the MySQL demo (`worker` and `monitor` speak the server's SQL).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive(
+    m: &mut Migrator,
+    url: &str,
+    options: &DemoOptions,
+    steps: Vec<Step>,
+    worker: fn(String, Arc<App>, u64) -> Result<(), String>,
+    lock_monitor: fn(String, Arc<App>),
+    started: Instant,
+    say: &mut dyn FnMut(&str),
+) -> Result<Vec<PhaseStats>, String> {
     let app = Arc::new(App::default());
     app.max_id.store(options.rows.max(1), Ordering::SeqCst);
     let mut labels = vec!["no migration (baseline)".to_string()];
     let mut durations = vec![Duration::ZERO];
     let mut handles = Vec::new();
     for i in 0..options.clients.max(1) {
-        let (u, a) = (url.clone(), app.clone());
+        let (u, a) = (url.to_string(), app.clone());
         handles.push(std::thread::spawn(move || {
             worker(u, a, 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
         }));
     }
     let monitor = {
-        let (u, a) = (url.clone(), app.clone());
+        let (u, a) = (url.to_string(), app.clone());
         std::thread::spawn(move || lock_monitor(u, a))
     };
     say(&format!(
@@ -324,7 +353,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
     durations[0] = t.elapsed();
 
     let mut result = Ok(());
-    for step in steps() {
+    for step in steps {
         match step {
             Step::Deploy(what, f) => {
                 say(&format!("deploy: {what}"));

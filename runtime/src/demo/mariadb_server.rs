@@ -1,0 +1,135 @@
+//! A throwaway MariaDB for the demo: `mariadb-install-db` and `mariadbd` in a temp dir, on a
+//! free port of 127.0.0.1 with root and no password, stopped and removed when dropped.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::mysql::MysqlConnection;
+use diesel::Connection;
+
+use super::server::ServerError;
+
+pub struct MariaDbServer {
+    dir: PathBuf,
+    child: Child,
+    pub port: u16,
+}
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map(PathBuf::from));
+    names
+        .iter()
+        .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
+        .find(|p| p.exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl MariaDbServer {
+    pub fn start(mut on_step: impl FnMut(&str)) -> Result<MariaDbServer, ServerError> {
+        let not_found = || {
+            ServerError::Failed {
+            step: "finding MariaDB".into(),
+            output: "no mariadb-install-db / mariadbd: install MariaDB (`apt-get install mariadb-server`) or set DATABASE_URL to a running server".into(),
+        }
+        };
+        let install = find(&["mariadb-install-db", "mysql_install_db"]).ok_or_else(not_found)?;
+        let server = find(&["mariadbd", "mysqld"]).ok_or_else(not_found)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("concertina-mariadb-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let data = dir.join("data");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        // mariadbd refuses to run as root unless told to.
+        let user: Vec<String> = if is_root() {
+            vec!["--user=root".into()]
+        } else {
+            Vec::new()
+        };
+        on_step(&format!("mariadb-install-db in {}", dir.display()));
+        let out = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args(&user)
+            .output()?;
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(ServerError::Failed {
+                step: "mariadb-install-db".into(),
+                output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let child = Command::new(&server)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--port={port}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-log-bin",
+                "--skip-name-resolve",
+            ])
+            .args(&user)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let server = MariaDbServer { dir, child, port };
+        on_step(&format!("mariadbd on 127.0.0.1:{port}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while MysqlConnection::establish(&server.url("mysql")).is_err() {
+            if Instant::now() > deadline {
+                let log =
+                    std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default();
+                return Err(ServerError::Failed {
+                    step: "starting mariadbd".into(),
+                    output: log.lines().rev().take(5).collect::<Vec<_>>().join(" | "),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(server)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for MariaDbServer {
+    fn drop(&mut self) {
+        // SIGTERM: a clean shutdown, then the files go.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,226 @@
+//! `migrate demo` on MariaDB/MySQL: the example migrations of `migrations-mysql/` applied to a
+//! loaded table while the app workload runs, on the server of DATABASE_URL (a database is
+//! created and dropped) or, without it, on a throwaway MariaDB. App lock waits are sampled
+//! from `information_schema.PROCESSLIST`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concertina_codegen::Phase;
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Text};
+
+use super::{drive, App, DemoOptions, PhaseStats, Rng, Step};
+use crate::migrator::Migrator;
+use crate::mysql::quote_ident;
+
+fn steps() -> Vec<Step> {
+    use Phase::*;
+    vec![
+        Step::Apply("0002", Expand),
+        Step::Apply("0003", Expand),
+        Step::Apply("0004", Expand),
+        Step::Deploy("transition app: dual-writes name and full_name", |a| {
+            a.dual_write.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Backfill),
+        Step::Deploy("new app: reads and writes full_name only", |a| {
+            a.new_app.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Contract),
+        Step::Apply("0005", Expand),
+    ]
+}
+
+fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
+    let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
+    let mut rng = Rng(seed | 1);
+    let mut n: u64 = 0;
+    while !app.stop.load(Ordering::SeqCst) {
+        n += 1;
+        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
+        let id = (rng.next() % max_id + 1) as i64;
+        let dual = app.dual_write.load(Ordering::SeqCst);
+        let new = app.new_app.load(Ordering::SeqCst);
+        let roll = rng.next() % 10;
+        let started = Instant::now();
+        let result: Result<(), diesel::result::Error> = if roll < 6 {
+            let col = if new { "full_name" } else { "name" };
+            diesel::sql_query(format!(
+                "SELECT id, {col} AS n, email FROM users WHERE id = ?"
+            ))
+            .bind::<BigInt, _>(id)
+            .execute(&mut conn)
+            .map(|_| ())
+        } else if roll < 9 {
+            let value = format!("renamed {n}");
+            let q = match (new, dual) {
+                (true, _) => diesel::sql_query("UPDATE users SET full_name = ? WHERE id = ?")
+                    .into_boxed()
+                    .bind::<Text, _>(value),
+                (false, true) => {
+                    diesel::sql_query("UPDATE users SET name = ?, full_name = ? WHERE id = ?")
+                        .into_boxed()
+                        .bind::<Text, _>(value.clone())
+                        .bind::<Text, _>(value)
+                }
+                (false, false) => diesel::sql_query("UPDATE users SET name = ? WHERE id = ?")
+                    .into_boxed()
+                    .bind::<Text, _>(value),
+            };
+            q.bind::<BigInt, _>(id).execute(&mut conn).map(|_| ())
+        } else {
+            let name = format!("new user {seed}-{n}");
+            let email = format!("demo-{seed}-{n}@example.com");
+            conn.transaction(|c| {
+                let q = match (new, dual) {
+                    (true, _) => {
+                        diesel::sql_query("INSERT INTO users (full_name, email) VALUES (?, ?)")
+                            .into_boxed()
+                            .bind::<Text, _>(name)
+                    }
+                    (false, true) => diesel::sql_query(
+                        "INSERT INTO users (name, full_name, email) VALUES (?, ?, ?)",
+                    )
+                    .into_boxed()
+                    .bind::<Text, _>(name.clone())
+                    .bind::<Text, _>(name),
+                    (false, false) => {
+                        diesel::sql_query("INSERT INTO users (name, email) VALUES (?, ?)")
+                            .into_boxed()
+                            .bind::<Text, _>(name)
+                    }
+                };
+                q.bind::<Text, _>(email).execute(c)?;
+                c.batch_execute(
+                    "INSERT INTO orders (user_id, total) VALUES (LAST_INSERT_ID(), 9.99)",
+                )
+            })
+        };
+        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
+    }
+    Ok(())
+}
+
+/// Samples how long app statements have been waiting for a lock (DDL excluded: that is the
+/// migrator's own wait).
+fn lock_monitor(url: String, app: Arc<App>) {
+    let Ok(mut conn) = MysqlConnection::establish(&url) else {
+        return;
+    };
+    #[derive(QueryableByName)]
+    struct W {
+        #[diesel(sql_type = Double)]
+        s: f64,
+    }
+    // MariaDB reports milliseconds; MySQL only whole seconds.
+    let queries = [
+        "SELECT CAST(COALESCE(MAX(TIME_MS), 0) / 1000 AS DOUBLE) AS s FROM information_schema.PROCESSLIST
+         WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND STATE LIKE 'Waiting for%lock%'
+           AND INFO NOT REGEXP '^[[:space:]]*(ALTER|CREATE|DROP)'",
+        "SELECT CAST(COALESCE(MAX(TIME), 0) AS DOUBLE) AS s FROM information_schema.PROCESSLIST
+         WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND STATE LIKE 'Waiting for%lock%'
+           AND INFO NOT REGEXP '^[[:space:]]*(ALTER|CREATE|DROP)'",
+    ];
+    let mut which = 0;
+    while !app.stop.load(Ordering::SeqCst) {
+        let wait = match diesel::sql_query(queries[which]).get_result::<W>(&mut conn) {
+            Ok(w) => Duration::from_secs_f64(w.s.max(0.0)),
+            Err(_) if which == 0 => {
+                which = 1;
+                continue;
+            }
+            Err(_) => Duration::ZERO,
+        };
+        let phase = app.phase.load(Ordering::SeqCst);
+        if let Ok(mut b) = app.buckets.lock() {
+            let bucket = b.entry(phase).or_default();
+            bucket.longest_lock_wait = bucket.longest_lock_wait.max(wait);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs the MySQL demo on the server of `options.database_url`.
+pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<PhaseStats>, String> {
+    let started = Instant::now();
+    let _server;
+    let started_url;
+    let server_url = match options.database_url.as_deref() {
+        Some(url) => url,
+        None => {
+            let s = super::mariadb_server::MariaDbServer::start(|m| say(m))
+                .map_err(|e| e.to_string())?;
+            started_url = s.url("mysql");
+            _server = s;
+            started_url.as_str()
+        }
+    };
+    let after_scheme = server_url.find("://").map_or(0, |i| i + 3);
+    let base = match server_url[after_scheme..].find('/') {
+        Some(slash) => &server_url[..after_scheme + slash],
+        None => server_url,
+    };
+    let db_name = format!("concertina_demo_{}", std::process::id());
+    let mut admin = MysqlConnection::establish(&format!("{base}/"))
+        .map_err(|e| crate::error::RuntimeError::connect(server_url, e).to_string())?;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4",
+            db = quote_ident(&db_name)
+        ))
+        .map_err(|e| format!("creating the demo database: {e}"))?;
+    struct DropDb(MysqlConnection, String);
+    impl Drop for DropDb {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&format!(
+                "SET SESSION lock_wait_timeout = 30; DROP DATABASE IF EXISTS {}",
+                quote_ident(&self.1)
+            ));
+        }
+    }
+    let _drop_db = DropDb(admin, db_name.clone());
+    let url = format!("{base}/{db_name}");
+
+    let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
+    m.lock(None, |_| {}).map_err(|e| e.to_string())?;
+    m.apply(
+        &[Phase::Expand],
+        Some("0001"),
+        |_, _, _| {},
+        |_, _| {},
+        |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    say(&format!(
+        "loading {} users and {} orders",
+        options.rows,
+        options.rows / 4
+    ));
+    let load = Instant::now();
+    let rows = options.rows.max(1);
+    let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
+    for sql in [
+        format!("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('user', seq, '@example.com') FROM seq_1_to_{rows}"),
+        format!("INSERT INTO orders (user_id, total) SELECT 1 + (seq * 7919) % {rows}, (seq % 1000) / 10.0 FROM seq_1_to_{}", (rows / 4).max(1)),
+        "ANALYZE TABLE users, orders".to_string(),
+    ] {
+        conn.batch_execute(&sql)
+            .map_err(|e| format!("loading the demo data (MariaDB's sequence engine): {e}"))?;
+    }
+    drop(conn);
+    say(&format!("loaded in {:.1?}", load.elapsed()));
+    drive(
+        &mut m,
+        &url,
+        options,
+        steps(),
+        worker,
+        lock_monitor,
+        started,
+        say,
+    )
+}

@@ -1,0 +1,490 @@
+//! Expand and contract on MySQL/MariaDB. Each DDL statement runs alone (it commits
+//! implicitly, so there is no transaction to share with the state row) under
+//! `SET SESSION lock_wait_timeout`, retried with backoff and jitter when its metadata lock is
+//! not granted in time. Every `ALTER TABLE` and `CREATE INDEX` that names no algorithm gets one:
+//! `ALGORITHM=INSTANT` where the change can be instant, else `ALGORITHM=INPLACE, LOCK=NONE`. A
+//! refused INSTANT falls back to INPLACE with `LOCK=NONE`; a refused INPLACE is reported, never
+//! retried as a table copy.
+//!
+//! MariaDB's `ALGORITHM=NOCOPY` is not used: it refuses a rebuild, but a rebuild under
+//! `INPLACE, LOCK=NONE` is online (reads and writes go on), so refusing it would stop safe
+//! migrations; the checker's `mysql-online-rebuild` warning is where a rebuild is reviewed.
+
+use std::time::Instant;
+
+use concertina_codegen::change::{AlterOp, Change, QualName};
+use concertina_codegen::dialect::DialectKind;
+use concertina_codegen::source::SourceFile;
+use diesel::connection::SimpleConnection;
+
+use super::{describe_error, is_lock_wait_timeout, timeout_seconds, MySql, Version};
+use crate::apply::{backoff, ApplyOptions, StepReport};
+use crate::backend::LockInfo;
+use crate::plan::{PhasePlan, Step, StepKind};
+use crate::state::{PhaseRecord, Status, STATE_TABLE};
+
+/// The online mode an appended clause asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Online {
+    Instant,
+    /// `ALGORITHM=INPLACE, LOCK=NONE`: reads and writes go on, the table may be rebuilt.
+    InplaceNoLock,
+}
+
+impl Online {
+    fn clause(self, alter: bool) -> &'static str {
+        match (self, alter) {
+            (Online::Instant, _) => "ALGORITHM=INSTANT",
+            (Online::InplaceNoLock, true) => "ALGORITHM=INPLACE, LOCK=NONE",
+            // CREATE INDEX takes the options without a comma.
+            (Online::InplaceNoLock, false) => "ALGORITHM=INPLACE LOCK=NONE",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Online::Instant => "ALGORITHM=INSTANT (metadata only)",
+            Online::InplaceNoLock => "ALGORITHM=INPLACE, LOCK=NONE (online; may rebuild)",
+        }
+    }
+}
+
+/// Whether an ALTER operation can be INSTANT on this server (by the documented versions; the
+/// server has the last word, and a refusal falls back to INPLACE).
+fn instant_op(op: &AlterOp, v: Version, mariadb: bool) -> bool {
+    let at = |maria: (u32, u32), mysql: (u32, u32, u32)| {
+        if mariadb {
+            (v.0, v.1) >= maria
+        } else {
+            (v.0, v.1, v.2) >= mysql
+        }
+    };
+    match op {
+        AlterOp::AddColumn { column, .. } => {
+            !column.identity
+                && column
+                    .generated
+                    .as_ref()
+                    .is_none_or(|g| g.stored != Some(true))
+                && column.constraints.is_empty()
+                && at((10, 3), (8, 0, 12))
+        }
+        AlterOp::DropColumn { .. } => at((10, 4), (8, 0, 29)),
+        AlterOp::RenameColumn { .. } => at((10, 3), (8, 0, 28)),
+        AlterOp::SetDefault { .. } | AlterOp::DropDefault { .. } | AlterOp::RenameTable { .. } => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The online clauses to try, in order, for a statement that names none; empty when the
+/// statement runs as written (not an ALTER/index statement, or it names its own algorithm).
+pub fn online_clauses(change: &Change, v: Version, mariadb: bool) -> Vec<Online> {
+    match change {
+        Change::AlterTable { ops, .. } => {
+            if ops
+                .iter()
+                .any(|op| matches!(op, AlterOp::Algorithm(_) | AlterOp::Lock(_)))
+            {
+                return Vec::new();
+            }
+            let real: Vec<&AlterOp> = ops.iter().collect();
+            if !real.is_empty() && real.iter().all(|op| instant_op(op, v, mariadb)) {
+                vec![Online::Instant, Online::InplaceNoLock]
+            } else {
+                vec![Online::InplaceNoLock]
+            }
+        }
+        // `DROP INDEX … ON t` takes no algorithm on MariaDB; dropping a secondary index is
+        // metadata-only on InnoDB anyway.
+        Change::CreateIndex(_) => vec![Online::InplaceNoLock],
+        _ => Vec::new(),
+    }
+}
+
+/// The statement with the clause appended on its own line (a trailing `-- comment` in the
+/// statement's text ends at the newline).
+fn with_clause(sql: &str, change: &Change, online: Online) -> String {
+    let alter = matches!(change, Change::AlterTable { .. });
+    let sql = sql.trim_end().trim_end_matches(';');
+    if alter {
+        format!("{sql}\n, {}", online.clause(true))
+    } else {
+        format!("{sql}\n{}", online.clause(false))
+    }
+}
+
+/// The server refused the requested algorithm or lock (errors 1845, 1846; 4092 when INSTANT
+/// ran out of row versions).
+fn is_refusal(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    (m.contains("is not supported") && (m.contains("algorithm=") || m.contains("lock=")))
+        || m.contains("maximum row versions")
+        || m.contains("row versions")
+}
+
+/// An error that means the statement's work is already there (a run killed after the
+/// statement committed and before its progress was recorded).
+fn already_done(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("duplicate column name")
+        || m.contains("duplicate key name")
+        || m.contains("already exists")
+        || m.contains("can't drop")
+        || m.contains("check that it exists")
+        || (m.contains("unknown column") && m.contains("in '"))
+}
+
+fn recipe(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("column type") || m.contains("charset") || m.contains("character set") {
+        "add a new column of the new type in expand, backfill it in batches, switch the app, drop the old column in contract (or use an online schema change tool outside migrations)"
+    } else if m.contains("foreign") {
+        "ADD INDEX on the child columns first, then `SET foreign_key_checks = 0` around the one ALTER (checked rows: query for orphans in backfill)"
+    } else if m.contains("fulltext") || m.contains("spatial") {
+        "create the index on a new table, or review it with `-- concertina:allow(...)` and run it at a quiet time with an explicit ALGORITHM"
+    } else {
+        "one change per ALTER (a combined ALTER takes the slowest algorithm), or the expand/backfill/contract recipe of the checker's rule for this change"
+    }
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Records `done` statements of the phase (and clears the started mark).
+fn record_sql(plan: &PhasePlan, done: usize) -> String {
+    format!(
+        "UPDATE {} SET statements_done = {done}, backfill_cursor = NULL, updated_at = UTC_TIMESTAMP(6) WHERE version = {} AND phase = {}",
+        super::quote_ident(STATE_TABLE),
+        sql_literal(&plan.version),
+        sql_literal(plan.phase.as_str())
+    )
+}
+
+/// Marks statement `index` started. DDL phases have no backfill cursor, so the column holds
+/// the mark: `{"ddl_started": 3}`.
+fn started_sql(plan: &PhasePlan, index: usize) -> String {
+    format!(
+        "UPDATE {} SET backfill_cursor = {}, updated_at = UTC_TIMESTAMP(6) WHERE version = {} AND phase = {}",
+        super::quote_ident(STATE_TABLE),
+        sql_literal(&serde_json::json!({ "ddl_started": index }).to_string()),
+        sql_literal(&plan.version),
+        sql_literal(plan.phase.as_str())
+    )
+}
+
+/// The statement a killed run had started: the mark of a phase left `running`.
+pub(super) fn interrupted_statement(rec: Option<&PhaseRecord>) -> Option<usize> {
+    let rec = rec.filter(|r| r.status == Status::Running)?;
+    let v: serde_json::Value = serde_json::from_str(rec.cursor.as_deref()?).ok()?;
+    v["ddl_started"].as_u64().map(|i| i as usize)
+}
+
+/// Parses one statement back into the model's terms (the plan keeps the text).
+fn change_of(sql: &str, mariadb: bool) -> Option<Change> {
+    let kind = if mariadb {
+        DialectKind::MariaDb
+    } else {
+        DialectKind::MySql
+    };
+    let file = SourceFile::new("step.sql", "step.sql".into(), format!("{sql};\n"));
+    let parsed = concertina_codegen::sql::parse_file(&file, kind.dialect());
+    parsed.statements.into_iter().next().map(|s| s.change)
+}
+
+fn changed_table(change: &Change) -> Option<QualName> {
+    match change {
+        Change::AlterTable { table, .. } => Some(table.clone()),
+        Change::CreateIndex(ci) => Some(ci.table.clone()),
+        Change::Update { table, .. }
+        | Change::Delete { table, .. }
+        | Change::Insert { table, .. } => Some(table.clone()),
+        Change::DropObjects { names, .. } => names.first().cloned(),
+        _ => None,
+    }
+}
+
+/// What `migrate plan` shows for a statement: the online mode its table gets.
+pub fn step_locks(change: &Change, step: &Step, v: Version, mariadb: bool) -> Vec<LockInfo> {
+    let Some(table) = changed_table(change) else {
+        return Vec::new();
+    };
+    if matches!(step.kind, StepKind::Backfill { .. }) {
+        return vec![LockInfo {
+            table,
+            mode: "row locks of one batch at a time".into(),
+            blocks: "writes to the batch's rows, for one short batch",
+        }];
+    }
+    let clauses = online_clauses(change, v, mariadb);
+    let (mode, blocks) = match clauses.first() {
+        Some(Online::Instant) => (
+            format!(
+                "{}; falls back to {}",
+                Online::Instant.describe(),
+                Online::InplaceNoLock.describe()
+            ),
+            "nothing once its metadata lock is granted",
+        ),
+        Some(Online::InplaceNoLock) => (
+            Online::InplaceNoLock.describe().to_string(),
+            "nothing once its metadata lock is granted",
+        ),
+        None => match change {
+            Change::AlterTable { .. } => (
+                "the ALGORITHM/LOCK the statement names".into(),
+                "depends on the clause it names",
+            ),
+            _ => ("metadata lock".into(), "the table while queued or held"),
+        },
+    };
+    vec![LockInfo {
+        table,
+        mode,
+        blocks,
+    }]
+}
+
+impl MySql {
+    /// Runs one step and records it in the state table: a DDL statement commits on its own,
+    /// so it is marked started before and recorded after (a kill in between leaves the
+    /// mark, and the rerun accepts "already there" errors for that statement only); a
+    /// transaction of the file records itself inside that transaction.
+    pub(super) fn run_step(
+        &mut self,
+        plan: &PhasePlan,
+        step: &Step,
+        options: &ApplyOptions,
+        interrupted: bool,
+    ) -> Result<StepReport, String> {
+        let record = record_sql(plan, step.index + 1);
+        let report = self.run_step_unrecorded(plan, step, options, interrupted, &record)?;
+        if !matches!(step.kind, StepKind::Transaction { .. }) {
+            self.conn
+                .batch_execute(&record)
+                .map_err(|e| format!("updating the state table: {}", describe_error(&e)))?;
+        }
+        Ok(report)
+    }
+
+    fn run_step_unrecorded(
+        &mut self,
+        plan: &PhasePlan,
+        step: &Step,
+        options: &ApplyOptions,
+        first_after_resume: bool,
+        record: &str,
+    ) -> Result<StepReport, String> {
+        let started = Instant::now();
+        let mut report = StepReport {
+            line: step.line,
+            ..StepReport::default()
+        };
+        match &step.kind {
+            StepKind::Session => {
+                self.conn
+                    .batch_execute(&step.sql)
+                    .map_err(|e| describe_error(&e))?;
+            }
+            StepKind::Transaction { statements } => {
+                let body = format!(
+                    "START TRANSACTION;\n{};\n{record};\nCOMMIT",
+                    statements.join(";\n")
+                );
+                report.retries = self.with_lock_retries(&body, None, options, false)?;
+            }
+            _ => {
+                self.conn
+                    .batch_execute(&started_sql(plan, step.index))
+                    .map_err(|e| format!("updating the state table: {}", describe_error(&e)))?;
+                let change = change_of(&step.sql, self.mariadb);
+                let clauses = change
+                    .as_ref()
+                    .map(|c| online_clauses(c, self.version, self.mariadb))
+                    .unwrap_or_default();
+                let table = change.as_ref().and_then(changed_table);
+                let mut refusals = Vec::new();
+                let mut ran = false;
+                for online in &clauses {
+                    let Some(change) = &change else { break };
+                    let sql = with_clause(&step.sql, change, *online);
+                    match self.with_lock_retries(&sql, table.as_ref(), options, first_after_resume)
+                    {
+                        Ok(r) => {
+                            report.retries += r;
+                            ran = true;
+                            break;
+                        }
+                        Err(message) if is_refusal(&message) => {
+                            refusals.push(format!("{}: {message}", online.clause(true)));
+                        }
+                        Err(message) => return Err(message),
+                    }
+                }
+                if !ran && !refusals.is_empty() {
+                    return Err(format!(
+                        "the server refused to run it online ({}); concertina never lets it fall back to a table copy (ALGORITHM=COPY blocks writes for the whole copy). Statement: `{}`. Recipe: {}",
+                        refusals.join("; "),
+                        step.sql.trim(),
+                        recipe(&refusals.join(" "))
+                    ));
+                }
+                if !ran {
+                    report.retries = self.with_lock_retries(
+                        &step.sql,
+                        table.as_ref(),
+                        options,
+                        first_after_resume,
+                    )?;
+                }
+            }
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// Runs `sql` under `lock_wait_timeout`, retrying lock wait timeouts with backoff and
+    /// jitter. Returns the retries it took; the final failure names the blocking sessions.
+    fn with_lock_retries(
+        &mut self,
+        sql: &str,
+        table: Option<&QualName>,
+        options: &ApplyOptions,
+        tolerate_done: bool,
+    ) -> Result<u32, String> {
+        let seconds = timeout_seconds(options.lock_timeout);
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .conn
+                .batch_execute(&format!(
+                    "SET SESSION lock_wait_timeout = {seconds}, innodb_lock_wait_timeout = {seconds}"
+                ))
+                .and_then(|_| self.conn.batch_execute(sql));
+            match result {
+                Ok(()) => return Ok(attempt),
+                Err(e) => {
+                    let message = describe_error(&e);
+                    // A transaction left open by a failed multi-statement body.
+                    let _ = self.conn.batch_execute("ROLLBACK");
+                    if tolerate_done && already_done(&message) {
+                        return Ok(attempt);
+                    }
+                    if !is_lock_wait_timeout(&message) {
+                        return Err(message);
+                    }
+                    if attempt >= options.lock_retries {
+                        let blockers = self.blockers(table);
+                        let named = if blockers.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (blocked by {})", blockers.join(", "))
+                        };
+                        return Err(format!(
+                            "gave up after {} attempts: the metadata lock was not granted within lock_wait_timeout ({seconds} s){named}; retry when the blocking transaction is done, or raise lock_retries",
+                            attempt + 1
+                        ));
+                    }
+                    attempt += 1;
+                    std::thread::sleep(backoff(attempt, self.jitter.factor()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clauses(sql: &str, v: Version, mariadb: bool) -> Vec<Online> {
+        online_clauses(&change_of(sql, mariadb).expect("parses"), v, mariadb)
+    }
+
+    #[test]
+    fn instant_where_the_server_can_else_inplace() {
+        let maria = Version(10, 11, 0);
+        assert_eq!(
+            clauses("ALTER TABLE t ADD COLUMN c int NULL", maria, true),
+            [Online::Instant, Online::InplaceNoLock]
+        );
+        assert_eq!(
+            clauses("ALTER TABLE t DROP COLUMN c", Version(10, 3, 0), true),
+            [Online::InplaceNoLock]
+        );
+        assert_eq!(
+            clauses("ALTER TABLE t ADD INDEX i (c)", maria, true),
+            [Online::InplaceNoLock]
+        );
+        assert_eq!(
+            clauses("CREATE INDEX i ON t (c)", maria, true),
+            [Online::InplaceNoLock]
+        );
+        assert!(clauses(
+            "ALTER TABLE t ADD COLUMN c int, ALGORITHM=COPY",
+            maria,
+            true
+        )
+        .is_empty());
+        assert!(clauses("CREATE TABLE x (id int primary key)", maria, true).is_empty());
+        assert_eq!(
+            clauses("ALTER TABLE t DROP COLUMN c", Version(8, 0, 29), false),
+            [Online::Instant, Online::InplaceNoLock]
+        );
+    }
+
+    #[test]
+    fn clauses_survive_a_trailing_comment() {
+        let change = change_of("ALTER TABLE t ADD COLUMN c int -- why", true).expect("parses");
+        assert_eq!(
+            with_clause(
+                "ALTER TABLE t ADD COLUMN c int -- why",
+                &change,
+                Online::Instant
+            ),
+            "ALTER TABLE t ADD COLUMN c int -- why\n, ALGORITHM=INSTANT"
+        );
+        assert!(is_refusal(
+            "ALGORITHM=INSTANT is not supported. Reason: Cannot change column type. Try ALGORITHM=COPY"
+        ));
+        assert!(!is_refusal(
+            "Lock wait timeout exceeded; try restarting transaction"
+        ));
+        assert!(already_done("Duplicate column name 'c'"));
+    }
+
+    #[test]
+    fn only_a_killed_run_marks_a_statement_interrupted() {
+        let rec = |status: Status, cursor: Option<&str>| PhaseRecord {
+            version: "0002".into(),
+            name: "x".into(),
+            phase: concertina_codegen::Phase::Expand,
+            status,
+            checksum: String::new(),
+            applied_sql: String::new(),
+            statements_done: 1,
+            cursor: cursor.map(str::to_string),
+            rows_done: 0,
+            started_at: None,
+            finished_at: None,
+            last_error: None,
+        };
+        let mark = r#"{"ddl_started":1}"#;
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Running, Some(mark)))),
+            Some(1)
+        );
+        // A recorded failure means the statement did not commit: its errors are real.
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Failed, Some(mark)))),
+            None
+        );
+        assert_eq!(
+            interrupted_statement(Some(&rec(Status::Running, None))),
+            None
+        );
+        assert_eq!(interrupted_statement(None), None);
+    }
+}

@@ -1,0 +1,656 @@
+//! MySQL and MariaDB through diesel's `MysqlConnection`: the state table, the migrator lock
+//! (`GET_LOCK`), DDL under `lock_wait_timeout` with retries and an explicit online algorithm,
+//! the keyset backfill and the catalog from `information_schema`. Identifiers are quoted with
+//! backticks; values are bound, never spliced, except where the server refuses placeholders
+//! (`SET SESSION …` takes only integers we computed).
+
+mod apply;
+mod backfill;
+mod catalog;
+
+use std::collections::BTreeSet;
+
+use concertina_codegen::change::{Change, QualName};
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use crate::apply::{ApplyError, ApplyOptions, StepReport};
+use crate::backend::{Backend, LockInfo};
+use crate::backfill::{BackfillOptions, Progress};
+use crate::catalog::Fact;
+use crate::error::RuntimeError;
+use crate::plan::{PhasePlan, Step, StepKind};
+use crate::state::{
+    phase_from_str, PhaseRecord, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE,
+};
+use crate::url::redact;
+
+pub use apply::{online_clauses, Online};
+pub use backfill::run_one as backfill_one;
+
+/// Quotes an identifier for MySQL: `` `a``b` ``.
+pub fn quote_ident(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+/// `db`.`t`, or `t` in the connection's database.
+pub fn quoted_table(t: &QualName) -> String {
+    if t.schema.is_empty() {
+        quote_ident(&t.name)
+    } else {
+        format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name))
+    }
+}
+
+/// A server version as `VERSION()` reports it: `10.11.19-MariaDB-…` or `8.0.36`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        let numeric: String = text
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut parts = numeric.split('.').map(|p| p.parse::<u32>().ok());
+        Some(Version(
+            parts.next()??,
+            parts.next().flatten().unwrap_or(0),
+            parts.next().flatten().unwrap_or(0),
+        ))
+    }
+}
+
+pub struct MySql {
+    conn: MysqlConnection,
+    url: String,
+    pub mariadb: bool,
+    pub version: Version,
+    lock_name: String,
+    jitter: crate::apply::Jitter,
+}
+
+#[derive(QueryableByName)]
+struct StateRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    phase: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Text)]
+    checksum: String,
+    #[diesel(sql_type = Text)]
+    applied_sql: String,
+    #[diesel(sql_type = Integer)]
+    statements_done: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    backfill_cursor: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    rows_done: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    started_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    finished_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct OptInt {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    n: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = Text)]
+    v: String,
+}
+
+/// One session as `information_schema.PROCESSLIST` shows it.
+#[derive(QueryableByName, Debug)]
+struct Session {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    who: String,
+    #[diesel(sql_type = Text)]
+    command: String,
+    #[diesel(sql_type = BigInt)]
+    secs: i64,
+    #[diesel(sql_type = Text)]
+    info: String,
+}
+
+impl std::fmt::Display for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "connection {} ({}, {} for {} s",
+            self.id, self.who, self.command, self.secs
+        )?;
+        if !self.info.is_empty() {
+            write!(f, ", running `{}`", self.info)?;
+        }
+        write!(f, ")")
+    }
+}
+
+const SESSION_COLUMNS: &str = "CAST(p.ID AS SIGNED) AS id, CAST(CONCAT(p.USER, '@', p.HOST) AS CHAR) AS who, CAST(p.COMMAND AS CHAR) AS command, CAST(p.TIME AS SIGNED) AS secs, CAST(COALESCE(LEFT(REPLACE(p.INFO, '\\n', ' '), 200), '') AS CHAR) AS info";
+
+impl MySql {
+    /// Connects; `mariadb://` URLs are accepted as `mysql://`.
+    pub fn connect(url: &str, mariadb: bool) -> Result<MySql, RuntimeError> {
+        let driver_url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                format!("mysql://{rest}")
+            }
+            _ => url.to_string(),
+        };
+        let mut conn =
+            MysqlConnection::establish(&driver_url).map_err(|e| RuntimeError::connect(url, e))?;
+        let one = |conn: &mut MysqlConnection, sql: &str, what: &str| {
+            diesel::sql_query(sql)
+                .get_result::<One>(conn)
+                .map(|o| o.v)
+                .map_err(|e| RuntimeError::query(what.to_string(), e))
+        };
+        let database = one(
+            &mut conn,
+            "SELECT CAST(COALESCE(DATABASE(), '') AS CHAR) AS v",
+            "reading the database name",
+        )?;
+        if database.is_empty() {
+            return Err(RuntimeError::connect(
+                url,
+                "the URL names no database: add it as the path, e.g. mysql://user@host:3306/app",
+            ));
+        }
+        let version_text = one(
+            &mut conn,
+            "SELECT CAST(VERSION() AS CHAR) AS v",
+            "reading the server version",
+        )?;
+        let version = Version::parse(&version_text).unwrap_or(Version(0, 0, 0));
+        // GET_LOCK names are server-wide: one lock per database, like PostgreSQL's advisory
+        // locks, so two databases on one server migrate independently. At most 64 characters.
+        let mut lock_name = format!("concertina:{database}");
+        if lock_name.len() > 64 {
+            lock_name = format!("concertina:{}", &crate::plan::checksum(&database)[..40]);
+        }
+        Ok(MySql {
+            conn,
+            url: url.to_string(),
+            mariadb: mariadb || version_text.to_ascii_lowercase().contains("mariadb"),
+            version,
+            lock_name,
+            jitter: crate::apply::Jitter::new(),
+        })
+    }
+
+    pub fn connection(&mut self) -> &mut MysqlConnection {
+        &mut self.conn
+    }
+
+    fn exec(&mut self, sql: &str, context: &str) -> Result<(), RuntimeError> {
+        self.conn
+            .batch_execute(sql)
+            .map_err(|e| RuntimeError::query(context, e))
+    }
+
+    /// The session that holds the migrator lock, as one line.
+    fn lock_holder(&mut self) -> Result<String, RuntimeError> {
+        let holder: OptInt = diesel::sql_query("SELECT CAST(IS_USED_LOCK(?) AS SIGNED) AS n")
+            .bind::<Text, _>(&self.lock_name)
+            .get_result(&mut self.conn)
+            .map_err(|e| RuntimeError::query("finding the migrator lock's holder", e))?;
+        let Some(id) = holder.n else {
+            return Ok("a session that has just released it".into());
+        };
+        let sessions: Vec<Session> = diesel::sql_query(format!(
+            "SELECT {SESSION_COLUMNS} FROM information_schema.PROCESSLIST p WHERE p.ID = ?"
+        ))
+        .bind::<BigInt, _>(id)
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("finding the migrator lock's holder", e))?;
+        Ok(match sessions.first() {
+            Some(s) => s.to_string(),
+            None => format!("connection {id}"),
+        })
+    }
+
+    /// Sessions that may hold a metadata lock on `table`: MariaDB's `METADATA_LOCK_INFO` when
+    /// the plugin is installed, else every other session with an open transaction (a read in
+    /// an open transaction holds the table's metadata lock until it ends).
+    fn blockers(&mut self, table: Option<&QualName>) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(t) = table {
+            let mdl: Result<Vec<Session>, _> = diesel::sql_query(format!(
+                "SELECT DISTINCT {SESSION_COLUMNS}
+                 FROM information_schema.METADATA_LOCK_INFO m
+                 JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID
+                 WHERE p.ID <> CONNECTION_ID() AND m.TABLE_NAME = ?
+                   AND m.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())"
+            ))
+            .bind::<Text, _>(&t.name)
+            .bind::<Text, _>(&t.schema)
+            .load(&mut self.conn);
+            if let Ok(rows) = mdl {
+                out.extend(rows.iter().map(ToString::to_string));
+            }
+        }
+        if out.is_empty() {
+            let trx: Vec<Session> = diesel::sql_query(format!(
+                "SELECT {SESSION_COLUMNS}
+                 FROM information_schema.INNODB_TRX x
+                 JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id
+                 WHERE p.ID <> CONNECTION_ID()
+                 ORDER BY p.DB <=> DATABASE() DESC, x.trx_started"
+            ))
+            .load(&mut self.conn)
+            .unwrap_or_default();
+            // Transactions in this database first; a few at most.
+            out.extend(
+                trx.iter()
+                    .take(5)
+                    .map(|s| format!("{s} with a transaction open")),
+            );
+        }
+        out
+    }
+
+    /// Starts (or resumes) the state row of a phase; returns the steps already done.
+    fn begin_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+    ) -> Result<usize, RuntimeError> {
+        let state = quote_ident(STATE_TABLE);
+        let result = match existing {
+            Some(rec) if rec.status == Status::RolledBack => {
+                // Undone by `down`: start over with the file as it is now.
+                diesel::sql_query(format!(
+                    "UPDATE {state} SET status = 'running', last_error = NULL, statements_done = 0,
+                         backfill_cursor = NULL, rows_done = 0, checksum = ?, applied_sql = ?,
+                         started_at = UTC_TIMESTAMP(6), finished_at = NULL, updated_at = UTC_TIMESTAMP(6)
+                     WHERE version = ? AND phase = ?"
+                ))
+                .bind::<Text, _>(&plan.checksum)
+                .bind::<Text, _>(&plan.text)
+                .bind::<Text, _>(&plan.version)
+                .bind::<Text, _>(plan.phase.as_str())
+                .execute(&mut self.conn)
+                .map(|_| 0)
+            }
+            Some(rec) => diesel::sql_query(format!(
+                "UPDATE {state} SET status = 'running', last_error = NULL, updated_at = UTC_TIMESTAMP(6)
+                 WHERE version = ? AND phase = ?"
+            ))
+            .bind::<Text, _>(&plan.version)
+            .bind::<Text, _>(plan.phase.as_str())
+            .execute(&mut self.conn)
+            .map(|_| rec.statements_done.max(0) as usize),
+            None => diesel::sql_query(format!(
+                "INSERT INTO {state} (version, name, phase, status, checksum, applied_sql, started_at)
+                 VALUES (?, ?, ?, 'running', ?, ?, UTC_TIMESTAMP(6))"
+            ))
+            .bind::<Text, _>(&plan.version)
+            .bind::<Text, _>(&plan.name)
+            .bind::<Text, _>(plan.phase.as_str())
+            .bind::<Text, _>(&plan.checksum)
+            .bind::<Text, _>(&plan.text)
+            .execute(&mut self.conn)
+            .map(|_| 0),
+        };
+        result.map_err(|e| RuntimeError::query("recording the phase in the state table", e))
+    }
+
+    fn finish_phase(
+        &mut self,
+        plan: &PhasePlan,
+        status: Status,
+        error: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        diesel::sql_query(format!(
+            "UPDATE {} SET status = ?, last_error = ?, updated_at = UTC_TIMESTAMP(6),
+                 finished_at = IF(? = 'done', UTC_TIMESTAMP(6), finished_at)
+             WHERE version = ? AND phase = ?",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(status.as_str())
+        .bind::<Nullable<Text>, _>(error)
+        .bind::<Text, _>(status.as_str())
+        .bind::<Text, _>(&plan.version)
+        .bind::<Text, _>(plan.phase.as_str())
+        .execute(&mut self.conn)
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("updating the state table", e))
+    }
+
+    /// Marks the phase failed with a located message and builds the error.
+    fn fail_step(&mut self, plan: &PhasePlan, step: &Step, message: String) -> ApplyError {
+        let located = format!("{}:{}: {message}", plan.file, step.line);
+        if let Err(e) = self.finish_phase(plan, Status::Failed, Some(&located)) {
+            return e.into();
+        }
+        ApplyError::Statement {
+            file: plan.file.clone(),
+            line: step.line,
+            message,
+        }
+    }
+}
+
+/// A driver error as one line.
+pub fn describe_error(e: &diesel::result::Error) -> String {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) => info.message().trim().replace('\n', " "),
+        other => other.to_string().trim().replace('\n', " "),
+    }
+}
+
+/// ER_LOCK_WAIT_TIMEOUT (1205): a metadata lock (DDL) or row lock (DML) was not granted in time.
+pub fn is_lock_wait_timeout(message: &str) -> bool {
+    message.contains("Lock wait timeout exceeded")
+}
+
+/// `lock_timeout` in whole seconds for `lock_wait_timeout`/`innodb_lock_wait_timeout`:
+/// rounded up, at least 1.
+pub fn timeout_seconds(timeout: std::time::Duration) -> u64 {
+    let ms = timeout.as_millis() as u64;
+    ms.div_ceil(1000).max(1)
+}
+
+impl Backend for MySql {
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        quote_ident(ident)
+    }
+
+    fn ensure_state_table(&mut self) -> Result<(), RuntimeError> {
+        let meta = quote_ident(META_TABLE);
+        let state = quote_ident(STATE_TABLE);
+        // One statement at a time: DDL commits implicitly, and each is idempotent.
+        self.exec(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS {meta} (
+                     id INT NOT NULL PRIMARY KEY,
+                     schema_version INT NOT NULL
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            ),
+            "creating the state table's version table",
+        )?;
+        self.exec(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS {state} (
+                     version VARCHAR(190) NOT NULL,
+                     name VARCHAR(255) NOT NULL,
+                     phase VARCHAR(16) NOT NULL,
+                     status VARCHAR(16) NOT NULL,
+                     checksum CHAR(64) NOT NULL,
+                     applied_sql LONGTEXT NOT NULL,
+                     statements_done INT NOT NULL DEFAULT 0,
+                     backfill_cursor LONGTEXT NULL,
+                     rows_done BIGINT NOT NULL DEFAULT 0,
+                     started_at DATETIME(6) NULL,
+                     finished_at DATETIME(6) NULL,
+                     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                     last_error LONGTEXT NULL,
+                     PRIMARY KEY (version, phase),
+                     CONSTRAINT concertina_phase_known CHECK (phase IN ('expand', 'backfill', 'contract', 'down'))
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            ),
+            &format!("creating the state table {STATE_TABLE}"),
+        )?;
+        self.exec(
+            &format!(
+                "INSERT IGNORE INTO {meta} (id, schema_version) VALUES (1, {STATE_SCHEMA_VERSION})"
+            ),
+            "recording the state table's version",
+        )?;
+        let found: OptInt = diesel::sql_query(format!(
+            "SELECT CAST(schema_version AS SIGNED) AS n FROM {meta} WHERE id = 1"
+        ))
+        .get_result(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading the state table's version", e))?;
+        match found.n {
+            Some(v) if v > i64::from(STATE_SCHEMA_VERSION) => Err(RuntimeError::StateTooNew {
+                table: STATE_TABLE.into(),
+                found: v as i32,
+                supported: STATE_SCHEMA_VERSION,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn load_state(&mut self) -> Result<Vec<PhaseRecord>, RuntimeError> {
+        let rows: Vec<StateRow> = diesel::sql_query(format!(
+            "SELECT version, name, phase, status, checksum, applied_sql, statements_done,
+                    backfill_cursor, rows_done,
+                    CAST(DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s') AS CHAR) AS started_at,
+                    CAST(DATE_FORMAT(finished_at, '%Y-%m-%d %H:%i:%s') AS CHAR) AS finished_at,
+                    last_error
+             FROM {} ORDER BY version, phase",
+            quote_ident(STATE_TABLE)
+        ))
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading the state table", e))?;
+        rows.into_iter()
+            .map(|r| {
+                let bad = |what: String| RuntimeError::query("reading the state table", what);
+                let phase = phase_from_str(&r.phase).ok_or_else(|| {
+                    bad(format!(
+                        "unknown phase `{}` for version {}",
+                        r.phase, r.version
+                    ))
+                })?;
+                let status = Status::parse(&r.status).ok_or_else(|| {
+                    bad(format!(
+                        "unknown status `{}` for version {}",
+                        r.status, r.version
+                    ))
+                })?;
+                Ok(PhaseRecord {
+                    version: r.version,
+                    name: r.name,
+                    phase,
+                    status,
+                    checksum: r.checksum,
+                    applied_sql: r.applied_sql,
+                    statements_done: r.statements_done,
+                    cursor: r.backfill_cursor,
+                    rows_done: r.rows_done,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    last_error: r.last_error,
+                })
+            })
+            .collect()
+    }
+
+    fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
+        // GET_LOCK(name, 0) does not wait: 1 taken, 0 held elsewhere; `--wait` polls.
+        let got: OptInt = diesel::sql_query("SELECT CAST(GET_LOCK(?, 0) AS SIGNED) AS n")
+            .bind::<Text, _>(&self.lock_name)
+            .get_result(&mut self.conn)
+            .map_err(|e| RuntimeError::query("taking the migrator lock", e))?;
+        if got.n == Some(1) {
+            return Ok(None);
+        }
+        self.lock_holder().map(Some)
+    }
+
+    fn unlock(&mut self) -> Result<(), RuntimeError> {
+        diesel::sql_query("SELECT CAST(RELEASE_LOCK(?) AS SIGNED) AS n")
+            .bind::<Text, _>(&self.lock_name)
+            .get_result::<OptInt>(&mut self.conn)
+            .map(|_| ())
+            .map_err(|e| RuntimeError::query("releasing the migrator lock", e))
+    }
+
+    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
+        diesel::sql_query(format!(
+            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
+             VALUES (?, ?, ?, 'baselined', ?, ?, 0, UTC_TIMESTAMP(6))",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(&plan.version)
+        .bind::<Text, _>(&plan.name)
+        .bind::<Text, _>(plan.phase.as_str())
+        .bind::<Text, _>(&plan.checksum)
+        .bind::<Text, _>(&plan.text)
+        .execute(&mut self.conn)
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("recording the baseline", e))
+    }
+
+    fn apply_ddl_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        options: &ApplyOptions,
+        on_step: &mut dyn FnMut(&Step, &StepReport),
+    ) -> Result<(), ApplyError> {
+        // A migrator killed between a statement and its record: the statement may have
+        // committed (DDL is atomic and commits implicitly), so that one statement may find
+        // its work done when it runs again.
+        let interrupted = apply::interrupted_statement(existing);
+        let start_at = self.begin_phase(plan, existing)?;
+        for step in plan.steps.iter().skip(start_at) {
+            match self.run_step(plan, step, options, interrupted == Some(step.index)) {
+                Ok(report) => on_step(step, &report),
+                Err(message) => return Err(self.fail_step(plan, step, message)),
+            }
+        }
+        self.finish_phase(plan, Status::Done, None)?;
+        Ok(())
+    }
+
+    fn run_backfill(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        apply: &ApplyOptions,
+        options: &BackfillOptions,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), ApplyError> {
+        backfill::run_phase(self, plan, existing, apply, options, on_progress)
+    }
+
+    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {
+        self.conn
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                diesel::sql_query(format!(
+                    "UPDATE {} SET status = 'rolled_back', updated_at = UTC_TIMESTAMP(6)
+                     WHERE version = ? AND phase IN ('expand', 'backfill')",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(version)
+                .execute(c)?;
+                diesel::sql_query(format!(
+                    "DELETE FROM {} WHERE version = ? AND phase = 'down'",
+                    quote_ident(STATE_TABLE)
+                ))
+                .bind::<Text, _>(version)
+                .execute(c)?;
+                Ok(())
+            })
+            .map_err(|e| RuntimeError::query("recording the rollback", e))
+    }
+
+    fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
+        catalog::live_facts(&mut self.conn)
+    }
+
+    fn model_facts(&self, schema: &concertina_codegen::model::Schema) -> BTreeSet<Fact> {
+        catalog::model_facts(schema)
+    }
+
+    fn sets_not_null(&self, _step: &Step, change: Option<&Change>) -> Option<(QualName, String)> {
+        // `MODIFY c … NOT NULL` / `CHANGE c c … NOT NULL` restate the column whole.
+        let Some(Change::AlterTable { table, ops, .. }) = change else {
+            return None;
+        };
+        ops.iter().find_map(|op| match op {
+            concertina_codegen::change::AlterOp::ModifyColumn { old_name, column }
+                if column.not_null =>
+            {
+                Some((table.clone(), old_name.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {
+        let n: OptInt = diesel::sql_query(format!(
+            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM {} WHERE {} IS NULL",
+            quoted_table(table),
+            quote_ident(column)
+        ))
+        .get_result(&mut self.conn)
+        .map_err(|e| RuntimeError::query("counting NULLs", e))?;
+        Ok(n.n.unwrap_or(0))
+    }
+
+    fn row_estimate(&mut self, table: &QualName) -> Option<i64> {
+        catalog::row_estimate(&mut self.conn, table)
+    }
+
+    fn step_locks(&self, change: &Change, step: &Step) -> Vec<LockInfo> {
+        apply::step_locks(change, step, self.version, self.mariadb)
+    }
+
+    fn how(&self, step: &Step) -> String {
+        match &step.kind {
+            StepKind::Backfill { .. } => "keyset batches, one short transaction each, resumable".into(),
+            StepKind::Transaction { .. } => "the file's explicit transaction".into(),
+            StepKind::Session => "session setting".into(),
+            _ => "alone (DDL commits implicitly), lock_wait_timeout + retries, progress recorded after it".into(),
+        }
+    }
+
+    fn drop_index(&self, table: &QualName, index: &str) -> (String, StepKind) {
+        (
+            format!(
+                "ALTER TABLE {} DROP INDEX {}",
+                quoted_table(table),
+                quote_ident(index)
+            ),
+            StepKind::Transactional,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_versions() {
+        assert_eq!(quote_ident("users"), "`users`");
+        assert_eq!(quote_ident("we`ird"), "`we``ird`");
+        assert_eq!(
+            Version::parse("10.11.19-MariaDB-0+deb12u1"),
+            Some(Version(10, 11, 19))
+        );
+        assert_eq!(Version::parse("8.0.36"), Some(Version(8, 0, 36)));
+        assert_eq!(Version::parse("garbage"), None);
+    }
+
+    #[test]
+    fn timeouts_round_up_to_whole_seconds() {
+        use std::time::Duration;
+        assert_eq!(timeout_seconds(Duration::from_millis(100)), 1);
+        assert_eq!(timeout_seconds(Duration::from_millis(1000)), 1);
+        assert_eq!(timeout_seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(timeout_seconds(Duration::ZERO), 1);
+    }
+}
