@@ -39,7 +39,7 @@ fn editing_or_adding_migrations_reruns_the_derive() {
     );
     write(
         &krate.join("src/lib.rs"),
-        "#[derive(concertina_macros::Migration)]\n#[migration(dir = \"migrations\")]\npub struct Db;\n",
+        "#[derive(concertina_macros::Migration)]\n#[migration(dir = \"migrations\", types = false)]\npub struct Db;\n",
     );
     let config = "dialect = \"postgres\"\nserver_version = \"14\"\n";
     write(&krate.join("migrations/concertina.toml"), config);

@@ -14,3 +14,13 @@ use db::v0004_rename_name_to_full_name as rename;
 const _: () = concertina::assert_runs_on::<before_rename::Version, rename::window::Version>();
 const _: () = concertina::assert_runs_on::<rename::window::Version, rename::window::Version>();
 const _: () = concertina::assert_runs_on::<rename::Version, rename::window::Version>();
+
+/// The same app on MariaDB: `migrations-mysql/`, the same generator, diesel's MySQL backend.
+#[derive(concertina::Migration)]
+#[migration(dir = "../../migrations-mysql", module = "mysql_db")]
+pub struct MySqlDb;
+
+const _: () = concertina::assert_runs_on::<
+    mysql_db::v0003_index_users_status::Version,
+    mysql_db::v0004_rename_name_to_full_name::window::Version,
+>();
