@@ -20,6 +20,8 @@ pub struct Column {
     pub identity: bool,
     pub generated: Option<Generated>,
     pub collation: Option<String>,
+    /// MySQL `CHARACTER SET` stated on the column.
+    pub charset: Option<String>,
 }
 
 impl Column {
@@ -134,6 +136,38 @@ pub struct Schema {
     pub views: BTreeMap<QualName, Arc<View>>,
     pub functions: BTreeMap<QualName, Arc<Function>>,
     pub triggers: Vec<Trigger>,
+    /// MySQL 8.0.29+: INSTANT `ADD`/`DROP COLUMN`s per table since its last rebuild (each
+    /// makes a row version; the server allows 64).
+    pub instant_row_versions: BTreeMap<QualName, u32>,
+}
+
+/// Whether one ALTER's actions make MySQL rebuild the table (so its `ADD`/`DROP COLUMN`s run
+/// INPLACE and make no row version).
+pub fn alter_rebuilds(ops: &[AlterOp]) -> bool {
+    ops.iter().any(|op| match op {
+        AlterOp::Rewrite { .. } | AlterOp::ConvertCharset { .. } | AlterOp::DropPrimaryKey => true,
+        AlterOp::Algorithm(a) => a == "COPY" || a == "INPLACE",
+        AlterOp::AddConstraint(c) => matches!(c.kind, ConstraintKind::PrimaryKey { .. }),
+        // AUTO_INCREMENT and STORED generated columns are filled by a rebuild.
+        AlterOp::AddColumn { column, .. } => {
+            column.identity
+                || column.serial
+                || column.generated.as_ref().and_then(|g| g.stored) == Some(true)
+        }
+        _ => false,
+    })
+}
+
+/// The INSTANT `ADD`/`DROP COLUMN`s of one ALTER: `None` when it rebuilds the table.
+pub fn instant_column_changes(ops: &[AlterOp]) -> Option<u32> {
+    if alter_rebuilds(ops) {
+        return None;
+    }
+    let n = ops
+        .iter()
+        .filter(|op| matches!(op, AlterOp::AddColumn { .. } | AlterOp::DropColumn { .. }))
+        .count();
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Something the model could not follow; the checker reports it as a warning.
@@ -153,6 +187,7 @@ fn column_from_spec(spec: &ColumnSpec) -> Column {
         identity: spec.identity || spec.serial,
         generated: spec.generated.clone(),
         collation: spec.collation.clone(),
+        charset: spec.charset.clone(),
     }
 }
 
@@ -474,6 +509,15 @@ impl Schema {
                     }
                     return warnings;
                 }
+                let versions = match instant_column_changes(ops) {
+                    Some(n) => self
+                        .instant_row_versions
+                        .get(table)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_add(n),
+                    None => 0,
+                };
                 let mut current = table.clone();
                 for op in ops {
                     // PostgreSQL applies most column changes to every partition too.
@@ -486,6 +530,10 @@ impl Schema {
                         }
                     }
                     current = self.apply_alter(&current, op, &mut warn);
+                }
+                self.instant_row_versions.remove(table);
+                if versions > 0 && self.tables.contains_key(&current) {
+                    self.instant_row_versions.insert(current, versions);
                 }
             }
             Change::CreateIndex(ci) => self.create_index(ci, &mut warn),
@@ -664,11 +712,16 @@ impl Schema {
                     warn(format!("table `{table}` is unknown to the model"));
                 }
             }
+            Change::RewriteTable {
+                table: Some(table), ..
+            } => {
+                self.instant_row_versions.remove(table);
+            }
             Change::CreateRule { .. }
             | Change::RefreshMaterializedView { .. }
             | Change::RewriteIndex { .. }
             | Change::Reindex { .. }
-            | Change::RewriteTable { .. }
+            | Change::RewriteTable { table: None, .. }
             | Change::Begin
             | Change::Commit
             | Change::Rollback
@@ -1027,6 +1080,7 @@ impl Schema {
         match kind {
             ObjectKind::Table => {
                 let found = self.tables.remove(name).is_some();
+                self.instant_row_versions.remove(name);
                 if found {
                     // A partitioned table takes its partitions with it.
                     for part in self.partitions_of(name) {
@@ -1550,6 +1604,53 @@ impl Schema {
                 self.create_index(&ci, warn);
             }
             AlterOp::AddConstraint(_) | AlterOp::AddColumn { .. } | AlterOp::RenameTable { .. } => {
+            }
+            AlterOp::MoveColumn { column, after } => {
+                let Some(at) = table.columns.iter().position(|c| &c.name == column) else {
+                    warn(unknown_column(column));
+                    return table_name.clone();
+                };
+                let moved = table.columns.remove(at);
+                let to = match after {
+                    None => Some(0),
+                    Some(a) => table
+                        .columns
+                        .iter()
+                        .position(|c| &c.name == a)
+                        .map(|i| i + 1),
+                };
+                match to {
+                    Some(to) => table.columns.insert(to, moved),
+                    None => {
+                        table.columns.insert(at, moved);
+                        warn(unknown_column(after.as_deref().unwrap_or_default()));
+                    }
+                }
+            }
+            AlterOp::RenameIndex { from, to } => {
+                for c in &mut table.constraints {
+                    if &c.name == from {
+                        c.name = to.clone();
+                    }
+                }
+                let old = QualName::new(table_name.schema.clone(), from.clone());
+                if self
+                    .indexes
+                    .get(&old)
+                    .is_some_and(|i| &i.table == table_name)
+                {
+                    self.rename_index(&old, &QualName::new(table_name.schema.clone(), to.clone()));
+                } else {
+                    warn(format!("table `{table_name}` has no index `{from}`"));
+                }
+            }
+            AlterOp::ConvertCharset { charset } => {
+                for c in &mut table.columns {
+                    if c.charset.is_some() || c.collation.is_some() {
+                        c.charset = Some(charset.clone());
+                        c.collation = None;
+                    }
+                }
             }
             AlterOp::Rewrite { .. }
             | AlterOp::TriggerToggle { .. }

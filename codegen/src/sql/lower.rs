@@ -35,7 +35,16 @@ impl Lowerer<'_> {
     }
 
     pub fn name(&self, name: &ObjectName) -> QualName {
-        let parts: Vec<String> = name.0.iter().map(|p| self.part(p)).collect();
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| match p {
+                ObjectNamePart::Identifier(i) => self
+                    .dialect
+                    .normalize_object(&i.value, i.quote_style.is_some()),
+                other => other.to_string(),
+            })
+            .collect();
         match parts.as_slice() {
             [] => QualName::new(self.dialect.default_schema(), ""),
             [one] => QualName::new(self.dialect.default_schema(), one.clone()),
@@ -240,6 +249,7 @@ impl Lowerer<'_> {
             identity: false,
             generated: None,
             collation: None,
+            charset: None,
             constraints: Vec::new(),
             type_is_user_defined,
         };
@@ -287,6 +297,9 @@ impl Lowerer<'_> {
                     push(&mut spec, kind)
                 }
                 ColumnOption::Collation(c) => spec.collation = Some(c.to_string()),
+                ColumnOption::CharacterSet(c) => {
+                    spec.charset = Some(c.to_string().trim_matches(['`', '\'', '"']).to_lowercase())
+                }
                 ColumnOption::Generated {
                     generated_as,
                     generation_expr,
@@ -372,7 +385,11 @@ impl Lowerer<'_> {
                 let ops = at
                     .operations
                     .iter()
-                    .map(|op| self.alter_op(&table, op))
+                    .flat_map(|op| {
+                        let mut ops = vec![self.alter_op(&table, op)];
+                        ops.extend(self.column_position(op));
+                        ops
+                    })
                     .collect();
                 Change::AlterTable {
                     table,
@@ -401,6 +418,20 @@ impl Lowerer<'_> {
                         .collect(),
                 })
             }
+            // MySQL `DROP INDEX i ON t`: the index lives in the table's namespace.
+            Statement::Drop {
+                object_type: ObjectType::Index,
+                names,
+                table: Some(table),
+                ..
+            } if names.len() == 1 => Change::AlterTable {
+                table: self.name(table),
+                only: false,
+                if_exists: false,
+                ops: vec![AlterOp::DropIndexOrKey {
+                    name: self.last_part(&names[0]),
+                }],
+            },
             Statement::Drop {
                 object_type,
                 if_exists,
@@ -562,7 +593,18 @@ impl Lowerer<'_> {
             Statement::Lock(l) => Change::LockTable {
                 tables: l.tables.iter().map(|t| self.name(&t.name)).collect(),
             },
-            Statement::LockTables { .. } => Change::LockTable { tables: Vec::new() },
+            Statement::LockTables { tables } => Change::LockTable {
+                tables: tables
+                    .iter()
+                    .map(|t| {
+                        QualName::new(
+                            self.dialect.default_schema(),
+                            self.dialect
+                                .normalize_object(&t.table.value, t.table.quote_style.is_some()),
+                        )
+                    })
+                    .collect(),
+            },
             Statement::Update(u) => match self.factor_name(&u.table.relation) {
                 Some(table) => Change::Update {
                     table,
@@ -899,6 +941,36 @@ impl Lowerer<'_> {
                 text: other.to_string(),
             },
         }
+    }
+
+    /// MySQL `FIRST` / `AFTER col` of a column action, as its own step.
+    fn column_position(&self, op: &AlterTableOperation) -> Option<AlterOp> {
+        let (column, position) = match op {
+            AlterTableOperation::AddColumn {
+                column_def,
+                column_position,
+                ..
+            } => (&column_def.name, column_position),
+            AlterTableOperation::ModifyColumn {
+                col_name,
+                column_position,
+                ..
+            } => (col_name, column_position),
+            AlterTableOperation::ChangeColumn {
+                new_name,
+                column_position,
+                ..
+            } => (new_name, column_position),
+            _ => return None,
+        };
+        let after = match position.as_ref()? {
+            ast::MySQLColumnPosition::First => None,
+            ast::MySQLColumnPosition::After(c) => Some(self.ident(c)),
+        };
+        Some(AlterOp::MoveColumn {
+            column: self.ident(column),
+            after,
+        })
     }
 
     fn mysql_index(&self, constraint: &TableConstraint) -> AlterOp {
