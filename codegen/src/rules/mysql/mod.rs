@@ -326,4 +326,96 @@ mod tests {
         assert!(copy("enum('a')", "enum('a','b')").is_none());
         assert!(copy("enum('a')", "varchar(10)").is_some());
     }
+
+    /// The shared and compat rules see what a MySQL `MODIFY` restates implicitly.
+    mod shared_rules_on_mysql {
+        use crate::layout::Phase;
+        use crate::rules::testing::{mysql_hits, Case};
+
+        const SETUP: &str = "CREATE TABLE users (id int NOT NULL AUTO_INCREMENT, email varchar(100) NOT NULL DEFAULT '', state enum('a','b') NOT NULL DEFAULT 'a', PRIMARY KEY (id));";
+
+        fn rules(sql: &str) -> Vec<String> {
+            let mut r: Vec<String> = Case::mysql(SETUP, &[(Phase::Expand, sql)])
+                .run()
+                .into_iter()
+                .map(|d| d.rule)
+                .collect();
+            r.sort();
+            r
+        }
+
+        #[test]
+        fn modify_without_the_default_is_a_required_column() {
+            let r = rules("ALTER TABLE users MODIFY email varchar(100) NOT NULL;");
+            assert!(
+                r.contains(&"compat-required-column-added".to_string()),
+                "{r:?}"
+            );
+        }
+
+        #[test]
+        fn modify_to_another_type_breaks_the_old_app() {
+            let r = rules("ALTER TABLE users MODIFY id bigint NOT NULL AUTO_INCREMENT;");
+            assert!(r.contains(&"compat-type-changed".to_string()), "{r:?}");
+            assert!(r.contains(&"mysql-column-type-copy".to_string()), "{r:?}");
+        }
+
+        #[test]
+        fn change_column_renames_and_enum_redefinition_removes() {
+            let r = rules("ALTER TABLE users CHANGE email mail varchar(100) NOT NULL DEFAULT '';");
+            assert_eq!(r, ["compat-column-removed"]);
+            let r = rules("ALTER TABLE users MODIFY state enum('a') NOT NULL DEFAULT 'a';");
+            assert!(
+                r.contains(&"compat-enum-value-removed".to_string()),
+                "{r:?}"
+            );
+            assert!(r.contains(&"mysql-enum-change".to_string()), "{r:?}");
+        }
+
+        #[test]
+        fn safe_expand_is_quiet() {
+            let sql = "ALTER TABLE users ADD COLUMN nickname varchar(40);\nALTER TABLE users MODIFY email varchar(100) NOT NULL DEFAULT 'x';\nCREATE INDEX users_email ON users (email);\nALTER TABLE users RENAME INDEX users_email TO users_mail;";
+            let all = Case::mysql(SETUP, &[(Phase::Expand, sql)]).run();
+            assert!(all.is_empty(), "{all:?}");
+        }
+
+        #[test]
+        fn truncate_and_unbatched_updates_apply() {
+            assert_eq!(
+                mysql_hits(SETUP, "TRUNCATE TABLE users;", "truncate-table").len(),
+                1
+            );
+            assert_eq!(
+                mysql_hits(
+                    SETUP,
+                    "UPDATE users SET email = '';",
+                    "unbatched-data-change"
+                )
+                .len(),
+                1
+            );
+        }
+
+        #[test]
+        fn unparsable_mysql_gives_a_diagnostic_not_a_panic() {
+            for sql in [
+                "ALTER TABLE users ALGORITHM=;",
+                "CREATE FULLTEXT INDEX ON;",
+                "ALTER TABLE users RENAME INDEX a;",
+                "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END //\nDELIMITER ;",
+                "ALTER TABLE `users` CHANGE;",
+                "ALTER TABLE users FROBNICATE;",
+            ] {
+                // Kept opaque with a warning that carries the parser's message.
+                let diags = Case::mysql(SETUP, &[(Phase::Expand, sql)]).run();
+                assert_eq!(diags.len(), 1, "{sql}: {diags:?}");
+                assert_eq!(diags[0].rule, "unparsed-statement", "{sql}");
+                assert!(
+                    diags[0].message.contains("cannot parse"),
+                    "{}",
+                    diags[0].message
+                );
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !tables.is_empty() && tables.iter().all(|t| ctx.is_new_table(t)) {
         return;
     }
-    let names: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
+    let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
     out.report(format!(
         "`LOCK TABLES {}` holds its locks until `UNLOCK TABLES`: the app's queries on them wait all that time",
         names.join(", ")
@@ -40,7 +40,11 @@ mod tests {
     fn flags_lock_tables() {
         let h = mysql_hits(SETUP, "LOCK TABLES users WRITE;\nUNLOCK TABLES;", RULE);
         assert_eq!(h.len(), 1);
-        assert!(h[0].message.contains("`users`"), "{}", h[0].message);
+        assert!(
+            h[0].message.contains("`LOCK TABLES users`"),
+            "{}",
+            h[0].message
+        );
         let h = Case::mysql(SETUP, &[(Phase::Contract, "LOCK TABLES users READ;")]).hits(RULE);
         assert_eq!(h.len(), 1);
     }
