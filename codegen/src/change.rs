@@ -165,6 +165,8 @@ pub struct CreateTable {
     pub like: Option<QualName>,
     /// `LIKE other INCLUDING DEFAULTS`: the copied columns keep their defaults.
     pub like_defaults: bool,
+    /// MySQL inline `INDEX`/`KEY`/`FULLTEXT`/`SPATIAL` (as [`AlterOp::AddIndex`]), in order.
+    pub indexes: Vec<AlterOp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,7 +115,10 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .as_deref()
         .and_then(crate::layout::version_order);
     let mut diagnostics = set.warnings.clone();
-    let mut schema = Arc::new(Schema::default());
+    let mut schema = Arc::new(Schema {
+        mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
+        ..Schema::default()
+    });
     let mut migrations = Vec::new();
     let mut statements = 0;
 

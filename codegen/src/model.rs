@@ -139,6 +139,11 @@ pub struct Schema {
     /// MySQL 8.0.29+: INSTANT `ADD`/`DROP COLUMN`s per table since its last rebuild (each
     /// makes a row version; the server allows 64).
     pub instant_row_versions: BTreeMap<QualName, u32>,
+    /// MySQL/MariaDB naming: index names live in their table (key `table.index` in
+    /// `indexes`), the primary key is `PRIMARY`, an unnamed index takes its first column's
+    /// name, an unnamed foreign key `<table>_ibfk_<n>` and an index of its own when none
+    /// covers its columns; dropping a column takes it out of its indexes.
+    pub mysql: bool,
 }
 
 /// Whether one ALTER's actions make MySQL rebuild the table (so its `ADD`/`DROP COLUMN`s run
@@ -298,6 +303,48 @@ impl Schema {
 
     pub fn table(&self, name: &QualName) -> Option<&Table> {
         self.tables.get(name).map(|t| &**t)
+    }
+
+    /// The key of an index in [`Schema::indexes`]: PostgreSQL's index names live in the
+    /// schema, MySQL's in their table.
+    pub fn index_key(&self, table: &QualName, name: &str) -> QualName {
+        if self.mysql {
+            QualName::new(table.schema.clone(), format!("{}.{name}", table.name))
+        } else {
+            QualName::new(table.schema.clone(), name)
+        }
+    }
+
+    /// MySQL's name for an unnamed index: its first column, then `_2`, `_3`… while the table
+    /// has an index of that name.
+    fn mysql_index_name(&self, table: &QualName, first: &str) -> String {
+        let taken = |n: &str| {
+            n.eq_ignore_ascii_case("primary")
+                || self.indexes.contains_key(&self.index_key(table, n))
+        };
+        if !taken(first) {
+            return first.to_string();
+        }
+        (2..=u32::MAX)
+            .map(|i| format!("{first}_{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_default()
+    }
+
+    /// InnoDB's name for an unnamed foreign key: `<table>_ibfk_<n>`, one past the highest `n`.
+    fn mysql_fk_name(&self, table: &QualName) -> String {
+        let prefix = format!("{}_ibfk_", table.name);
+        let highest = self
+            .table(table)
+            .map(|t| {
+                t.constraints
+                    .iter()
+                    .filter_map(|c| c.name.strip_prefix(&prefix)?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        format!("{prefix}{}", highest.saturating_add(1))
     }
 
     /// Whether a relation of that name exists as a table or view.
@@ -467,13 +514,29 @@ impl Schema {
                 }
                 let name = ct.name.clone();
                 self.tables.insert(name.clone(), Arc::new(table));
-                for col in &ct.columns {
-                    for c in &col.constraints {
+                let is_fk =
+                    |c: &&ConstraintSpec| matches!(c.kind, ConstraintKind::ForeignKey { .. });
+                let all = ct
+                    .columns
+                    .iter()
+                    .flat_map(|col| &col.constraints)
+                    .chain(&ct.constraints);
+                if self.mysql {
+                    // Keys and indexes in order, then the foreign keys, which make an index
+                    // only where none of those covers them.
+                    for c in all.clone().filter(|c| !is_fk(c)) {
                         self.add_constraint(&name, c, &mut warn);
                     }
-                }
-                for c in &ct.constraints {
-                    self.add_constraint(&name, c, &mut warn);
+                    for op in &ct.indexes {
+                        self.apply_alter(&name, op, &mut warn);
+                    }
+                    for c in all.filter(is_fk) {
+                        self.add_constraint(&name, c, &mut warn);
+                    }
+                } else {
+                    for c in all {
+                        self.add_constraint(&name, c, &mut warn);
+                    }
                 }
                 if let Some(parent) = self.tables.get(&name).and_then(|t| t.partition_of.clone()) {
                     self.clone_parent_into(&parent, &name);
@@ -748,10 +811,19 @@ impl Schema {
             | ConstraintKind::Unique { using_index, .. } => using_index.clone(),
             _ => None,
         };
-        let name = match (&spec.name, &using) {
-            (Some(name), _) => name.clone(),
-            (None, Some(index)) => index.clone(),
-            (None, None) => self.generated_constraint_name(table_name, &spec.kind),
+        let name = match (&spec.name, &using, &spec.kind) {
+            _ if self.mysql && matches!(spec.kind, ConstraintKind::PrimaryKey { .. }) => {
+                "PRIMARY".to_string()
+            }
+            (Some(name), _, _) => name.clone(),
+            (None, Some(index), _) => index.clone(),
+            (None, None, ConstraintKind::Unique { columns, .. }) if self.mysql => {
+                self.mysql_index_name(table_name, columns.first().map_or("", String::as_str))
+            }
+            (None, None, ConstraintKind::ForeignKey { .. }) if self.mysql => {
+                self.mysql_fk_name(table_name)
+            }
+            (None, None, _) => self.generated_constraint_name(table_name, &spec.kind),
         };
         let mut kind = spec.kind.clone();
         // `REFERENCES t` without columns references t's primary key.
@@ -810,7 +882,7 @@ impl Schema {
             using_index,
         } = &kind
         {
-            let index_name = QualName::new(table_name.schema.clone(), name.clone());
+            let index_name = self.index_key(table_name, &name);
             let mut columns = columns.clone();
             if let Some(existing) = using_index {
                 let old = QualName::new(table_name.schema.clone(), existing.clone());
@@ -839,7 +911,7 @@ impl Schema {
                 }
             }
             let index = Index {
-                name: index_name.clone(),
+                name: QualName::new(table_name.schema.clone(), name.clone()),
                 table: table_name.clone(),
                 unique: true,
                 element_names: columns.clone(),
@@ -857,6 +929,30 @@ impl Schema {
                         self.clone_index_into(&index, &part, parent);
                     }
                 }
+            }
+        } else if let (true, ConstraintKind::ForeignKey { columns, .. }) = (self.mysql, &kind) {
+            // InnoDB needs an index led by the foreign key's columns; it makes one if none is.
+            let covered = self
+                .indexes_of(table_name)
+                .any(|i| i.columns.starts_with(columns));
+            if !covered && !columns.is_empty() {
+                let index_name = match &spec.name {
+                    Some(n) => n.clone(),
+                    None => self.mysql_index_name(table_name, &columns[0]),
+                };
+                let index = Index {
+                    name: QualName::new(table_name.schema.clone(), index_name.clone()),
+                    table: table_name.clone(),
+                    unique: false,
+                    columns: columns.clone(),
+                    expressions: Vec::new(),
+                    predicate: None,
+                    valid: true,
+                    element_names: columns.clone(),
+                    parent: None,
+                };
+                let key = self.index_key(table_name, &index_name);
+                self.indexes.insert(key, Arc::new(index));
             }
         } else if partitioned {
             // CHECK and foreign keys are copied to every partition under the same name.
@@ -1037,9 +1133,13 @@ impl Schema {
         };
         let name = match &ci.name {
             Some(name) => name.clone(),
+            None if self.mysql => {
+                self.mysql_index_name(&ci.table, ci.columns.first().map_or("", String::as_str))
+            }
             None => self.generated_index_name(&ci.table, &element_names),
         };
-        let qual = QualName::new(ci.table.schema.clone(), name);
+        let qual = self.index_key(&ci.table, &name);
+        let display = QualName::new(ci.table.schema.clone(), name);
         if self.indexes.contains_key(&qual) {
             if !ci.if_not_exists {
                 warn(format!("index `{qual}` already exists in the model"));
@@ -1057,7 +1157,7 @@ impl Schema {
             Vec::new()
         };
         let index = Index {
-            name: qual.clone(),
+            name: display,
             table: ci.table.clone(),
             unique: ci.unique,
             columns: ci.columns.clone(),
@@ -1239,6 +1339,37 @@ impl Schema {
                 self.add_constraint(table_name, spec, warn);
                 return table_name.clone();
             }
+            // `CHANGE a b …` renames first (keys, indexes and foreign keys follow), then the
+            // column is replaced by its restatement; a primary key column stays NOT NULL.
+            AlterOp::ModifyColumn { old_name, column } => {
+                let renamed = old_name != &column.name
+                    && self
+                        .table(table_name)
+                        .is_some_and(|t| t.column(old_name).is_some());
+                if renamed {
+                    let rename = AlterOp::RenameColumn {
+                        from: old_name.clone(),
+                        to: column.name.clone(),
+                    };
+                    self.apply_alter(table_name, &rename, warn);
+                }
+                let Some(table) = self.table_mut(table_name) else {
+                    return table_name.clone();
+                };
+                let in_pk = table
+                    .primary_key()
+                    .is_some_and(|pk| pk.contains(&column.name));
+                match table.columns.iter_mut().find(|c| c.name == column.name) {
+                    Some(c) => {
+                        *c = column_from_spec(column);
+                        if in_pk {
+                            c.nullable = false;
+                        }
+                    }
+                    None => warn(unknown_column(old_name)),
+                }
+                return table_name.clone();
+            }
             AlterOp::AddColumn {
                 column,
                 if_not_exists,
@@ -1276,6 +1407,21 @@ impl Schema {
                     for idx in self.indexes.values_mut() {
                         if &idx.table == table_name {
                             Arc::make_mut(idx).table = to.clone();
+                        }
+                    }
+                    if self.mysql {
+                        // The keys name the table.
+                        let moved: Vec<QualName> = self
+                            .indexes
+                            .iter()
+                            .filter(|(_, i)| i.table == to)
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        for key in moved {
+                            if let Some(idx) = self.indexes.remove(&key) {
+                                let new_key = self.index_key(&to, &idx.name.name);
+                                self.indexes.insert(new_key, idx);
+                            }
                         }
                     }
                     // `SET SCHEMA` moves the table's indexes along.
@@ -1332,6 +1478,7 @@ impl Schema {
             }
             _ => {}
         }
+        let mysql = self.mysql;
         let Some(table) = self.table_mut(table_name) else {
             return table_name.clone();
         };
@@ -1345,6 +1492,40 @@ impl Schema {
                     }
                 } else {
                     table.columns.retain(|c| &c.name != name);
+                    if mysql {
+                        // MySQL takes the column out of its keys and indexes and drops those
+                        // left without columns.
+                        for c in &mut table.constraints {
+                            if let ConstraintKind::PrimaryKey { columns, .. }
+                            | ConstraintKind::Unique { columns, .. } = &mut c.kind
+                            {
+                                columns.retain(|x| x != name);
+                            }
+                        }
+                        table.constraints.retain(|c| {
+                            let cols = c.kind.columns();
+                            !cols.contains(name)
+                                && !(cols.is_empty()
+                                    && matches!(
+                                        c.kind,
+                                        ConstraintKind::PrimaryKey { .. }
+                                            | ConstraintKind::Unique { .. }
+                                    ))
+                        });
+                        for idx in self.indexes.values_mut() {
+                            if &idx.table == table_name && idx.columns.contains(name) {
+                                let idx = Arc::make_mut(idx);
+                                idx.columns.retain(|x| x != name);
+                                idx.element_names.retain(|x| x != name);
+                            }
+                        }
+                        self.indexes.retain(|_, i| {
+                            &i.table != table_name
+                                || !i.columns.is_empty()
+                                || !i.expressions.is_empty()
+                        });
+                        return table_name.clone();
+                    }
                     // Constraints and indexes over the column go with it, also where only an
                     // index expression or predicate reads it.
                     table
@@ -1509,19 +1690,30 @@ impl Schema {
                     if let Some(Constraint {
                         kind: ConstraintKind::NotNull { column },
                         ..
-                    }) = dropped
+                    }) = &dropped
                     {
-                        if let Some(c) = table.column_mut(&column) {
+                        if let Some(c) = table.column_mut(column) {
                             c.nullable = true;
                         }
                     }
                     // The index of a primary key or unique constraint goes with it, and with
                     // that index the partitions' indexes and constraints attached to it.
-                    self.drop_object(
-                        ObjectKind::Index,
-                        &QualName::new(table_name.schema.clone(), name.clone()),
-                        false,
-                    );
+                    if !self.mysql {
+                        self.drop_object(
+                            ObjectKind::Index,
+                            &QualName::new(table_name.schema.clone(), name.clone()),
+                            false,
+                        );
+                    } else if dropped.as_ref().is_some_and(|c| {
+                        matches!(
+                            c.kind,
+                            ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                        )
+                    }) {
+                        // A foreign key's own index stays.
+                        let key = self.index_key(table_name, name);
+                        self.indexes.remove(&key);
+                    }
                 }
             }
             AlterOp::RenameConstraint { from, to } => {
@@ -1563,25 +1755,31 @@ impl Schema {
                     }
                 }
             }
-            AlterOp::ModifyColumn { old_name, column } => {
-                match table.columns.iter_mut().find(|c| &c.name == old_name) {
-                    Some(c) => *c = column_from_spec(column),
-                    None => warn(unknown_column(old_name)),
-                }
-            }
             AlterOp::DropPrimaryKey => {
-                let before = table.constraints.len();
+                let pk = table
+                    .constraints
+                    .iter()
+                    .find(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
+                    .map(|c| c.name.clone());
                 table
                     .constraints
                     .retain(|c| !matches!(c.kind, ConstraintKind::PrimaryKey { .. }));
-                if table.constraints.len() == before {
-                    warn(format!("table `{table_name}` has no primary key"));
+                match pk {
+                    Some(pk) => {
+                        let key = self.index_key(table_name, &pk);
+                        self.indexes.remove(&key);
+                    }
+                    None => warn(format!("table `{table_name}` has no primary key")),
                 }
             }
             AlterOp::DropIndexOrKey { name } => {
-                table.constraints.retain(|c| &c.name != name);
-                self.indexes
-                    .remove(&QualName::new(table_name.schema.clone(), name.clone()));
+                table.constraints.retain(|c| {
+                    &c.name != name || matches!(c.kind, ConstraintKind::ForeignKey { .. })
+                });
+                let key = self.index_key(table_name, name);
+                if self.indexes.remove(&key).is_none() {
+                    warn(format!("table `{table_name}` has no index `{name}`"));
+                }
             }
             AlterOp::AddIndex {
                 name,
@@ -1603,8 +1801,10 @@ impl Schema {
                 };
                 self.create_index(&ci, warn);
             }
-            AlterOp::AddConstraint(_) | AlterOp::AddColumn { .. } | AlterOp::RenameTable { .. } => {
-            }
+            AlterOp::AddConstraint(_)
+            | AlterOp::AddColumn { .. }
+            | AlterOp::RenameTable { .. }
+            | AlterOp::ModifyColumn { .. } => {}
             AlterOp::MoveColumn { column, after } => {
                 let Some(at) = table.columns.iter().position(|c| &c.name == column) else {
                     warn(unknown_column(column));
@@ -1633,15 +1833,19 @@ impl Schema {
                         c.name = to.clone();
                     }
                 }
-                let old = QualName::new(table_name.schema.clone(), from.clone());
-                if self
-                    .indexes
-                    .get(&old)
-                    .is_some_and(|i| &i.table == table_name)
-                {
-                    self.rename_index(&old, &QualName::new(table_name.schema.clone(), to.clone()));
-                } else {
-                    warn(format!("table `{table_name}` has no index `{from}`"));
+                let old = self.index_key(table_name, from);
+                match self.indexes.remove(&old) {
+                    Some(mut idx) if &idx.table == table_name => {
+                        Arc::make_mut(&mut idx).name =
+                            QualName::new(table_name.schema.clone(), to.clone());
+                        self.indexes.insert(self.index_key(table_name, to), idx);
+                    }
+                    other => {
+                        if let Some(idx) = other {
+                            self.indexes.insert(old, idx);
+                        }
+                        warn(format!("table `{table_name}` has no index `{from}`"));
+                    }
                 }
             }
             AlterOp::ConvertCharset { charset } => {

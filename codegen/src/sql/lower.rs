@@ -169,8 +169,9 @@ impl Lowerer<'_> {
                     using_index: None,
                 },
             ),
+            // MySQL names the index (and so the constraint) `KEY k` over `CONSTRAINT c`.
             TableConstraint::Unique(u) => (
-                u.name.as_ref(),
+                u.index_name.as_ref().or(u.name.as_ref()),
                 ConstraintKind::Unique {
                     columns: self.index_columns(&u.columns).0,
                     using_index: None,
@@ -378,6 +379,17 @@ impl Lowerer<'_> {
                     as_select_from: ct.query.as_ref().map(|q| self.tables_read(q.as_ref())),
                     like,
                     like_defaults,
+                    indexes: ct
+                        .constraints
+                        .iter()
+                        .filter(|c| {
+                            matches!(
+                                c,
+                                TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_)
+                            )
+                        })
+                        .map(|c| self.mysql_index(c))
+                        .collect(),
                 })
             }
             Statement::AlterTable(at) => {
@@ -927,8 +939,13 @@ impl Lowerer<'_> {
                 }
             }
             AlterTableOperation::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
-            AlterTableOperation::DropForeignKey { name, .. }
-            | AlterTableOperation::DropIndex { name } => AlterOp::DropIndexOrKey {
+            // The foreign key goes, the index MySQL made for it stays.
+            AlterTableOperation::DropForeignKey { name, .. } => AlterOp::DropConstraint {
+                name: self.ident(name),
+                if_exists: false,
+                cascade: false,
+            },
+            AlterTableOperation::DropIndex { name } => AlterOp::DropIndexOrKey {
                 name: self.ident(name),
             },
             AlterTableOperation::Algorithm { algorithm, .. } => {
