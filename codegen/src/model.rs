@@ -144,6 +144,9 @@ pub struct Schema {
     /// name, an unnamed foreign key `<table>_ibfk_<n>` and an index of its own when none
     /// covers its columns; dropping a column takes it out of its indexes.
     pub mysql: bool,
+    /// MySQL: the keys of indexes InnoDB made for a foreign key (dropped when another index
+    /// can serve it).
+    pub mysql_implicit_indexes: BTreeSet<QualName>,
 }
 
 /// Whether one ALTER's actions make MySQL rebuild the table (so its `ADD`/`DROP COLUMN`s run
@@ -347,6 +350,57 @@ impl Schema {
         format!("{prefix}{}", highest.saturating_add(1))
     }
 
+    /// InnoDB needs an index led by a foreign key's columns and makes one where none is, named
+    /// `name` (MariaDB 10.11: the constraint's name in `CREATE TABLE`) or after the first
+    /// column (`ALTER TABLE … ADD [CONSTRAINT c] FOREIGN KEY`). A later index that can serve
+    /// the foreign key replaces it ([`Schema::mysql_implicit_indexes`]).
+    fn mysql_fk_index(&mut self, table: &QualName, columns: &[String], name: Option<&str>) {
+        let covered = self
+            .indexes_of(table)
+            .any(|i| i.columns.starts_with(columns));
+        if covered || columns.is_empty() {
+            return;
+        }
+        let index_name = match name {
+            Some(n) => n.to_string(),
+            None => self.mysql_index_name(table, &columns[0]),
+        };
+        let index = Index {
+            name: QualName::new(table.schema.clone(), index_name.clone()),
+            table: table.clone(),
+            unique: false,
+            columns: columns.to_vec(),
+            expressions: Vec::new(),
+            predicate: None,
+            valid: true,
+            element_names: columns.to_vec(),
+            parent: None,
+        };
+        let key = self.index_key(table, &index_name);
+        self.indexes.insert(key.clone(), Arc::new(index));
+        self.mysql_implicit_indexes.insert(key);
+    }
+
+    /// A new index on `table` over `columns` replaces the implicit foreign key indexes it can
+    /// serve for.
+    fn mysql_replace_implicit(&mut self, table: &QualName, columns: &[String], new_key: &QualName) {
+        let replaced: Vec<QualName> = self
+            .mysql_implicit_indexes
+            .iter()
+            .filter(|k| *k != new_key)
+            .filter(|k| {
+                self.indexes
+                    .get(*k)
+                    .is_some_and(|i| &i.table == table && columns.starts_with(&i.columns))
+            })
+            .cloned()
+            .collect();
+        for key in replaced {
+            self.indexes.remove(&key);
+            self.mysql_implicit_indexes.remove(&key);
+        }
+    }
+
     /// Whether a relation of that name exists as a table or view.
     pub fn has_relation(&self, name: &QualName) -> bool {
         self.tables.contains_key(name) || self.views.contains_key(name)
@@ -531,6 +585,9 @@ impl Schema {
                         self.apply_alter(&name, op, &mut warn);
                     }
                     for c in all.filter(is_fk) {
+                        if let ConstraintKind::ForeignKey { columns, .. } = &c.kind {
+                            self.mysql_fk_index(&name, columns, c.name.as_deref());
+                        }
                         self.add_constraint(&name, c, &mut warn);
                     }
                 } else {
@@ -793,6 +850,11 @@ impl Schema {
             | Change::NoSchemaEffect { .. }
             | Change::Opaque { .. } => {}
         }
+        if self.mysql {
+            let indexes = &self.indexes;
+            self.mysql_implicit_indexes
+                .retain(|k| indexes.contains_key(k));
+        }
         warnings
     }
 
@@ -921,7 +983,11 @@ impl Schema {
                 valid: true,
                 parent: None,
             };
-            self.indexes.insert(index_name, Arc::new(index.clone()));
+            self.indexes
+                .insert(index_name.clone(), Arc::new(index.clone()));
+            if self.mysql {
+                self.mysql_replace_implicit(table_name, &index.columns, &index_name);
+            }
             if partitioned {
                 let parent = self.tables.get(table_name).cloned();
                 for part in self.partitions_of(table_name) {
@@ -931,29 +997,7 @@ impl Schema {
                 }
             }
         } else if let (true, ConstraintKind::ForeignKey { columns, .. }) = (self.mysql, &kind) {
-            // InnoDB needs an index led by the foreign key's columns; it makes one if none is.
-            let covered = self
-                .indexes_of(table_name)
-                .any(|i| i.columns.starts_with(columns));
-            if !covered && !columns.is_empty() {
-                let index_name = match &spec.name {
-                    Some(n) => n.clone(),
-                    None => self.mysql_index_name(table_name, &columns[0]),
-                };
-                let index = Index {
-                    name: QualName::new(table_name.schema.clone(), index_name.clone()),
-                    table: table_name.clone(),
-                    unique: false,
-                    columns: columns.clone(),
-                    expressions: Vec::new(),
-                    predicate: None,
-                    valid: true,
-                    element_names: columns.clone(),
-                    parent: None,
-                };
-                let key = self.index_key(table_name, &index_name);
-                self.indexes.insert(key, Arc::new(index));
-            }
+            self.mysql_fk_index(table_name, columns, None);
         } else if partitioned {
             // CHECK and foreign keys are copied to every partition under the same name.
             let constraint = Constraint {
@@ -1168,7 +1212,25 @@ impl Schema {
             element_names,
             parent: None,
         };
-        self.indexes.insert(qual, Arc::new(index.clone()));
+        self.indexes.insert(qual.clone(), Arc::new(index.clone()));
+        if self.mysql {
+            self.mysql_replace_implicit(&ci.table, &ci.columns, &qual);
+            // A MySQL unique index is a UNIQUE constraint of the same name.
+            if ci.unique {
+                if let Some(t) = self.table_mut(&ci.table) {
+                    if t.constraint(&index.name.name).is_none() {
+                        t.constraints.push(Constraint {
+                            name: index.name.name.clone(),
+                            kind: ConstraintKind::Unique {
+                                columns: ci.columns.clone(),
+                                using_index: None,
+                            },
+                            validated: true,
+                        });
+                    }
+                }
+            }
+        }
         if !ci.only {
             for part in partitions {
                 self.clone_index_into(&index, &part, &table);
@@ -1420,7 +1482,19 @@ impl Schema {
                         for key in moved {
                             if let Some(idx) = self.indexes.remove(&key) {
                                 let new_key = self.index_key(&to, &idx.name.name);
+                                if self.mysql_implicit_indexes.remove(&key) {
+                                    self.mysql_implicit_indexes.insert(new_key.clone());
+                                }
                                 self.indexes.insert(new_key, idx);
+                            }
+                        }
+                        // InnoDB renames its generated foreign key names with the table.
+                        let old_prefix = format!("{}_ibfk_", table_name.name);
+                        for c in &mut table.constraints {
+                            if let Some(n) = c.name.strip_prefix(&old_prefix) {
+                                if matches!(c.kind, ConstraintKind::ForeignKey { .. }) {
+                                    c.name = format!("{}_ibfk_{n}", to.name);
+                                }
                             }
                         }
                     }
@@ -1504,13 +1578,11 @@ impl Schema {
                         }
                         table.constraints.retain(|c| {
                             let cols = c.kind.columns();
-                            !cols.contains(name)
-                                && !(cols.is_empty()
-                                    && matches!(
-                                        c.kind,
-                                        ConstraintKind::PrimaryKey { .. }
-                                            | ConstraintKind::Unique { .. }
-                                    ))
+                            let keyed = matches!(
+                                c.kind,
+                                ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                            );
+                            !cols.contains(name) && (!cols.is_empty() || !keyed)
                         });
                         for idx in self.indexes.values_mut() {
                             if &idx.table == table_name && idx.columns.contains(name) {
@@ -1838,7 +1910,11 @@ impl Schema {
                     Some(mut idx) if &idx.table == table_name => {
                         Arc::make_mut(&mut idx).name =
                             QualName::new(table_name.schema.clone(), to.clone());
-                        self.indexes.insert(self.index_key(table_name, to), idx);
+                        let new_key = self.index_key(table_name, to);
+                        if self.mysql_implicit_indexes.remove(&old) {
+                            self.mysql_implicit_indexes.insert(new_key.clone());
+                        }
+                        self.indexes.insert(new_key, idx);
                     }
                     other => {
                         if let Some(idx) = other {
