@@ -1961,6 +1961,80 @@ mod tests {
         schema
     }
 
+    /// The schema after replaying `sql` on MySQL/MariaDB (checked against MariaDB 10.11 by
+    /// `tests/live_model_mysql.rs`).
+    fn replay_mysql(sql: &str) -> Schema {
+        let file = SourceFile::new("t.sql", "t.sql".into(), sql.to_string());
+        let parsed = crate::sql::parse_file(&file, DialectKind::MariaDb.dialect());
+        let mut schema = Schema {
+            mysql: true,
+            ..Schema::default()
+        };
+        for s in &parsed.statements {
+            let warnings = schema.apply(&s.change);
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+        schema
+    }
+
+    /// `table: index(columns)` for every index, sorted.
+    fn mysql_indexes(schema: &Schema) -> Vec<String> {
+        let mut out: Vec<String> = schema
+            .indexes
+            .values()
+            .map(|i| format!("{}: {}({})", i.table.name, i.name.name, i.columns.join(",")))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn mysql_names_follow_innodb() {
+        let schema = replay_mysql(
+            "CREATE TABLE u (id int PRIMARY KEY);
+             CREATE TABLE `T` (id int NOT NULL, a int, b int, PRIMARY KEY (id), UNIQUE (a), KEY (a),
+                               CONSTRAINT t_u FOREIGN KEY (b) REFERENCES u (id));
+             ALTER TABLE `T` ADD FOREIGN KEY (a) REFERENCES u (id), ADD FOREIGN KEY (id) REFERENCES u (id);
+             ALTER TABLE `T` ADD INDEX (b, a);
+             RENAME TABLE `T` TO t2;",
+        );
+        assert_eq!(
+            mysql_indexes(&schema),
+            [
+                "t2: PRIMARY(id)",
+                "t2: a(a)",
+                "t2: a_2(a)",
+                "t2: b(b,a)",
+                "u: PRIMARY(id)"
+            ],
+            "the index made for t_u is replaced by (b, a)"
+        );
+        let t = schema.table(&QualName::new("", "t2")).expect("renamed");
+        let names: Vec<&str> = t.constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["PRIMARY", "a", "t_u", "t2_ibfk_1", "t2_ibfk_2"]);
+    }
+
+    #[test]
+    fn mysql_column_changes_reach_keys_and_indexes() {
+        let schema = replay_mysql(
+            "CREATE TABLE t (id int NOT NULL, a int, b int, PRIMARY KEY (id), KEY ab (a, b));
+             ALTER TABLE t CHANGE a x bigint, MODIFY id int;
+             ALTER TABLE t ADD COLUMN c int FIRST, DROP COLUMN b;",
+        );
+        assert_eq!(mysql_indexes(&schema), ["t: PRIMARY(id)", "t: ab(x)"]);
+        let t = schema.table(&QualName::new("", "t")).expect("t");
+        let cols: Vec<(&str, bool)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.nullable))
+            .collect();
+        assert_eq!(
+            cols,
+            [("c", true), ("id", false), ("x", true)],
+            "a key column stays NOT NULL"
+        );
+    }
+
     fn index_names(schema: &Schema) -> Vec<String> {
         schema.indexes.keys().map(|k| k.name.clone()).collect()
     }
