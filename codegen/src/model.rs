@@ -629,7 +629,7 @@ impl Schema {
                     }
                     return warnings;
                 }
-                let versions = match instant_column_changes(ops) {
+                let versions = match instant_column_changes(ops).filter(|_| self.mysql) {
                     Some(n) => self
                         .instant_row_versions
                         .get(table)
