@@ -59,6 +59,26 @@ impl Lowerer<'_> {
 
     pub fn sql_type(&self, data_type: &ast::DataType) -> (SqlType, bool) {
         let mut ty = SqlType::parse_text(&data_type.to_string());
+        // ENUM/SET labels from the AST, each quoted as MySQL prints them: splitting the text
+        // on commas would cut a label holding one.
+        let labels: Option<Vec<&str>> = match data_type {
+            ast::DataType::Enum(members, _) => Some(
+                members
+                    .iter()
+                    .map(|m| match m {
+                        ast::EnumMember::Name(n) | ast::EnumMember::NamedValue(n, _) => n.as_str(),
+                    })
+                    .collect(),
+            ),
+            ast::DataType::Set(members) => Some(members.iter().map(String::as_str).collect()),
+            _ => None,
+        };
+        if let Some(labels) = labels {
+            ty.args = labels
+                .iter()
+                .map(|l| format!("'{}'", l.replace('\'', "''")))
+                .collect();
+        }
         // A type named by an identifier is a user type unless the dialect knows the name: it
         // keeps its case and schema the way table names do (`"Priority"`, `billing.state`).
         if self.dialect.kind() == DialectKind::Postgres {

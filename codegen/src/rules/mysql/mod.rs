@@ -313,6 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn enum_labels_keep_commas_and_quotes_through_lowering() {
+        let file = crate::source::SourceFile::new(
+            "t.sql",
+            "t.sql".into(),
+            "CREATE TABLE t (e enum('a','b, c','it''s'), s set('x','y'));".into(),
+        );
+        let parsed = crate::sql::parse_file(&file, crate::dialect::DialectKind::MySql.dialect());
+        let crate::change::Change::CreateTable(ct) = &parsed.statements[0].change else {
+            panic!("not a CREATE TABLE");
+        };
+        assert_eq!(labels(&ct.columns[0].ty), ["a", "b, c", "it's"]);
+        assert_eq!(ct.columns[0].ty.to_string(), "enum('a','b, c','it''s')");
+        assert_eq!(labels(&ct.columns[1].ty), ["x", "y"]);
+    }
+
+    #[test]
     fn type_changes_that_copy() {
         let t = SqlType::parse_text;
         let copy = |a: &str, b: &str| type_copy(&t(a), &t(b), None, None);
