@@ -91,6 +91,7 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
         Some("mysql-add-check"),
     ),
     ("", "ADD COLUMN z int CHECK (z > 0)", None),
+    ("", "ADD COLUMN a int, ADD COLUMN z int CHECK (z > 0)", None),
     (
         "",
         "ADD CONSTRAINT fk FOREIGN KEY (x) REFERENCES p (id)",
