@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 
-use concertina_codegen::config::{Config, RuntimeConfig, ServerVersion};
+use concertina_codegen::config::{Config, ServerVersion};
 use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::layout::{Layout, Migration, MigrationSet, Phase, PhaseFile};
 use concertina_codegen::source::SourceFile;
@@ -166,13 +166,13 @@ fn checker_rules(
         ],
         warnings: Vec::new(),
     };
-    let config = Config {
-        dialect,
-        server_version: server,
-        baseline: Some("0001".into()),
-        runtime: RuntimeConfig::default(),
-        path: "live/concertina.toml".into(),
-    };
+    // Read from text, as a user's concertina.toml is.
+    let toml = format!(
+        "dialect = \"{}\"\nserver_version = \"{server}\"\nbaseline = \"0001\"\n",
+        dialect.as_str()
+    );
+    let config = Config::parse(&toml, "live/concertina.toml".into())
+        .unwrap_or_else(|e| panic!("concertina.toml for the case: {e}"));
     concertina_codegen::check::check(&set, &config)
         .diagnostics
         .into_iter()
