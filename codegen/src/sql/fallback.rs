@@ -261,6 +261,51 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
                 .unwrap_or_default();
             return Some(alter(table, only, AlterOp::ConvertCharset { charset }));
         }
+        // MySQL metadata-only actions: `COMMENT = '…'`, `ALTER INDEX i [IN]VISIBLE`,
+        // `ALTER [COLUMN] c SET [IN]VISIBLE`.
+        let visibility = |i: usize| w.is(i, "VISIBLE") || w.is(i, "INVISIBLE");
+        let column_at = if w.is(after + 1, "COLUMN") {
+            after + 2
+        } else {
+            after + 1
+        };
+        let last = w.tokens.len();
+        if w.is(after, "COMMENT")
+            || (w.is(after, "ALTER")
+                && w.is(after + 1, "INDEX")
+                && visibility(after + 3)
+                && last == after + 4)
+            || (w.is(after, "ALTER")
+                && w.is(column_at + 1, "SET")
+                && visibility(column_at + 2)
+                && last == column_at + 3)
+        {
+            return Some(alter(
+                table,
+                only,
+                AlterOp::Other {
+                    text: "COMMENT / VISIBLE".into(),
+                },
+            ));
+        }
+        // MySQL `DROP CHECK c`.
+        if w.is(after, "DROP") && w.is(after + 1, "CHECK") && last == after + 3 {
+            let name = match &w.tokens.get(after + 2)?.token {
+                Token::Word(word) => lower
+                    .dialect
+                    .normalize_ident(&word.value, word.quote_style.is_some()),
+                _ => return None,
+            };
+            return Some(alter(
+                table,
+                only,
+                AlterOp::DropConstraint {
+                    name,
+                    if_exists: false,
+                    cascade: false,
+                },
+            ));
+        }
         // MySQL `ROW_FORMAT=…`: the table is rebuilt in the new format.
         if w.is(after, "ROW_FORMAT") {
             return Some(alter(

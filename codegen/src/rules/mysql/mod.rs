@@ -413,6 +413,20 @@ mod tests {
         }
 
         #[test]
+        fn metadata_only_mysql_alters_are_read() {
+            let setup = "CREATE TABLE users (id int PRIMARY KEY, a int, CONSTRAINT a_pos CHECK (a > 0), KEY ia (a));";
+            for sql in [
+                "ALTER TABLE users COMMENT = 'people';",
+                "ALTER TABLE users ALTER INDEX ia INVISIBLE;",
+                "ALTER TABLE users ALTER COLUMN a SET INVISIBLE;",
+                "ALTER TABLE users DROP CHECK a_pos;",
+            ] {
+                let all = Case::mysql(setup, &[(Phase::Expand, sql)]).run();
+                assert!(all.is_empty(), "{sql}: {all:?}");
+            }
+        }
+
+        #[test]
         fn unparsable_mysql_gives_a_diagnostic_not_a_panic() {
             for sql in [
                 "ALTER TABLE users ALGORITHM=;",
