@@ -5,8 +5,9 @@
 //!
 //! - tables;
 //! - columns: position, type (`COLUMN_TYPE` without integer display widths, which MySQL 8.0.19+
-//!   no longer prints; `tinyint(1)` kept), nullability, and what fills a value an insert omits
-//!   (`auto` for `AUTO_INCREMENT`, the default's text, `generated`, or `-`);
+//!   no longer prints; `tinyint(1)` kept), nullability, what fills a value an insert omits
+//!   (`auto` for `AUTO_INCREMENT`, the default's text, `generated`, or `-`), and the character
+//!   set of a text column (its own, else its table's default, else the database's `utf8mb4`);
 //! - indexes: name, uniqueness, columns in order (`PRIMARY`, unnamed and foreign-key indexes
 //!   included);
 //! - primary key, unique and foreign key constraints: name, columns, referenced table and
@@ -44,6 +45,7 @@ enum Fact {
         ty: String,
         not_null: bool,
         fill: String,
+        charset: Option<String>,
     },
     Index {
         table: String,
@@ -71,10 +73,15 @@ impl fmt::Display for Fact {
                 ty,
                 not_null,
                 fill,
+                charset,
             } => write!(
                 f,
-                "column {table}.{name} #{position} {ty}{} fill={fill}",
-                if *not_null { " NOT NULL" } else { "" }
+                "column {table}.{name} #{position} {ty}{} fill={fill}{}",
+                if *not_null { " NOT NULL" } else { "" },
+                charset
+                    .as_ref()
+                    .map(|c| format!(" charset={c}"))
+                    .unwrap_or_default()
             ),
             Fact::Index {
                 table,
@@ -127,6 +134,14 @@ fn normalize_type(text: &str) -> String {
     t
 }
 
+/// `utf8` is `utf8mb3` (MariaDB 10.6+ prints the latter).
+fn normalize_charset(c: &str) -> String {
+    match c.to_lowercase().as_str() {
+        "utf8" => "utf8mb3".into(),
+        other => other.into(),
+    }
+}
+
 /// The facts the model holds.
 fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
     let mut out = BTreeSet::new();
@@ -140,6 +155,31 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
                 Some(d) => normalize_default(&d.text),
                 None => "-".to_string(),
             };
+            let text = matches!(
+                c.ty.name.as_str(),
+                "char"
+                    | "varchar"
+                    | "tinytext"
+                    | "text"
+                    | "mediumtext"
+                    | "longtext"
+                    | "enum"
+                    | "set"
+            );
+            let charset = text.then(|| {
+                let own = c.charset.clone().or_else(|| {
+                    c.collation.as_ref().and_then(|k| {
+                        k.trim_matches(['`', '\'', '"'])
+                            .split('_')
+                            .next()
+                            .map(str::to_string)
+                    })
+                });
+                normalize_charset(
+                    &own.or_else(|| table.charset.clone())
+                        .unwrap_or_else(|| "utf8mb4".into()),
+                )
+            });
             out.insert(Fact::Column {
                 table: t.clone(),
                 position: i64::try_from(i + 1).unwrap_or(i64::MAX),
@@ -147,6 +187,7 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
                 ty: c.ty.to_string(),
                 not_null: !c.nullable,
                 fill,
+                charset,
             });
         }
         for c in &table.constraints {
@@ -209,6 +250,8 @@ struct ColumnRow {
     dflt: Option<String>,
     #[diesel(sql_type = Text)]
     extra: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    charset: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -267,7 +310,7 @@ fn live_facts(conn: &mut MysqlConnection) -> BTreeSet<Fact> {
         "SELECT CAST(TABLE_NAME AS CHAR) AS tbl, CAST(ORDINAL_POSITION AS SIGNED) AS pos,
                 CAST(COLUMN_NAME AS CHAR) AS name, CAST(COLUMN_TYPE AS CHAR) AS ty,
                 CAST(IS_NULLABLE AS CHAR) AS nullable, CAST(COLUMN_DEFAULT AS CHAR) AS dflt,
-                CAST(EXTRA AS CHAR) AS extra
+                CAST(EXTRA AS CHAR) AS extra, CAST(CHARACTER_SET_NAME AS CHAR) AS charset
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
     );
     for r in columns {
@@ -294,6 +337,7 @@ fn live_facts(conn: &mut MysqlConnection) -> BTreeSet<Fact> {
             ty: normalize_type(&r.ty),
             not_null: r.nullable == "NO",
             fill,
+            charset: r.charset.as_deref().map(normalize_charset),
         });
     }
     let indexes: Vec<IndexRow> = load(
@@ -408,7 +452,11 @@ impl TestDb {
             )
         });
         admin
-            .batch_execute(&format!("CREATE DATABASE {}", quote(&name)))
+            // The database's default character set is the model's default.
+            .batch_execute(&format!(
+                "CREATE DATABASE {} CHARACTER SET utf8mb4",
+                quote(&name)
+            ))
             .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
         TestDb { base, name }
     }

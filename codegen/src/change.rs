@@ -167,6 +167,8 @@ pub struct CreateTable {
     pub like_defaults: bool,
     /// MySQL inline `INDEX`/`KEY`/`FULLTEXT`/`SPATIAL` (as [`AlterOp::AddIndex`]), in order.
     pub indexes: Vec<AlterOp>,
+    /// MySQL `[DEFAULT] CHARSET=x` (or the character set of `COLLATE=x`), lower case.
+    pub charset: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +292,10 @@ pub enum AlterOp {
     },
     /// MySQL `CONVERT TO CHARACTER SET x`: every text column converted.
     ConvertCharset {
+        charset: String,
+    },
+    /// MySQL `[DEFAULT] CHARACTER SET = x`: the table's default for new columns only.
+    DefaultCharset {
         charset: String,
     },
     /// MySQL `ALGORITHM=…` (upper case).

@@ -63,6 +63,8 @@ pub struct Table {
     pub constraints: Vec<Constraint>,
     pub partitioned: bool,
     pub partition_of: Option<QualName>,
+    /// MySQL: the table's default character set, where stated.
+    pub charset: Option<String>,
 }
 
 impl Table {
@@ -147,6 +149,20 @@ pub struct Schema {
     /// MySQL: the keys of indexes InnoDB made for a foreign key (dropped when another index
     /// can serve it).
     pub mysql_implicit_indexes: BTreeSet<QualName>,
+}
+
+/// Most bytes a character takes in a MySQL character set (4 when unknown).
+fn mysql_charset_bytes(charset: &str) -> u64 {
+    match charset
+        .trim_matches(['`', '\'', '"'])
+        .to_lowercase()
+        .as_str()
+    {
+        "latin1" | "ascii" | "binary" | "latin2" | "cp1250" | "cp1251" | "cp1252" => 1,
+        "ucs2" | "gbk" | "big5" | "sjis" | "cp932" => 2,
+        "utf8" | "utf8mb3" | "ujis" | "eucjpms" | "gb2312" => 3,
+        _ => 4,
+    }
 }
 
 /// Whether one ALTER's actions make MySQL rebuild the table (so its `ADD`/`DROP COLUMN`s run
@@ -539,6 +555,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: ct.partitioned,
                     partition_of: ct.partition_of.clone(),
+                    charset: ct.charset.clone(),
                 };
                 if let Some(like) = &ct.like {
                     // LIKE copies names, types and NOT NULL; defaults only with `INCLUDING
@@ -1924,13 +1941,63 @@ impl Schema {
                     }
                 }
             }
+            // Every text column takes the new character set, which becomes the table default;
+            // a TEXT type grows to hold as many characters as before (`text` in `utf8mb3` →
+            // `mediumtext` in `utf8mb4`), a VARCHAR keeps its length in characters.
             AlterOp::ConvertCharset { charset } => {
+                const TEXTS: [(&str, u64); 4] = [
+                    ("tinytext", 255),
+                    ("text", 65_535),
+                    ("mediumtext", 16_777_215),
+                    ("longtext", 4_294_967_295),
+                ];
+                let table_default = table.charset.clone();
+                let new_bytes = mysql_charset_bytes(charset);
                 for c in &mut table.columns {
-                    if c.charset.is_some() || c.collation.is_some() {
-                        c.charset = Some(charset.clone());
-                        c.collation = None;
+                    if let Some(at) = TEXTS.iter().position(|(n, _)| *n == c.ty.name) {
+                        let old = c
+                            .charset
+                            .clone()
+                            .or_else(|| {
+                                c.collation
+                                    .as_ref()
+                                    .and_then(|k| k.split('_').next().map(str::to_string))
+                            })
+                            .or_else(|| table_default.clone())
+                            .unwrap_or_else(|| "utf8mb4".into());
+                        let chars = TEXTS[at].1 / mysql_charset_bytes(&old);
+                        if let Some((name, _)) = TEXTS[at..]
+                            .iter()
+                            .find(|(_, bytes)| chars.saturating_mul(new_bytes) <= *bytes)
+                        {
+                            c.ty.name = (*name).to_string();
+                        }
+                    }
+                    c.charset = None;
+                    c.collation = None;
+                }
+                table.charset = Some(charset.clone());
+            }
+            // Existing text columns keep the character set they have.
+            AlterOp::DefaultCharset { charset } => {
+                let old = table.charset.clone().unwrap_or_else(|| "utf8mb4".into());
+                for c in &mut table.columns {
+                    let text = matches!(
+                        c.ty.name.as_str(),
+                        "char"
+                            | "varchar"
+                            | "tinytext"
+                            | "text"
+                            | "mediumtext"
+                            | "longtext"
+                            | "enum"
+                            | "set"
+                    );
+                    if text && c.charset.is_none() && c.collation.is_none() {
+                        c.charset = Some(old.clone());
                     }
                 }
+                table.charset = Some(charset.clone());
             }
             AlterOp::Rewrite { .. }
             | AlterOp::TriggerToggle { .. }

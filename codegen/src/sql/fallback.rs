@@ -306,6 +306,35 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
                 },
             ));
         }
+        // MySQL `[DEFAULT] CHARACTER SET [=] x` / `[DEFAULT] CHARSET [=] x`: new columns only.
+        let cs_at = if w.is(after, "DEFAULT") {
+            after + 1
+        } else {
+            after
+        };
+        let value_at = if w.is(cs_at, "CHARSET") {
+            Some(cs_at + 1)
+        } else if w.is(cs_at, "CHARACTER") && w.is(cs_at + 1, "SET") {
+            Some(cs_at + 2)
+        } else {
+            None
+        };
+        if let Some(mut at) = value_at {
+            if matches!(w.tokens.get(at).map(|t| &t.token), Some(Token::Eq)) {
+                at += 1;
+            }
+            if let Some(Token::Word(word)) = w.tokens.get(at).map(|t| &t.token) {
+                if last == at + 1 {
+                    return Some(alter(
+                        table,
+                        only,
+                        AlterOp::DefaultCharset {
+                            charset: word.value.to_lowercase(),
+                        },
+                    ));
+                }
+            }
+        }
         // MySQL `ROW_FORMAT=…`: the table is rebuilt in the new format.
         if w.is(after, "ROW_FORMAT") {
             return Some(alter(

@@ -410,6 +410,7 @@ impl Lowerer<'_> {
                         })
                         .map(|c| self.mysql_index(c))
                         .collect(),
+                    charset: table_charset(&ct.table_options),
                 })
             }
             Statement::AlterTable(at) => {
@@ -1029,6 +1030,39 @@ impl Lowerer<'_> {
             },
         }
     }
+}
+
+/// A MySQL table's default character set from its options (`DEFAULT CHARSET=x`,
+/// `CHARACTER SET x`, or the character set a `COLLATE=x` names).
+fn table_charset(options: &ast::CreateTableOptions) -> Option<String> {
+    let list = match options {
+        ast::CreateTableOptions::None => return None,
+        ast::CreateTableOptions::With(l)
+        | ast::CreateTableOptions::Options(l)
+        | ast::CreateTableOptions::Plain(l)
+        | ast::CreateTableOptions::TableProperties(l) => l,
+    };
+    let value = |text: &str, key: &str| {
+        let upper = text.to_ascii_uppercase();
+        let at = upper.find(key)? + key.len();
+        let rest = text[at..].trim_start().trim_start_matches('=').trim();
+        let word: String = rest
+            .trim_matches(['\'', '"', '`'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!word.is_empty()).then(|| word.to_lowercase())
+    };
+    let texts: Vec<String> = list.iter().map(ToString::to_string).collect();
+    texts
+        .iter()
+        .find_map(|t| value(t, "CHARSET").or_else(|| value(t, "CHARACTER SET")))
+        .or_else(|| {
+            texts
+                .iter()
+                .find_map(|t| value(t, "COLLATE"))
+                .and_then(|c| c.split('_').next().map(str::to_string))
+        })
 }
 
 /// The type name PostgreSQL's parser gives a cast (`::integer` is `int4`), for index names.

@@ -194,6 +194,21 @@ pub(crate) fn column_charset(charset: Option<&str>, collation: Option<&str>) -> 
     })
 }
 
+/// The character set a column of `table` ends up with: its own (stated, or from its
+/// collation), else the table's default, else `utf8mb4` (the default of MySQL 8.0 and
+/// MariaDB 11.6; older MariaDB servers default to `latin1`: state it on the table).
+pub(crate) fn effective_charset(
+    ctx: &StatementCtx,
+    table: &QualName,
+    charset: Option<&str>,
+    collation: Option<&str>,
+) -> String {
+    column_charset(charset, collation)
+        .or_else(|| ctx.schema.table(table).and_then(|t| t.charset.clone()))
+        .map(|c| charset_name(&c))
+        .unwrap_or_else(|| "utf8mb4".into())
+}
+
 /// Normalised character set name (`utf8` is `utf8mb3`).
 pub(crate) fn charset_name(c: &str) -> String {
     match c.to_lowercase().as_str() {

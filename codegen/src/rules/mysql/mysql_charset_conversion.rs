@@ -3,10 +3,10 @@
 //! table's default alone, `DEFAULT CHARSET=…`, is metadata). A `MODIFY` that leaves out the
 //! column's `CHARACTER SET` converts it to the table default, so that counts too. MariaDB
 //! 10.4+ converts `utf8mb3`→`utf8mb4` and changes collations within a character set without a
-//! copy (an index on the column is rebuilt, NOCOPY): not flagged there. A column whose old
-//! character set the model does not know is taken to have `utf8mb4`, the default.
+//! copy (an index on the column is rebuilt, NOCOPY): not flagged there. A column without a
+//! character set of its own has the table's (`DEFAULT CHARSET=…`), else `utf8mb4`.
 
-use super::{at_least, charset_name, column_charset, is_mariadb, is_text_type, modifies};
+use super::{at_least, effective_charset, is_mariadb, is_text_type, modifies};
 use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -35,12 +35,10 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         if !is_text_type(&old.ty) || !is_text_type(&new.ty) {
             continue;
         }
-        let old_cs = column_charset(old.charset.as_deref(), old.collation.as_deref())
-            .map(|c| charset_name(&c))
-            .unwrap_or_else(|| "utf8mb4".into());
-        let new_cs = column_charset(new.charset.as_deref(), new.collation.as_deref())
-            .map(|c| charset_name(&c))
-            .unwrap_or_else(|| "utf8mb4".into());
+        let old_cs =
+            effective_charset(ctx, table, old.charset.as_deref(), old.collation.as_deref());
+        let new_cs =
+            effective_charset(ctx, table, new.charset.as_deref(), new.collation.as_deref());
         let lower = |c: &Option<String>| {
             c.as_ref()
                 .map(|c| c.trim_matches(['`', '\'', '"']).to_lowercase())
@@ -105,6 +103,26 @@ mod tests {
         ] {
             assert!(mysql_hits(SETUP, sql, RULE).is_empty(), "{sql}");
         }
+    }
+
+    #[test]
+    fn the_table_default_is_the_columns_charset() {
+        let setup =
+            "CREATE TABLE old (id int PRIMARY KEY, name varchar(40)) DEFAULT CHARSET=latin1;";
+        let restate = "ALTER TABLE old MODIFY name varchar(40) NOT NULL DEFAULT '';";
+        assert!(mysql_hits(setup, restate, RULE).is_empty());
+        let convert = "ALTER TABLE old MODIFY name varchar(40) CHARACTER SET utf8mb4;";
+        assert_eq!(mysql_hits(setup, convert, RULE).len(), 1);
+        let setup =
+            "CREATE TABLE old (id int PRIMARY KEY, name varchar(40)) COLLATE=latin1_swedish_ci;";
+        assert_eq!(mysql_hits(setup, convert, RULE).len(), 1);
+        // A new table default reaches new columns only: `name` stays latin1, so restating it
+        // without a character set converts it to the new default.
+        let setup = "CREATE TABLE old (id int PRIMARY KEY, name varchar(40)) CHARSET latin1;\nALTER TABLE old DEFAULT CHARACTER SET = utf8mb4;";
+        assert_eq!(mysql_hits(setup, restate, RULE).len(), 1);
+        let keep =
+            "ALTER TABLE old MODIFY name varchar(40) CHARACTER SET latin1 NOT NULL DEFAULT '';";
+        assert!(mysql_hits(setup, keep, RULE).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! instantly (it depends on `ROW_FORMAT`): a widening that names `ALGORITHM=INSTANT|NOCOPY|
 //! INPLACE` is left to the server, which refuses it rather than copy.
 
-use super::{algorithm, at_least, column_charset, is_mariadb, modifies, type_copy};
+use super::{algorithm, at_least, effective_charset, is_mariadb, modifies, type_copy};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -23,10 +23,11 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     };
     let online_claimed = matches!(algorithm(ops), Some("INSTANT" | "NOCOPY" | "INPLACE"));
     for (_, old, new) in modifies(ctx, table, ops) {
-        let old_cs = column_charset(old.charset.as_deref(), old.collation.as_deref());
-        let new_cs = column_charset(new.charset.as_deref(), new.collation.as_deref());
-        let Some((why, widens)) = type_copy(&old.ty, &new.ty, old_cs.as_deref(), new_cs.as_deref())
-        else {
+        let old_cs =
+            effective_charset(ctx, table, old.charset.as_deref(), old.collation.as_deref());
+        let new_cs =
+            effective_charset(ctx, table, new.charset.as_deref(), new.collation.as_deref());
+        let Some((why, widens)) = type_copy(&old.ty, &new.ty, Some(&old_cs), Some(&new_cs)) else {
             continue;
         };
         if widens && online_claimed && is_mariadb(ctx) && at_least(ctx, 10, 4, 0) {
