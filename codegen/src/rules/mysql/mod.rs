@@ -411,6 +411,46 @@ mod tests {
         }
 
         #[test]
+        fn a_modify_to_null_in_expand_relaxes_a_column_contract_drops() {
+            let setup = "CREATE TABLE u (id int PRIMARY KEY, legacy varchar(10) NOT NULL);";
+            let drop = "ALTER TABLE u DROP COLUMN legacy;";
+            let rule = "compat-old-required-unwritten";
+            let unrelaxed = Case::mysql(
+                setup,
+                &[
+                    (Phase::Expand, "ALTER TABLE u ADD COLUMN n int;"),
+                    (Phase::Contract, drop),
+                ],
+            )
+            .hits(rule);
+            assert_eq!(unrelaxed.len(), 1, "{unrelaxed:?}");
+            let relaxed = Case::mysql(
+                setup,
+                &[
+                    (
+                        Phase::Expand,
+                        "ALTER TABLE u MODIFY legacy varchar(10) NULL;",
+                    ),
+                    (Phase::Contract, drop),
+                ],
+            )
+            .hits(rule);
+            assert!(relaxed.is_empty(), "{relaxed:?}");
+        }
+
+        #[test]
+        fn ddl_and_data_in_one_transaction_says_mysql_commits() {
+            let sql = "START TRANSACTION;\nALTER TABLE users ADD COLUMN n int;\nUPDATE users SET n = 1 WHERE id = 1;\nCOMMIT;";
+            let h = mysql_hits(SETUP, sql, "ddl-and-data-in-one-transaction");
+            assert_eq!(h.len(), 1, "{h:?}");
+            assert!(
+                h[0].message.contains("commits at the DDL"),
+                "{}",
+                h[0].message
+            );
+        }
+
+        #[test]
         fn truncate_and_unbatched_updates_apply() {
             assert_eq!(
                 mysql_hits(SETUP, "TRUNCATE TABLE users;", "truncate-table").len(),
