@@ -74,6 +74,8 @@ pub struct ColumnSpec {
     pub identity: bool,
     pub generated: Option<Generated>,
     pub collation: Option<String>,
+    /// MySQL `CHARACTER SET x` on the column (lower case).
+    pub charset: Option<String>,
     /// `PRIMARY KEY`, `UNIQUE`, `CHECK`, `REFERENCES` written on the column.
     pub constraints: Vec<ConstraintSpec>,
     /// The type's text is a domain or other user type whose constraints the model knows.
@@ -163,6 +165,10 @@ pub struct CreateTable {
     pub like: Option<QualName>,
     /// `LIKE other INCLUDING DEFAULTS`: the copied columns keep their defaults.
     pub like_defaults: bool,
+    /// MySQL inline `INDEX`/`KEY`/`FULLTEXT`/`SPATIAL` (as [`AlterOp::AddIndex`]), in order.
+    pub indexes: Vec<AlterOp>,
+    /// MySQL `[DEFAULT] CHARSET=x` (or the character set of `COLLATE=x`), lower case.
+    pub charset: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +278,25 @@ pub enum AlterOp {
         columns: Vec<String>,
         unique: bool,
         kind: String,
+    },
+    /// MySQL `FIRST` / `AFTER col` of an `ADD`/`MODIFY`/`CHANGE COLUMN`, as its own step after
+    /// it: `after: None` is `FIRST`.
+    MoveColumn {
+        column: String,
+        after: Option<String>,
+    },
+    /// MySQL `RENAME INDEX|KEY a TO b` (index names live in their table's namespace).
+    RenameIndex {
+        from: String,
+        to: String,
+    },
+    /// MySQL `CONVERT TO CHARACTER SET x`: every text column converted.
+    ConvertCharset {
+        charset: String,
+    },
+    /// MySQL `[DEFAULT] CHARACTER SET = x`: the table's default for new columns only.
+    DefaultCharset {
+        charset: String,
     },
     /// MySQL `ALGORITHM=…` (upper case).
     Algorithm(String),

@@ -115,7 +115,10 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .as_deref()
         .and_then(crate::layout::version_order);
     let mut diagnostics = set.warnings.clone();
-    let mut schema = Arc::new(Schema::default());
+    let mut schema = Arc::new(Schema {
+        mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
+        ..Schema::default()
+    });
     let mut migrations = Vec::new();
     let mut statements = 0;
 
@@ -429,6 +432,18 @@ fn update_file_state(state: &mut FileState, stmt: &Statement) {
         }
         Change::AddEnumValue { name, label, .. } => {
             state.added_enum_labels.push((name.clone(), label.clone()));
+        }
+        Change::SetVariable { name, value } => {
+            // `SET [SESSION] foreign_key_checks`, `SET @@[session.]foreign_key_checks`.
+            let name = name.trim_start_matches("@@");
+            let name = name
+                .strip_prefix("session.")
+                .or_else(|| name.strip_prefix("local."))
+                .unwrap_or(name);
+            if name == "foreign_key_checks" {
+                let v = value.trim_matches(['\'', '"']).to_ascii_lowercase();
+                state.foreign_key_checks_off = matches!(v.as_str(), "0" | "off" | "false");
+            }
         }
         _ => {}
     }

@@ -20,6 +20,8 @@ pub struct Column {
     pub identity: bool,
     pub generated: Option<Generated>,
     pub collation: Option<String>,
+    /// MySQL `CHARACTER SET` stated on the column.
+    pub charset: Option<String>,
 }
 
 impl Column {
@@ -61,6 +63,8 @@ pub struct Table {
     pub constraints: Vec<Constraint>,
     pub partitioned: bool,
     pub partition_of: Option<QualName>,
+    /// MySQL: the table's default character set, where stated.
+    pub charset: Option<String>,
 }
 
 impl Table {
@@ -134,6 +138,60 @@ pub struct Schema {
     pub views: BTreeMap<QualName, Arc<View>>,
     pub functions: BTreeMap<QualName, Arc<Function>>,
     pub triggers: Vec<Trigger>,
+    /// MySQL 8.0.29+: INSTANT `ADD`/`DROP COLUMN`s per table since its last rebuild (each
+    /// makes a row version; the server allows 64).
+    pub instant_row_versions: BTreeMap<QualName, u32>,
+    /// MySQL/MariaDB naming: index names live in their table (key `table.index` in
+    /// `indexes`), the primary key is `PRIMARY`, an unnamed index takes its first column's
+    /// name, an unnamed foreign key `<table>_ibfk_<n>` and an index of its own when none
+    /// covers its columns; dropping a column takes it out of its indexes.
+    pub mysql: bool,
+    /// MySQL: the keys of indexes InnoDB made for a foreign key (dropped when another index
+    /// can serve it).
+    pub mysql_implicit_indexes: BTreeSet<QualName>,
+}
+
+/// Most bytes a character takes in a MySQL character set (4 when unknown).
+fn mysql_charset_bytes(charset: &str) -> u64 {
+    match charset
+        .trim_matches(['`', '\'', '"'])
+        .to_lowercase()
+        .as_str()
+    {
+        "latin1" | "ascii" | "binary" | "latin2" | "cp1250" | "cp1251" | "cp1252" => 1,
+        "ucs2" | "gbk" | "big5" | "sjis" | "cp932" => 2,
+        "utf8" | "utf8mb3" | "ujis" | "eucjpms" | "gb2312" => 3,
+        _ => 4,
+    }
+}
+
+/// Whether one ALTER's actions make MySQL rebuild the table (so its `ADD`/`DROP COLUMN`s run
+/// INPLACE and make no row version).
+pub fn alter_rebuilds(ops: &[AlterOp]) -> bool {
+    ops.iter().any(|op| match op {
+        AlterOp::Rewrite { .. } | AlterOp::ConvertCharset { .. } | AlterOp::DropPrimaryKey => true,
+        AlterOp::Algorithm(a) => a == "COPY" || a == "INPLACE",
+        AlterOp::AddConstraint(c) => matches!(c.kind, ConstraintKind::PrimaryKey { .. }),
+        // AUTO_INCREMENT and STORED generated columns are filled by a rebuild.
+        AlterOp::AddColumn { column, .. } => {
+            column.identity
+                || column.serial
+                || column.generated.as_ref().and_then(|g| g.stored) == Some(true)
+        }
+        _ => false,
+    })
+}
+
+/// The INSTANT `ADD`/`DROP COLUMN`s of one ALTER: `None` when it rebuilds the table.
+pub fn instant_column_changes(ops: &[AlterOp]) -> Option<u32> {
+    if alter_rebuilds(ops) {
+        return None;
+    }
+    let n = ops
+        .iter()
+        .filter(|op| matches!(op, AlterOp::AddColumn { .. } | AlterOp::DropColumn { .. }))
+        .count();
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Something the model could not follow; the checker reports it as a warning.
@@ -153,6 +211,7 @@ fn column_from_spec(spec: &ColumnSpec) -> Column {
         identity: spec.identity || spec.serial,
         generated: spec.generated.clone(),
         collation: spec.collation.clone(),
+        charset: spec.charset.clone(),
     }
 }
 
@@ -263,6 +322,99 @@ impl Schema {
 
     pub fn table(&self, name: &QualName) -> Option<&Table> {
         self.tables.get(name).map(|t| &**t)
+    }
+
+    /// The key of an index in [`Schema::indexes`]: PostgreSQL's index names live in the
+    /// schema, MySQL's in their table.
+    pub fn index_key(&self, table: &QualName, name: &str) -> QualName {
+        if self.mysql {
+            QualName::new(table.schema.clone(), format!("{}.{name}", table.name))
+        } else {
+            QualName::new(table.schema.clone(), name)
+        }
+    }
+
+    /// MySQL's name for an unnamed index: its first column, then `_2`, `_3`… while the table
+    /// has an index of that name.
+    fn mysql_index_name(&self, table: &QualName, first: &str) -> String {
+        let taken = |n: &str| {
+            n.eq_ignore_ascii_case("primary")
+                || self.indexes.contains_key(&self.index_key(table, n))
+        };
+        if !taken(first) {
+            return first.to_string();
+        }
+        (2..=u32::MAX)
+            .map(|i| format!("{first}_{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_default()
+    }
+
+    /// InnoDB's name for an unnamed foreign key: `<table>_ibfk_<n>`, one past the highest `n`.
+    fn mysql_fk_name(&self, table: &QualName) -> String {
+        let prefix = format!("{}_ibfk_", table.name);
+        let highest = self
+            .table(table)
+            .map(|t| {
+                t.constraints
+                    .iter()
+                    .filter_map(|c| c.name.strip_prefix(&prefix)?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        format!("{prefix}{}", highest.saturating_add(1))
+    }
+
+    /// InnoDB needs an index led by a foreign key's columns and makes one where none is, named
+    /// `name` (MariaDB 10.11: the constraint's name in `CREATE TABLE`) or after the first
+    /// column (`ALTER TABLE … ADD [CONSTRAINT c] FOREIGN KEY`). A later index that can serve
+    /// the foreign key replaces it ([`Schema::mysql_implicit_indexes`]).
+    fn mysql_fk_index(&mut self, table: &QualName, columns: &[String], name: Option<&str>) {
+        let covered = self
+            .indexes_of(table)
+            .any(|i| i.columns.starts_with(columns));
+        if covered || columns.is_empty() {
+            return;
+        }
+        let index_name = match name {
+            Some(n) => n.to_string(),
+            None => self.mysql_index_name(table, &columns[0]),
+        };
+        let index = Index {
+            name: QualName::new(table.schema.clone(), index_name.clone()),
+            table: table.clone(),
+            unique: false,
+            columns: columns.to_vec(),
+            expressions: Vec::new(),
+            predicate: None,
+            valid: true,
+            element_names: columns.to_vec(),
+            parent: None,
+        };
+        let key = self.index_key(table, &index_name);
+        self.indexes.insert(key.clone(), Arc::new(index));
+        self.mysql_implicit_indexes.insert(key);
+    }
+
+    /// A new index on `table` over `columns` replaces the implicit foreign key indexes it can
+    /// serve for.
+    fn mysql_replace_implicit(&mut self, table: &QualName, columns: &[String], new_key: &QualName) {
+        let replaced: Vec<QualName> = self
+            .mysql_implicit_indexes
+            .iter()
+            .filter(|k| *k != new_key)
+            .filter(|k| {
+                self.indexes
+                    .get(*k)
+                    .is_some_and(|i| &i.table == table && columns.starts_with(&i.columns))
+            })
+            .cloned()
+            .collect();
+        for key in replaced {
+            self.indexes.remove(&key);
+            self.mysql_implicit_indexes.remove(&key);
+        }
     }
 
     /// Whether a relation of that name exists as a table or view.
@@ -403,6 +555,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: ct.partitioned,
                     partition_of: ct.partition_of.clone(),
+                    charset: ct.charset.clone(),
                 };
                 if let Some(like) = &ct.like {
                     // LIKE copies names, types and NOT NULL; defaults only with `INCLUDING
@@ -432,13 +585,32 @@ impl Schema {
                 }
                 let name = ct.name.clone();
                 self.tables.insert(name.clone(), Arc::new(table));
-                for col in &ct.columns {
-                    for c in &col.constraints {
+                let is_fk =
+                    |c: &&ConstraintSpec| matches!(c.kind, ConstraintKind::ForeignKey { .. });
+                let all = ct
+                    .columns
+                    .iter()
+                    .flat_map(|col| &col.constraints)
+                    .chain(&ct.constraints);
+                if self.mysql {
+                    // Keys and indexes in order, then the foreign keys, which make an index
+                    // only where none of those covers them.
+                    for c in all.clone().filter(|c| !is_fk(c)) {
                         self.add_constraint(&name, c, &mut warn);
                     }
-                }
-                for c in &ct.constraints {
-                    self.add_constraint(&name, c, &mut warn);
+                    for op in &ct.indexes {
+                        self.apply_alter(&name, op, &mut warn);
+                    }
+                    for c in all.filter(is_fk) {
+                        if let ConstraintKind::ForeignKey { columns, .. } = &c.kind {
+                            self.mysql_fk_index(&name, columns, c.name.as_deref());
+                        }
+                        self.add_constraint(&name, c, &mut warn);
+                    }
+                } else {
+                    for c in all {
+                        self.add_constraint(&name, c, &mut warn);
+                    }
                 }
                 if let Some(parent) = self.tables.get(&name).and_then(|t| t.partition_of.clone()) {
                     self.clone_parent_into(&parent, &name);
@@ -474,6 +646,15 @@ impl Schema {
                     }
                     return warnings;
                 }
+                let versions = match instant_column_changes(ops).filter(|_| self.mysql) {
+                    Some(n) => self
+                        .instant_row_versions
+                        .get(table)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_add(n),
+                    None => 0,
+                };
                 let mut current = table.clone();
                 for op in ops {
                     // PostgreSQL applies most column changes to every partition too.
@@ -486,6 +667,10 @@ impl Schema {
                         }
                     }
                     current = self.apply_alter(&current, op, &mut warn);
+                }
+                self.instant_row_versions.remove(table);
+                if versions > 0 && self.tables.contains_key(&current) {
+                    self.instant_row_versions.insert(current, versions);
                 }
             }
             Change::CreateIndex(ci) => self.create_index(ci, &mut warn),
@@ -664,11 +849,16 @@ impl Schema {
                     warn(format!("table `{table}` is unknown to the model"));
                 }
             }
+            Change::RewriteTable {
+                table: Some(table), ..
+            } => {
+                self.instant_row_versions.remove(table);
+            }
             Change::CreateRule { .. }
             | Change::RefreshMaterializedView { .. }
             | Change::RewriteIndex { .. }
             | Change::Reindex { .. }
-            | Change::RewriteTable { .. }
+            | Change::RewriteTable { table: None, .. }
             | Change::Begin
             | Change::Commit
             | Change::Rollback
@@ -676,6 +866,11 @@ impl Schema {
             | Change::ProceduralBlock
             | Change::NoSchemaEffect { .. }
             | Change::Opaque { .. } => {}
+        }
+        if self.mysql {
+            let indexes = &self.indexes;
+            self.mysql_implicit_indexes
+                .retain(|k| indexes.contains_key(k));
         }
         warnings
     }
@@ -695,10 +890,19 @@ impl Schema {
             | ConstraintKind::Unique { using_index, .. } => using_index.clone(),
             _ => None,
         };
-        let name = match (&spec.name, &using) {
-            (Some(name), _) => name.clone(),
-            (None, Some(index)) => index.clone(),
-            (None, None) => self.generated_constraint_name(table_name, &spec.kind),
+        let name = match (&spec.name, &using, &spec.kind) {
+            _ if self.mysql && matches!(spec.kind, ConstraintKind::PrimaryKey { .. }) => {
+                "PRIMARY".to_string()
+            }
+            (Some(name), _, _) => name.clone(),
+            (None, Some(index), _) => index.clone(),
+            (None, None, ConstraintKind::Unique { columns, .. }) if self.mysql => {
+                self.mysql_index_name(table_name, columns.first().map_or("", String::as_str))
+            }
+            (None, None, ConstraintKind::ForeignKey { .. }) if self.mysql => {
+                self.mysql_fk_name(table_name)
+            }
+            (None, None, _) => self.generated_constraint_name(table_name, &spec.kind),
         };
         let mut kind = spec.kind.clone();
         // `REFERENCES t` without columns references t's primary key.
@@ -757,7 +961,7 @@ impl Schema {
             using_index,
         } = &kind
         {
-            let index_name = QualName::new(table_name.schema.clone(), name.clone());
+            let index_name = self.index_key(table_name, &name);
             let mut columns = columns.clone();
             if let Some(existing) = using_index {
                 let old = QualName::new(table_name.schema.clone(), existing.clone());
@@ -786,7 +990,7 @@ impl Schema {
                 }
             }
             let index = Index {
-                name: index_name.clone(),
+                name: QualName::new(table_name.schema.clone(), name.clone()),
                 table: table_name.clone(),
                 unique: true,
                 element_names: columns.clone(),
@@ -796,7 +1000,11 @@ impl Schema {
                 valid: true,
                 parent: None,
             };
-            self.indexes.insert(index_name, Arc::new(index.clone()));
+            self.indexes
+                .insert(index_name.clone(), Arc::new(index.clone()));
+            if self.mysql {
+                self.mysql_replace_implicit(table_name, &index.columns, &index_name);
+            }
             if partitioned {
                 let parent = self.tables.get(table_name).cloned();
                 for part in self.partitions_of(table_name) {
@@ -805,6 +1013,8 @@ impl Schema {
                     }
                 }
             }
+        } else if let (true, ConstraintKind::ForeignKey { columns, .. }) = (self.mysql, &kind) {
+            self.mysql_fk_index(table_name, columns, None);
         } else if partitioned {
             // CHECK and foreign keys are copied to every partition under the same name.
             let constraint = Constraint {
@@ -984,9 +1194,13 @@ impl Schema {
         };
         let name = match &ci.name {
             Some(name) => name.clone(),
+            None if self.mysql => {
+                self.mysql_index_name(&ci.table, ci.columns.first().map_or("", String::as_str))
+            }
             None => self.generated_index_name(&ci.table, &element_names),
         };
-        let qual = QualName::new(ci.table.schema.clone(), name);
+        let qual = self.index_key(&ci.table, &name);
+        let display = QualName::new(ci.table.schema.clone(), name);
         if self.indexes.contains_key(&qual) {
             if !ci.if_not_exists {
                 warn(format!("index `{qual}` already exists in the model"));
@@ -1004,7 +1218,7 @@ impl Schema {
             Vec::new()
         };
         let index = Index {
-            name: qual.clone(),
+            name: display,
             table: ci.table.clone(),
             unique: ci.unique,
             columns: ci.columns.clone(),
@@ -1015,7 +1229,25 @@ impl Schema {
             element_names,
             parent: None,
         };
-        self.indexes.insert(qual, Arc::new(index.clone()));
+        self.indexes.insert(qual.clone(), Arc::new(index.clone()));
+        if self.mysql {
+            self.mysql_replace_implicit(&ci.table, &ci.columns, &qual);
+            // A MySQL unique index is a UNIQUE constraint of the same name.
+            if ci.unique {
+                if let Some(t) = self.table_mut(&ci.table) {
+                    if t.constraint(&index.name.name).is_none() {
+                        t.constraints.push(Constraint {
+                            name: index.name.name.clone(),
+                            kind: ConstraintKind::Unique {
+                                columns: ci.columns.clone(),
+                                using_index: None,
+                            },
+                            validated: true,
+                        });
+                    }
+                }
+            }
+        }
         if !ci.only {
             for part in partitions {
                 self.clone_index_into(&index, &part, &table);
@@ -1027,6 +1259,7 @@ impl Schema {
         match kind {
             ObjectKind::Table => {
                 let found = self.tables.remove(name).is_some();
+                self.instant_row_versions.remove(name);
                 if found {
                     // A partitioned table takes its partitions with it.
                     for part in self.partitions_of(name) {
@@ -1185,6 +1418,37 @@ impl Schema {
                 self.add_constraint(table_name, spec, warn);
                 return table_name.clone();
             }
+            // `CHANGE a b …` renames first (keys, indexes and foreign keys follow), then the
+            // column is replaced by its restatement; a primary key column stays NOT NULL.
+            AlterOp::ModifyColumn { old_name, column } => {
+                let renamed = old_name != &column.name
+                    && self
+                        .table(table_name)
+                        .is_some_and(|t| t.column(old_name).is_some());
+                if renamed {
+                    let rename = AlterOp::RenameColumn {
+                        from: old_name.clone(),
+                        to: column.name.clone(),
+                    };
+                    self.apply_alter(table_name, &rename, warn);
+                }
+                let Some(table) = self.table_mut(table_name) else {
+                    return table_name.clone();
+                };
+                let in_pk = table
+                    .primary_key()
+                    .is_some_and(|pk| pk.contains(&column.name));
+                match table.columns.iter_mut().find(|c| c.name == column.name) {
+                    Some(c) => {
+                        *c = column_from_spec(column);
+                        if in_pk {
+                            c.nullable = false;
+                        }
+                    }
+                    None => warn(unknown_column(old_name)),
+                }
+                return table_name.clone();
+            }
             AlterOp::AddColumn {
                 column,
                 if_not_exists,
@@ -1222,6 +1486,33 @@ impl Schema {
                     for idx in self.indexes.values_mut() {
                         if &idx.table == table_name {
                             Arc::make_mut(idx).table = to.clone();
+                        }
+                    }
+                    if self.mysql {
+                        // The keys name the table.
+                        let moved: Vec<QualName> = self
+                            .indexes
+                            .iter()
+                            .filter(|(_, i)| i.table == to)
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        for key in moved {
+                            if let Some(idx) = self.indexes.remove(&key) {
+                                let new_key = self.index_key(&to, &idx.name.name);
+                                if self.mysql_implicit_indexes.remove(&key) {
+                                    self.mysql_implicit_indexes.insert(new_key.clone());
+                                }
+                                self.indexes.insert(new_key, idx);
+                            }
+                        }
+                        // InnoDB renames its generated foreign key names with the table.
+                        let old_prefix = format!("{}_ibfk_", table_name.name);
+                        for c in &mut table.constraints {
+                            if let Some(n) = c.name.strip_prefix(&old_prefix) {
+                                if matches!(c.kind, ConstraintKind::ForeignKey { .. }) {
+                                    c.name = format!("{}_ibfk_{n}", to.name);
+                                }
+                            }
                         }
                     }
                     // `SET SCHEMA` moves the table's indexes along.
@@ -1278,6 +1569,7 @@ impl Schema {
             }
             _ => {}
         }
+        let mysql = self.mysql;
         let Some(table) = self.table_mut(table_name) else {
             return table_name.clone();
         };
@@ -1291,6 +1583,38 @@ impl Schema {
                     }
                 } else {
                     table.columns.retain(|c| &c.name != name);
+                    if mysql {
+                        // MySQL takes the column out of its keys and indexes and drops those
+                        // left without columns.
+                        for c in &mut table.constraints {
+                            if let ConstraintKind::PrimaryKey { columns, .. }
+                            | ConstraintKind::Unique { columns, .. } = &mut c.kind
+                            {
+                                columns.retain(|x| x != name);
+                            }
+                        }
+                        table.constraints.retain(|c| {
+                            let cols = c.kind.columns();
+                            let keyed = matches!(
+                                c.kind,
+                                ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                            );
+                            !cols.contains(name) && (!cols.is_empty() || !keyed)
+                        });
+                        for idx in self.indexes.values_mut() {
+                            if &idx.table == table_name && idx.columns.contains(name) {
+                                let idx = Arc::make_mut(idx);
+                                idx.columns.retain(|x| x != name);
+                                idx.element_names.retain(|x| x != name);
+                            }
+                        }
+                        self.indexes.retain(|_, i| {
+                            &i.table != table_name
+                                || !i.columns.is_empty()
+                                || !i.expressions.is_empty()
+                        });
+                        return table_name.clone();
+                    }
                     // Constraints and indexes over the column go with it, also where only an
                     // index expression or predicate reads it.
                     table
@@ -1455,19 +1779,30 @@ impl Schema {
                     if let Some(Constraint {
                         kind: ConstraintKind::NotNull { column },
                         ..
-                    }) = dropped
+                    }) = &dropped
                     {
-                        if let Some(c) = table.column_mut(&column) {
+                        if let Some(c) = table.column_mut(column) {
                             c.nullable = true;
                         }
                     }
                     // The index of a primary key or unique constraint goes with it, and with
                     // that index the partitions' indexes and constraints attached to it.
-                    self.drop_object(
-                        ObjectKind::Index,
-                        &QualName::new(table_name.schema.clone(), name.clone()),
-                        false,
-                    );
+                    if !self.mysql {
+                        self.drop_object(
+                            ObjectKind::Index,
+                            &QualName::new(table_name.schema.clone(), name.clone()),
+                            false,
+                        );
+                    } else if dropped.as_ref().is_some_and(|c| {
+                        matches!(
+                            c.kind,
+                            ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                        )
+                    }) {
+                        // A foreign key's own index stays.
+                        let key = self.index_key(table_name, name);
+                        self.indexes.remove(&key);
+                    }
                 }
             }
             AlterOp::RenameConstraint { from, to } => {
@@ -1509,25 +1844,31 @@ impl Schema {
                     }
                 }
             }
-            AlterOp::ModifyColumn { old_name, column } => {
-                match table.columns.iter_mut().find(|c| &c.name == old_name) {
-                    Some(c) => *c = column_from_spec(column),
-                    None => warn(unknown_column(old_name)),
-                }
-            }
             AlterOp::DropPrimaryKey => {
-                let before = table.constraints.len();
+                let pk = table
+                    .constraints
+                    .iter()
+                    .find(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
+                    .map(|c| c.name.clone());
                 table
                     .constraints
                     .retain(|c| !matches!(c.kind, ConstraintKind::PrimaryKey { .. }));
-                if table.constraints.len() == before {
-                    warn(format!("table `{table_name}` has no primary key"));
+                match pk {
+                    Some(pk) => {
+                        let key = self.index_key(table_name, &pk);
+                        self.indexes.remove(&key);
+                    }
+                    None => warn(format!("table `{table_name}` has no primary key")),
                 }
             }
             AlterOp::DropIndexOrKey { name } => {
-                table.constraints.retain(|c| &c.name != name);
-                self.indexes
-                    .remove(&QualName::new(table_name.schema.clone(), name.clone()));
+                table.constraints.retain(|c| {
+                    &c.name != name || matches!(c.kind, ConstraintKind::ForeignKey { .. })
+                });
+                let key = self.index_key(table_name, name);
+                if self.indexes.remove(&key).is_none() {
+                    warn(format!("table `{table_name}` has no index `{name}`"));
+                }
             }
             AlterOp::AddIndex {
                 name,
@@ -1549,7 +1890,114 @@ impl Schema {
                 };
                 self.create_index(&ci, warn);
             }
-            AlterOp::AddConstraint(_) | AlterOp::AddColumn { .. } | AlterOp::RenameTable { .. } => {
+            AlterOp::AddConstraint(_)
+            | AlterOp::AddColumn { .. }
+            | AlterOp::RenameTable { .. }
+            | AlterOp::ModifyColumn { .. } => {}
+            AlterOp::MoveColumn { column, after } => {
+                let Some(at) = table.columns.iter().position(|c| &c.name == column) else {
+                    warn(unknown_column(column));
+                    return table_name.clone();
+                };
+                let moved = table.columns.remove(at);
+                let to = match after {
+                    None => Some(0),
+                    Some(a) => table
+                        .columns
+                        .iter()
+                        .position(|c| &c.name == a)
+                        .map(|i| i + 1),
+                };
+                match to {
+                    Some(to) => table.columns.insert(to, moved),
+                    None => {
+                        table.columns.insert(at, moved);
+                        warn(unknown_column(after.as_deref().unwrap_or_default()));
+                    }
+                }
+            }
+            AlterOp::RenameIndex { from, to } => {
+                for c in &mut table.constraints {
+                    if &c.name == from {
+                        c.name = to.clone();
+                    }
+                }
+                let old = self.index_key(table_name, from);
+                match self.indexes.remove(&old) {
+                    Some(mut idx) if &idx.table == table_name => {
+                        Arc::make_mut(&mut idx).name =
+                            QualName::new(table_name.schema.clone(), to.clone());
+                        let new_key = self.index_key(table_name, to);
+                        if self.mysql_implicit_indexes.remove(&old) {
+                            self.mysql_implicit_indexes.insert(new_key.clone());
+                        }
+                        self.indexes.insert(new_key, idx);
+                    }
+                    other => {
+                        if let Some(idx) = other {
+                            self.indexes.insert(old, idx);
+                        }
+                        warn(format!("table `{table_name}` has no index `{from}`"));
+                    }
+                }
+            }
+            // Every text column takes the new character set, which becomes the table default;
+            // a TEXT type grows to hold as many characters as before (`text` in `utf8mb3` →
+            // `mediumtext` in `utf8mb4`), a VARCHAR keeps its length in characters.
+            AlterOp::ConvertCharset { charset } => {
+                const TEXTS: [(&str, u64); 4] = [
+                    ("tinytext", 255),
+                    ("text", 65_535),
+                    ("mediumtext", 16_777_215),
+                    ("longtext", 4_294_967_295),
+                ];
+                let table_default = table.charset.clone();
+                let new_bytes = mysql_charset_bytes(charset);
+                for c in &mut table.columns {
+                    if let Some(at) = TEXTS.iter().position(|(n, _)| *n == c.ty.name) {
+                        let old = c
+                            .charset
+                            .clone()
+                            .or_else(|| {
+                                c.collation
+                                    .as_ref()
+                                    .and_then(|k| k.split('_').next().map(str::to_string))
+                            })
+                            .or_else(|| table_default.clone())
+                            .unwrap_or_else(|| "utf8mb4".into());
+                        let chars = TEXTS[at].1 / mysql_charset_bytes(&old);
+                        if let Some((name, _)) = TEXTS[at..]
+                            .iter()
+                            .find(|(_, bytes)| chars.saturating_mul(new_bytes) <= *bytes)
+                        {
+                            c.ty.name = (*name).to_string();
+                        }
+                    }
+                    c.charset = None;
+                    c.collation = None;
+                }
+                table.charset = Some(charset.clone());
+            }
+            // Existing text columns keep the character set they have.
+            AlterOp::DefaultCharset { charset } => {
+                let old = table.charset.clone().unwrap_or_else(|| "utf8mb4".into());
+                for c in &mut table.columns {
+                    let text = matches!(
+                        c.ty.name.as_str(),
+                        "char"
+                            | "varchar"
+                            | "tinytext"
+                            | "text"
+                            | "mediumtext"
+                            | "longtext"
+                            | "enum"
+                            | "set"
+                    );
+                    if text && c.charset.is_none() && c.collation.is_none() {
+                        c.charset = Some(old.clone());
+                    }
+                }
+                table.charset = Some(charset.clone());
             }
             AlterOp::Rewrite { .. }
             | AlterOp::TriggerToggle { .. }
@@ -1578,6 +2026,80 @@ mod tests {
             assert!(warnings.is_empty(), "{warnings:?}");
         }
         schema
+    }
+
+    /// The schema after replaying `sql` on MySQL/MariaDB (checked against MariaDB 10.11 by
+    /// `tests/live_model_mysql.rs`).
+    fn replay_mysql(sql: &str) -> Schema {
+        let file = SourceFile::new("t.sql", "t.sql".into(), sql.to_string());
+        let parsed = crate::sql::parse_file(&file, DialectKind::MariaDb.dialect());
+        let mut schema = Schema {
+            mysql: true,
+            ..Schema::default()
+        };
+        for s in &parsed.statements {
+            let warnings = schema.apply(&s.change);
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+        schema
+    }
+
+    /// `table: index(columns)` for every index, sorted.
+    fn mysql_indexes(schema: &Schema) -> Vec<String> {
+        let mut out: Vec<String> = schema
+            .indexes
+            .values()
+            .map(|i| format!("{}: {}({})", i.table.name, i.name.name, i.columns.join(",")))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn mysql_names_follow_innodb() {
+        let schema = replay_mysql(
+            "CREATE TABLE u (id int PRIMARY KEY);
+             CREATE TABLE `T` (id int NOT NULL, a int, b int, PRIMARY KEY (id), UNIQUE (a), KEY (a),
+                               CONSTRAINT t_u FOREIGN KEY (b) REFERENCES u (id));
+             ALTER TABLE `T` ADD FOREIGN KEY (a) REFERENCES u (id), ADD FOREIGN KEY (id) REFERENCES u (id);
+             ALTER TABLE `T` ADD INDEX (b, a);
+             RENAME TABLE `T` TO t2;",
+        );
+        assert_eq!(
+            mysql_indexes(&schema),
+            [
+                "t2: PRIMARY(id)",
+                "t2: a(a)",
+                "t2: a_2(a)",
+                "t2: b(b,a)",
+                "u: PRIMARY(id)"
+            ],
+            "the index made for t_u is replaced by (b, a)"
+        );
+        let t = schema.table(&QualName::new("", "t2")).expect("renamed");
+        let names: Vec<&str> = t.constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["PRIMARY", "a", "t_u", "t2_ibfk_1", "t2_ibfk_2"]);
+    }
+
+    #[test]
+    fn mysql_column_changes_reach_keys_and_indexes() {
+        let schema = replay_mysql(
+            "CREATE TABLE t (id int NOT NULL, a int, b int, PRIMARY KEY (id), KEY ab (a, b));
+             ALTER TABLE t CHANGE a x bigint, MODIFY id int;
+             ALTER TABLE t ADD COLUMN c int FIRST, DROP COLUMN b;",
+        );
+        assert_eq!(mysql_indexes(&schema), ["t: PRIMARY(id)", "t: ab(x)"]);
+        let t = schema.table(&QualName::new("", "t")).expect("t");
+        let cols: Vec<(&str, bool)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.nullable))
+            .collect();
+        assert_eq!(
+            cols,
+            [("c", true), ("id", false), ("x", true)],
+            "a key column stays NOT NULL"
+        );
     }
 
     fn index_names(schema: &Schema) -> Vec<String> {

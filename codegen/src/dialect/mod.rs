@@ -55,6 +55,12 @@ pub trait Dialect: Sync {
     /// MySQL compares column names without case.
     fn normalize_ident(&self, value: &str, quoted: bool) -> String;
 
+    /// The model's key for a table, view or other schema object name: MySQL keeps the case of
+    /// table names (they are file names on Linux) while column names compare without case.
+    fn normalize_object(&self, value: &str, quoted: bool) -> String {
+        self.normalize_ident(value, quoted)
+    }
+
     /// Schema of an unqualified name (`public`; empty for MySQL's current database).
     fn default_schema(&self) -> &'static str;
 

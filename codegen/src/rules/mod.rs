@@ -1,9 +1,11 @@
 //! The rule registry. One rule per file, its tests beside it: `postgres/` for PostgreSQL lock
-//! rules, `common/` for rules of every dialect, `compat/` for the schema-version checks.
+//! rules, `mysql/` for MySQL and MariaDB ones, `common/` for rules of every dialect, `compat/`
+//! for the schema-version checks.
 //! Rules read the replayed model and concertina's [`Change`]s, never sqlparser's types.
 
 pub mod common;
 pub mod compat;
+pub mod mysql;
 pub mod postgres;
 #[cfg(test)]
 pub mod testing;
@@ -113,6 +115,8 @@ pub struct FileState {
     pub timezone_utc: bool,
     /// Enum labels added earlier in this file: (type, label).
     pub added_enum_labels: Vec<(QualName, String)>,
+    /// MySQL `SET foreign_key_checks = 0` ran earlier in this file (and no `= 1` since).
+    pub foreign_key_checks_off: bool,
 }
 
 /// Everything a statement rule may look at.

@@ -25,6 +25,26 @@ impl<'a> Case<'a> {
         }
     }
 
+    /// A MySQL 8.0 migration (`.dialect(DialectKind::MariaDb)` for MariaDB).
+    pub fn mysql(setup: &'a str, phases: &'a [(Phase, &'a str)]) -> Self {
+        Case {
+            dialect: DialectKind::MySql,
+            server: "8.0.35",
+            setup,
+            phases,
+        }
+    }
+
+    /// A MariaDB 10.11 migration.
+    pub fn mariadb(setup: &'a str, phases: &'a [(Phase, &'a str)]) -> Self {
+        Case {
+            dialect: DialectKind::MariaDb,
+            server: "10.11",
+            setup,
+            phases,
+        }
+    }
+
     pub fn server(mut self, version: &'a str) -> Self {
         self.server = version;
         self
@@ -92,4 +112,9 @@ impl<'a> Case<'a> {
 /// Shorthand: the diagnostics of `rule` for a PostgreSQL 14 migration with one expand file.
 pub fn expand_hits(setup: &str, expand: &str, rule: &str) -> Vec<Diagnostic> {
     Case::pg(setup, &[(Phase::Expand, expand)]).hits(rule)
+}
+
+/// Shorthand: the diagnostics of `rule` for a MySQL 8.0 migration with one expand file.
+pub fn mysql_hits(setup: &str, expand: &str, rule: &str) -> Vec<Diagnostic> {
+    Case::mysql(setup, &[(Phase::Expand, expand)]).hits(rule)
 }

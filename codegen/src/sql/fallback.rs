@@ -53,7 +53,7 @@ impl<'a> Words<'a> {
                 Token::Word(w) => parts.push(
                     lower
                         .dialect
-                        .normalize_ident(&w.value, w.quote_style.is_some()),
+                        .normalize_object(&w.value, w.quote_style.is_some()),
                 ),
                 _ => return None,
             }
@@ -182,6 +182,31 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
     if let Some(change) = generated_virtual(lower, tokens) {
         return Some(change);
     }
+    // MySQL `CREATE FULLTEXT|SPATIAL INDEX i ON t (…)`: read as the equivalent
+    // `ALTER TABLE t ADD FULLTEXT|SPATIAL INDEX i (…)`.
+    if (w.starts(&["CREATE", "FULLTEXT"]) || w.starts(&["CREATE", "SPATIAL"]))
+        && (w.is(2, "INDEX") || w.is(2, "KEY"))
+        && w.is(4, "ON")
+    {
+        let text = |ts: &[&TokenWithSpan]| {
+            ts.iter()
+                .map(|t| t.token.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let (_, after) = w.name(lower, 5)?;
+        let sql = format!(
+            "ALTER TABLE {} ADD {} INDEX {} {}",
+            text(&w.tokens[5..after]),
+            text(&w.tokens[1..2]),
+            text(&w.tokens[3..4]),
+            text(&w.tokens[after..])
+        );
+        let tokens = sqlparser::tokenizer::Tokenizer::new(lower.dialect.parser(), &sql)
+            .tokenize_with_location()
+            .ok()?;
+        return Some(lower.lower(&parse_tokens(lower, tokens)?));
+    }
     if w.starts(&["CREATE"]) {
         // `CREATE [UNIQUE] INDEX … ON ONLY parent …`: parse without ONLY, then mark it.
         if let Some(on) = w.find(1, "ON") {
@@ -226,13 +251,120 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
             ));
         }
         if w.is(after, "CONVERT") {
+            let at = (after + 1..w.tokens.len()).find(|&i| w.is(i, "SET") || w.is(i, "CHARSET"));
+            let charset = at
+                .and_then(|i| w.tokens.get(i + 1))
+                .map(|t| match &t.token {
+                    Token::Word(word) => word.value.to_lowercase(),
+                    other => other.to_string().to_lowercase(),
+                })
+                .unwrap_or_default();
+            return Some(alter(table, only, AlterOp::ConvertCharset { charset }));
+        }
+        // MySQL metadata-only actions: `COMMENT = '…'`, `ALTER INDEX i [IN]VISIBLE`,
+        // `ALTER [COLUMN] c SET [IN]VISIBLE`.
+        let visibility = |i: usize| w.is(i, "VISIBLE") || w.is(i, "INVISIBLE");
+        let column_at = if w.is(after + 1, "COLUMN") {
+            after + 2
+        } else {
+            after + 1
+        };
+        let last = w.tokens.len();
+        if w.is(after, "COMMENT")
+            || (w.is(after, "ALTER")
+                && w.is(after + 1, "INDEX")
+                && visibility(after + 3)
+                && last == after + 4)
+            || (w.is(after, "ALTER")
+                && w.is(column_at + 1, "SET")
+                && visibility(column_at + 2)
+                && last == column_at + 3)
+        {
             return Some(alter(
                 table,
                 only,
                 AlterOp::Other {
-                    text: "CONVERT TO CHARACTER SET".into(),
+                    text: "COMMENT / VISIBLE".into(),
                 },
             ));
+        }
+        // MySQL `DROP CHECK c`.
+        if w.is(after, "DROP") && w.is(after + 1, "CHECK") && last == after + 3 {
+            let name = match &w.tokens.get(after + 2)?.token {
+                Token::Word(word) => lower
+                    .dialect
+                    .normalize_ident(&word.value, word.quote_style.is_some()),
+                _ => return None,
+            };
+            return Some(alter(
+                table,
+                only,
+                AlterOp::DropConstraint {
+                    name,
+                    if_exists: false,
+                    cascade: false,
+                },
+            ));
+        }
+        // MySQL `[DEFAULT] CHARACTER SET [=] x` / `[DEFAULT] CHARSET [=] x`: new columns only.
+        let cs_at = if w.is(after, "DEFAULT") {
+            after + 1
+        } else {
+            after
+        };
+        let value_at = if w.is(cs_at, "CHARSET") {
+            Some(cs_at + 1)
+        } else if w.is(cs_at, "CHARACTER") && w.is(cs_at + 1, "SET") {
+            Some(cs_at + 2)
+        } else {
+            None
+        };
+        if let Some(mut at) = value_at {
+            if matches!(w.tokens.get(at).map(|t| &t.token), Some(Token::Eq)) {
+                at += 1;
+            }
+            if let Some(Token::Word(word)) = w.tokens.get(at).map(|t| &t.token) {
+                if last == at + 1 {
+                    return Some(alter(
+                        table,
+                        only,
+                        AlterOp::DefaultCharset {
+                            charset: word.value.to_lowercase(),
+                        },
+                    ));
+                }
+            }
+        }
+        // MySQL `ROW_FORMAT=…`: the table is rebuilt in the new format.
+        if w.is(after, "ROW_FORMAT") {
+            return Some(alter(
+                table,
+                only,
+                AlterOp::Rewrite {
+                    what: "ROW_FORMAT".into(),
+                },
+            ));
+        }
+        // MySQL `RENAME INDEX|KEY a TO b`.
+        if w.is(after, "RENAME") && (w.is(after + 1, "INDEX") || w.is(after + 1, "KEY")) {
+            let word = |i: usize| match &w.tokens.get(i)?.token {
+                Token::Word(word) => Some(
+                    lower
+                        .dialect
+                        .normalize_ident(&word.value, word.quote_style.is_some()),
+                ),
+                _ => None,
+            };
+            if w.is(after + 3, "TO") && w.tokens.len() == after + 5 {
+                return Some(alter(
+                    table,
+                    only,
+                    AlterOp::RenameIndex {
+                        from: word(after + 2)?,
+                        to: word(after + 4)?,
+                    },
+                ));
+            }
         }
         // `SET SCHEMA s`: the table moves, with its indexes and constraints.
         if w.is(after, "SET") && w.is(after + 1, "SCHEMA") && w.tokens.len() == after + 3 {

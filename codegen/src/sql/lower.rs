@@ -35,7 +35,16 @@ impl Lowerer<'_> {
     }
 
     pub fn name(&self, name: &ObjectName) -> QualName {
-        let parts: Vec<String> = name.0.iter().map(|p| self.part(p)).collect();
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| match p {
+                ObjectNamePart::Identifier(i) => self
+                    .dialect
+                    .normalize_object(&i.value, i.quote_style.is_some()),
+                other => other.to_string(),
+            })
+            .collect();
         match parts.as_slice() {
             [] => QualName::new(self.dialect.default_schema(), ""),
             [one] => QualName::new(self.dialect.default_schema(), one.clone()),
@@ -50,6 +59,26 @@ impl Lowerer<'_> {
 
     pub fn sql_type(&self, data_type: &ast::DataType) -> (SqlType, bool) {
         let mut ty = SqlType::parse_text(&data_type.to_string());
+        // ENUM/SET labels from the AST, each quoted as MySQL prints them: splitting the text
+        // on commas would cut a label holding one.
+        let labels: Option<Vec<&str>> = match data_type {
+            ast::DataType::Enum(members, _) => Some(
+                members
+                    .iter()
+                    .map(|m| match m {
+                        ast::EnumMember::Name(n) | ast::EnumMember::NamedValue(n, _) => n.as_str(),
+                    })
+                    .collect(),
+            ),
+            ast::DataType::Set(members) => Some(members.iter().map(String::as_str).collect()),
+            _ => None,
+        };
+        if let Some(labels) = labels {
+            ty.args = labels
+                .iter()
+                .map(|l| format!("'{}'", l.replace('\'', "''")))
+                .collect();
+        }
         // A type named by an identifier is a user type unless the dialect knows the name: it
         // keeps its case and schema the way table names do (`"Priority"`, `billing.state`).
         if self.dialect.kind() == DialectKind::Postgres {
@@ -160,8 +189,9 @@ impl Lowerer<'_> {
                     using_index: None,
                 },
             ),
+            // MySQL names the index (and so the constraint) `KEY k` over `CONSTRAINT c`.
             TableConstraint::Unique(u) => (
-                u.name.as_ref(),
+                u.index_name.as_ref().or(u.name.as_ref()),
                 ConstraintKind::Unique {
                     columns: self.index_columns(&u.columns).0,
                     using_index: None,
@@ -240,6 +270,7 @@ impl Lowerer<'_> {
             identity: false,
             generated: None,
             collation: None,
+            charset: None,
             constraints: Vec::new(),
             type_is_user_defined,
         };
@@ -287,6 +318,9 @@ impl Lowerer<'_> {
                     push(&mut spec, kind)
                 }
                 ColumnOption::Collation(c) => spec.collation = Some(c.to_string()),
+                ColumnOption::CharacterSet(c) => {
+                    spec.charset = Some(c.to_string().trim_matches(['`', '\'', '"']).to_lowercase())
+                }
                 ColumnOption::Generated {
                     generated_as,
                     generation_expr,
@@ -365,6 +399,18 @@ impl Lowerer<'_> {
                     as_select_from: ct.query.as_ref().map(|q| self.tables_read(q.as_ref())),
                     like,
                     like_defaults,
+                    indexes: ct
+                        .constraints
+                        .iter()
+                        .filter(|c| {
+                            matches!(
+                                c,
+                                TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_)
+                            )
+                        })
+                        .map(|c| self.mysql_index(c))
+                        .collect(),
+                    charset: table_charset(&ct.table_options),
                 })
             }
             Statement::AlterTable(at) => {
@@ -372,7 +418,11 @@ impl Lowerer<'_> {
                 let ops = at
                     .operations
                     .iter()
-                    .map(|op| self.alter_op(&table, op))
+                    .flat_map(|op| {
+                        let mut ops = vec![self.alter_op(&table, op)];
+                        ops.extend(self.column_position(op));
+                        ops
+                    })
                     .collect();
                 Change::AlterTable {
                     table,
@@ -401,6 +451,20 @@ impl Lowerer<'_> {
                         .collect(),
                 })
             }
+            // MySQL `DROP INDEX i ON t`: the index lives in the table's namespace.
+            Statement::Drop {
+                object_type: ObjectType::Index,
+                names,
+                table: Some(table),
+                ..
+            } if names.len() == 1 => Change::AlterTable {
+                table: self.name(table),
+                only: false,
+                if_exists: false,
+                ops: vec![AlterOp::DropIndexOrKey {
+                    name: self.last_part(&names[0]),
+                }],
+            },
             Statement::Drop {
                 object_type,
                 if_exists,
@@ -562,7 +626,18 @@ impl Lowerer<'_> {
             Statement::Lock(l) => Change::LockTable {
                 tables: l.tables.iter().map(|t| self.name(&t.name)).collect(),
             },
-            Statement::LockTables { .. } => Change::LockTable { tables: Vec::new() },
+            Statement::LockTables { tables } => Change::LockTable {
+                tables: tables
+                    .iter()
+                    .map(|t| {
+                        QualName::new(
+                            self.dialect.default_schema(),
+                            self.dialect
+                                .normalize_object(&t.table.value, t.table.quote_style.is_some()),
+                        )
+                    })
+                    .collect(),
+            },
             Statement::Update(u) => match self.factor_name(&u.table.relation) {
                 Some(table) => Change::Update {
                     table,
@@ -885,8 +960,13 @@ impl Lowerer<'_> {
                 }
             }
             AlterTableOperation::DropPrimaryKey { .. } => AlterOp::DropPrimaryKey,
-            AlterTableOperation::DropForeignKey { name, .. }
-            | AlterTableOperation::DropIndex { name } => AlterOp::DropIndexOrKey {
+            // The foreign key goes, the index MySQL made for it stays.
+            AlterTableOperation::DropForeignKey { name, .. } => AlterOp::DropConstraint {
+                name: self.ident(name),
+                if_exists: false,
+                cascade: false,
+            },
+            AlterTableOperation::DropIndex { name } => AlterOp::DropIndexOrKey {
                 name: self.ident(name),
             },
             AlterTableOperation::Algorithm { algorithm, .. } => {
@@ -899,6 +979,36 @@ impl Lowerer<'_> {
                 text: other.to_string(),
             },
         }
+    }
+
+    /// MySQL `FIRST` / `AFTER col` of a column action, as its own step.
+    fn column_position(&self, op: &AlterTableOperation) -> Option<AlterOp> {
+        let (column, position) = match op {
+            AlterTableOperation::AddColumn {
+                column_def,
+                column_position,
+                ..
+            } => (&column_def.name, column_position),
+            AlterTableOperation::ModifyColumn {
+                col_name,
+                column_position,
+                ..
+            } => (col_name, column_position),
+            AlterTableOperation::ChangeColumn {
+                new_name,
+                column_position,
+                ..
+            } => (new_name, column_position),
+            _ => return None,
+        };
+        let after = match position.as_ref()? {
+            ast::MySQLColumnPosition::First => None,
+            ast::MySQLColumnPosition::After(c) => Some(self.ident(c)),
+        };
+        Some(AlterOp::MoveColumn {
+            column: self.ident(column),
+            after,
+        })
     }
 
     fn mysql_index(&self, constraint: &TableConstraint) -> AlterOp {
@@ -920,6 +1030,39 @@ impl Lowerer<'_> {
             },
         }
     }
+}
+
+/// A MySQL table's default character set from its options (`DEFAULT CHARSET=x`,
+/// `CHARACTER SET x`, or the character set a `COLLATE=x` names).
+fn table_charset(options: &ast::CreateTableOptions) -> Option<String> {
+    let list = match options {
+        ast::CreateTableOptions::None => return None,
+        ast::CreateTableOptions::With(l)
+        | ast::CreateTableOptions::Options(l)
+        | ast::CreateTableOptions::Plain(l)
+        | ast::CreateTableOptions::TableProperties(l) => l,
+    };
+    let value = |text: &str, key: &str| {
+        let upper = text.to_ascii_uppercase();
+        let at = upper.find(key)? + key.len();
+        let rest = text[at..].trim_start().trim_start_matches('=').trim();
+        let word: String = rest
+            .trim_matches(['\'', '"', '`'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!word.is_empty()).then(|| word.to_lowercase())
+    };
+    let texts: Vec<String> = list.iter().map(ToString::to_string).collect();
+    texts
+        .iter()
+        .find_map(|t| value(t, "CHARSET").or_else(|| value(t, "CHARACTER SET")))
+        .or_else(|| {
+            texts
+                .iter()
+                .find_map(|t| value(t, "COLLATE"))
+                .and_then(|c| c.split('_').next().map(str::to_string))
+        })
 }
 
 /// The type name PostgreSQL's parser gives a cast (`::integer` is `int4`), for index names.

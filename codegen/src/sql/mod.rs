@@ -260,7 +260,7 @@ fn parse_rename(rest: &str, dialect: &dyn Dialect) -> Option<(QualName, String, 
     let qual = |t: &str| {
         let norm = |s: &str| {
             let quoted = s.starts_with('"') || s.starts_with('`');
-            dialect.normalize_ident(s.trim_matches(['"', '`']), quoted)
+            dialect.normalize_object(s.trim_matches(['"', '`']), quoted)
         };
         match t.rsplit_once('.') {
             Some((s, n)) => QualName::new(norm(s), norm(n)),
@@ -434,10 +434,15 @@ mod tests {
             "ALTER TABLE `Users` ADD COLUMN `Email` text;",
             DialectKind::MySql,
         );
-        let Change::AlterTable { table, .. } = &parsed.statements[0].change else {
+        let Change::AlterTable { table, ops, .. } = &parsed.statements[0].change else {
             panic!("not an ALTER TABLE");
         };
-        assert_eq!((table.schema.as_str(), table.name.as_str()), ("", "users"));
+        // Table names are file names on Linux (`lower_case_table_names=0`): case kept.
+        assert_eq!((table.schema.as_str(), table.name.as_str()), ("", "Users"));
+        assert!(
+            matches!(&ops[0], AlterOp::AddColumn { column, .. } if column.name == "email"),
+            "{ops:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,9 @@
+// `mysql-add-check` through the derive: its failing fixture does not compile (a warning-level finding
+// fails too here, under `deny(deprecated)`, so that its text is recorded).
+#![deny(deprecated)]
+
+#[derive(concertina::Migration)]
+#[migration(dir = "tests/fixtures/rules/mysql-add-check", types = false)]
+pub struct Db;
+
+fn main() {}
