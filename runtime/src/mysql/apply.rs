@@ -103,6 +103,28 @@ pub fn online_clauses(change: &Change, v: Version, mariadb: bool) -> Vec<Online>
     }
 }
 
+/// Whether the statement's text can take an algorithm clause: `ALTER TABLE …` and `CREATE
+/// INDEX …`. `DROP INDEX i ON t` is modelled as an ALTER of `t` but MariaDB rejects the clause
+/// there.
+fn accepts_clause(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    word == "ALTER" || word == "CREATE"
+}
+
 /// The statement with the clause appended on its own line (a trailing `-- comment` in the
 /// statement's text ends at the newline).
 fn with_clause(sql: &str, change: &Change, online: Online) -> String {
@@ -218,7 +240,11 @@ pub fn step_locks(change: &Change, step: &Step, v: Version, mariadb: bool) -> Ve
             blocks: "writes to the batch's rows, for one short batch",
         }];
     }
-    let clauses = online_clauses(change, v, mariadb);
+    let clauses = if accepts_clause(&step.sql) {
+        online_clauses(change, v, mariadb)
+    } else {
+        Vec::new()
+    };
     let (mode, blocks) = match clauses.first() {
         Some(Online::Instant) => (
             format!(
@@ -302,6 +328,7 @@ impl MySql {
                 let change = change_of(&step.sql, self.mariadb);
                 let clauses = change
                     .as_ref()
+                    .filter(|_| accepts_clause(&step.sql))
                     .map(|c| online_clauses(c, self.version, self.mariadb))
                     .unwrap_or_default();
                 let table = change.as_ref().and_then(changed_table);
@@ -397,6 +424,13 @@ impl MySql {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn drop_index_on_takes_no_algorithm_clause() {
+        assert!(!accepts_clause("DROP INDEX users_name_idx ON users"));
+        assert!(accepts_clause("-- why\nALTER TABLE users ADD COLUMN c int"));
+        assert!(accepts_clause("/* x */ create index i on t (c)"));
+    }
     use super::*;
 
     fn clauses(sql: &str, v: Version, mariadb: bool) -> Vec<Online> {
