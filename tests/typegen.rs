@@ -14,6 +14,7 @@ fn generated(dir: &str, features: Features) -> Result<String, Vec<String>> {
     let options = Options {
         module: "db".into(),
         features,
+        versions: None,
     };
     match typegen::generate(&report, &project.config, &options) {
         Ok(tokens) => {
@@ -53,4 +54,23 @@ fn a_type_behind_a_disabled_feature_is_an_error_naming_column_and_feature() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0].contains("users.created_at"), "{}", errors[0]);
     assert!(errors[0].contains("`chrono`"), "{}", errors[0]);
+}
+
+#[test]
+fn versions_limits_the_generated_modules_to_the_last_migrations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/typegen");
+    let project = Project::load(&dir).expect("fixture loads");
+    let report = project.check();
+    let options = Options {
+        module: "db".into(),
+        features: Features::ALL,
+        versions: Some(1),
+    };
+    let code = typegen::generate(&report, &project.config, &options)
+        .expect("maps")
+        .to_string();
+    assert!(code.contains("pub mod v0003_status_enum"), "{code}");
+    assert!(!code.contains("pub mod v0001_create"), "{code}");
+    assert!(!code.contains("pub mod v0002_rename_name"), "{code}");
+    assert!(code.contains("pub use self :: v0003_status_enum as latest"), "{code}");
 }

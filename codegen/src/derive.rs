@@ -71,6 +71,8 @@ pub struct DeriveOptions {
     pub module: Option<String>,
     /// `types = false` turns the generated types off (the checks stay).
     pub types: bool,
+    /// `versions = N`: types for the last N migrations only (`None`: all).
+    pub versions: Option<usize>,
     pub features: crate::typegen::Features,
 }
 
@@ -152,6 +154,7 @@ pub fn expand(ident: &Ident, options: &DeriveOptions, manifest_dir: &Path) -> To
                 .clone()
                 .unwrap_or_else(|| snake_case(&ident.to_string())),
             features: options.features,
+            versions: options.versions,
         };
         match crate::typegen::generate(&report, &project.config, &typegen) {
             Ok(tokens) => tokens,

@@ -15,7 +15,8 @@ use syn::{parse_macro_input, DeriveInput, LitBool, LitStr};
 /// ```
 ///
 /// Keys: `dir = "migrations"`, `module = "db"` (the generated module), `types = false` (check
-/// only, no generated types).
+/// only, no generated types), `versions = 2` (types for the last 2 migrations, the default:
+/// the old app's version, the last window and the new version; `"all"` for every version).
 #[proc_macro_derive(Migration, attributes(migration))]
 pub fn derive_migration(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -23,6 +24,9 @@ pub fn derive_migration(input: TokenStream) -> TokenStream {
         dir: "migrations".into(),
         module: None,
         types: true,
+        // The versions one deploy involves: the previous migration's (the old app), the last
+        // migration's window (the transition app) and its result (the new app).
+        versions: Some(2),
         features: concertina_codegen::typegen::Features {
             chrono: cfg!(feature = "chrono"),
             uuid: cfg!(feature = "uuid"),
@@ -46,12 +50,27 @@ pub fn derive_migration(input: TokenStream) -> TokenStream {
                 })?;
                 options.module = Some(name.value());
                 Ok(())
+            } else if meta.path.is_ident("versions") {
+                let value: syn::Lit = meta.value()?.parse()?;
+                options.versions = match &value {
+                    syn::Lit::Int(n) if n.base10_parse::<usize>().is_ok_and(|n| n > 0) => {
+                        Some(n.base10_parse()?)
+                    }
+                    syn::Lit::Str(s) if s.value() == "all" => None,
+                    _ => {
+                        return Err(syn::Error::new(
+                            value.span(),
+                            "`versions` takes a number of migrations (at least 1) or \"all\"",
+                        ))
+                    }
+                };
+                Ok(())
             } else if meta.path.is_ident("types") {
                 options.types = meta.value()?.parse::<LitBool>()?.value;
                 Ok(())
             } else {
                 Err(meta.error(
-                    "unknown key: concertina's #[migration(...)] takes `dir = \"migrations\"`, `module = \"db\"` and `types = false`",
+                    "unknown key: concertina's #[migration(...)] takes `dir = \"migrations\"`, `module = \"db\"`, `types = false` and `versions = 2`",
                 ))
             }
         });

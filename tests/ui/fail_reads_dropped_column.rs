@@ -1,6 +1,6 @@
 // New code (schema version 0004) reading `users.name`, which that version's contract dropped.
 #[derive(concertina::Migration)]
-#[migration(dir = "migrations")]
+#[migration(dir = "migrations", versions = "all")]
 pub struct Db;
 
 use diesel::prelude::*;

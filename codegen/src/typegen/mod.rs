@@ -63,6 +63,9 @@ pub struct Options {
     /// The generated module's name.
     pub module: String,
     pub features: Features,
+    /// Generate the versions of the last this many migrations only (`None`: all). An app
+    /// uses the current version and the window; older ones cost compile time.
+    pub versions: Option<usize>,
 }
 
 /// Names shared by the whole generated tree.
@@ -134,7 +137,10 @@ pub fn generate(
     let mut versions = Vec::new();
     // (path, schema) of every generated version, in order, for `RunsOn`.
     let mut sequence: Vec<(ModPath, Arc<Schema>)> = Vec::new();
-    for m in &report.migrations {
+    let skip = options
+        .versions
+        .map_or(0, |n| report.migrations.len().saturating_sub(n));
+    for m in report.migrations.iter().skip(skip) {
         let module = format!("v{}", names::snake(&m.dir_name).0.trim_start_matches('_'));
         let w = &m.window;
         let window_tokens = if m.window.has_phase(Phase::Backfill)
@@ -436,9 +442,13 @@ fn version_module(
             }
         }
     }
+    // Only tables a foreign key joins: every pair of n tables would be n² impls per version,
+    // which is what made `cargo check` slow. Other pairs: `diesel::allow_tables_to_appear_in_same_query!`
+    // in the app, on the version's modules.
+    let joined = |a: &TableSpec, qb: &QualName| a.parents.iter().any(|(_, p)| p == qb);
     for (i, (qa, a, a_new)) in present.iter().enumerate() {
         for (qb, b, b_new) in present.iter().skip(i + 1) {
-            if (*a_new || *b_new) && qa.schema == qb.schema {
+            if (*a_new || *b_new) && qa.schema == qb.schema && (joined(a, qb) || joined(b, qa)) {
                 let a = ident(&a.module);
                 let b = ident(&b.module);
                 items.push(quote!(::diesel::allow_tables_to_appear_in_same_query!(#a, #b);));

@@ -3,7 +3,7 @@
 //! `tests/window.rs` runs old-version and transition code against one PostgreSQL.
 
 #[derive(concertina::Migration)]
-#[migration(dir = "../../migrations")]
+#[migration(dir = "../../migrations", versions = "all")]
 pub struct Db;
 
 use db::v0003_index_users_status as before_rename;
@@ -17,7 +17,7 @@ const _: () = concertina::assert_runs_on::<rename::Version, rename::window::Vers
 
 /// The same app on MariaDB: `migrations-mysql/`, the same generator, diesel's MySQL backend.
 #[derive(concertina::Migration)]
-#[migration(dir = "../../migrations-mysql", module = "mysql_db")]
+#[migration(dir = "../../migrations-mysql", module = "mysql_db", versions = "all")]
 pub struct MySqlDb;
 
 const _: () = concertina::assert_runs_on::<
