@@ -23,7 +23,7 @@
 //! only its own slice (`jsonb_set`), in its own transaction, so a killed run resumes every
 //! slice where it stood. A single PostgreSQL UPDATE uses one core; two workers use two.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,10 @@ pub const WORKER_LOCK_KEY: i64 = i64::from_be_bytes(*b"concwork");
 
 /// Upper bound of `backfill_workers`.
 pub const MAX_WORKERS: usize = 64;
+
+/// Slices per worker: more slices than workers, so that a worker done with its slice takes
+/// another instead of idling while the rows left to change sit in someone else's slice.
+pub const SLICES_PER_WORKER: usize = 4;
 
 /// Where a backfill stands; saved as JSON in the state table after every batch.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -703,8 +707,11 @@ impl Backfill<'_> {
         let started = Instant::now();
         cursor.statement = step_index;
         if cursor.slices.is_empty() {
-            let workers = self.options.workers.clamp(1, MAX_WORKERS);
-            cursor.slices = self.split(&t, &keys, workers, estimate)?;
+            let slices = match self.options.workers.clamp(1, MAX_WORKERS) {
+                1 => 1,
+                n => n * SLICES_PER_WORKER,
+            };
+            cursor.slices = self.split(&t, &keys, slices, estimate)?;
         }
         // Every slice's bounds are saved before its first batch, which then rewrites only its
         // own entry; an old single cursor is saved in the new shape here too.
@@ -728,30 +735,45 @@ impl Backfill<'_> {
         conns.push(&mut *self.pg);
         conns.extend(extra.iter_mut());
         let stop = AtomicBool::new(false);
+        let next = AtomicUsize::new(workers);
         let (tx, rx) = mpsc::channel::<Event>();
         let (options, version) = (&self.options, &self.version);
-        let (t, keys, stop, pending) = (&t, &keys, &stop, &pending);
+        let (t, keys, stop, pending, next) = (&t, &keys, &stop, &pending, &next);
         let (rows_done, results) = std::thread::scope(|scope| {
             let handles: Vec<_> = conns
                 .into_iter()
                 .enumerate()
                 .map(|(w, pg)| {
                     let tx = tx.clone();
-                    // Fixed shares: worker w takes slices w, w + workers, …
-                    let mine: Vec<(usize, Slice)> =
-                        pending.iter().skip(w).step_by(workers).cloned().collect();
                     scope.spawn(move || {
                         let mut engine = Backfill {
                             pg,
                             options: options.clone(),
                             version: version.clone(),
                         };
-                        for (index, slice) in mine {
-                            if let Err(e) = engine.run_slice(t, keys, index, slice, stop, &tx) {
+                        let mut batch_size = options.batch_size.max(1);
+                        // Worker w starts with pending slice w, then takes whichever is next:
+                        // a part of the range with more rows to change keeps no one idle.
+                        let mut i = w;
+                        while let Some((index, slice)) = pending.get(i) {
+                            if stop.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            let r = engine.run_slice(
+                                t,
+                                keys,
+                                *index,
+                                slice.clone(),
+                                &mut batch_size,
+                                stop,
+                                &tx,
+                            );
+                            if let Err(e) = r {
                                 // The others stop at their next batch; their work is saved.
                                 stop.store(true, Ordering::SeqCst);
                                 return Err(e);
                             }
+                            i = next.fetch_add(1, Ordering::SeqCst);
                         }
                         Ok(())
                     })
@@ -905,16 +927,19 @@ impl Backfill<'_> {
     }
 
     /// Works one slice to its end: the main pass in batches, then its skipped ranges.
+    #[allow(clippy::too_many_arguments)]
     fn run_slice(
         &mut self,
         t: &Template,
         keys: &[KeyColumn],
         index: usize,
         mut slice: Slice,
+        size: &mut u64,
         stop: &AtomicBool,
         events: &Sender<Event>,
     ) -> Result<(), String> {
-        let mut batch_size = self.options.batch_size.max(1);
+        // The adapted size carries over from the worker's previous slice.
+        let mut batch_size = *size;
         // SKIP LOCKED only when a predicate makes a second visit harmless.
         let may_skip = t.filter.is_some();
         let version = self.version.clone();
@@ -991,6 +1016,7 @@ impl Backfill<'_> {
                 batch_started.elapsed(),
                 self.options.batch_target,
             );
+            *size = batch_size;
             std::thread::sleep(self.options.batch_pause);
         }
         // Revisit ranges where locked rows were skipped, waiting for the locks this time.
