@@ -681,3 +681,37 @@ fn rows_locked_in_one_slice_are_skipped_then_revisited() {
     );
     assert_eq!(backfill_record(&mut m).rows_done, 3000);
 }
+
+#[test]
+fn a_table_with_a_composite_text_key_is_split_by_sampling_and_written_once() {
+    let db = TestDb::new("bf_composite");
+    let dir = Dir::new("bf_composite", &format!("{CONFIG}backfill_workers = 3\n"));
+    dir.write(
+        "0001_items/expand.sql",
+        "CREATE TABLE items (tenant integer NOT NULL, code text NOT NULL, n integer NOT NULL DEFAULT 0, PRIMARY KEY (tenant, code));\n\
+         -- concertina:allow(unbatched-data-change): test data\n\
+         INSERT INTO items (tenant, code) SELECT g % 7, 'c''' || g FROM generate_series(1, 6000) g;\n",
+    )
+    .write(
+        "0002_fill/expand.sql",
+        "ALTER TABLE items ADD COLUMN done boolean;\nALTER TABLE items ADD COLUMN by_pid integer;\n",
+    )
+    .write(
+        "0002_fill/backfill.sql",
+        "UPDATE items SET n = n + 1, done = true, by_pid = pg_backend_pid() WHERE done IS NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    db.exec("ANALYZE items");
+    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM items WHERE n = 1 AND done"),
+        6000
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM items WHERE n <> 1"), 0);
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT by_pid) AS n FROM items"),
+        3
+    );
+    assert_eq!(backfill_record(&mut m).rows_done, 6000);
+}
