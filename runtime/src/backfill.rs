@@ -17,8 +17,9 @@
 //! target batch duration.
 //!
 //! Workers: the statement's key range is split into contiguous slices (min/max arithmetic for
-//! a single integer key, a page sample of the keys otherwise), worked by `workers` connections
-//! at once, each with its own batches, batch size, pause and lock handling. The cursor in the
+//! a single integer key, a page sample of the keys otherwise), [`SLICES_PER_WORKER`] per
+//! worker, worked by `workers` connections at once, each with its own batches, batch size,
+//! pause and lock handling; a worker done with a slice takes the next pending one. The cursor in the
 //! state table holds every slice's bounds, last key and skipped ranges; each batch rewrites
 //! only its own slice (`jsonb_set`), in its own transaction, so a killed run resumes every
 //! slice where it stood. A single PostgreSQL UPDATE uses one core; two workers use two.
@@ -729,8 +730,14 @@ impl Backfill<'_> {
             .clamp(1, pending.len().clamp(1, MAX_WORKERS));
         let mut extra = Vec::new();
         for _ in 1..workers {
-            extra.push(self.worker_connection()?);
+            // A server at max_connections gets fewer workers, not a failed backfill; the
+            // progress reports how many run.
+            match self.worker_connection() {
+                Ok(pg) => extra.push(pg),
+                Err(_) => break,
+            }
         }
+        let workers = extra.len() + 1;
         let mut conns: Vec<&mut Postgres> = Vec::with_capacity(workers);
         conns.push(&mut *self.pg);
         conns.extend(extra.iter_mut());

@@ -518,7 +518,24 @@ fn fail_at(db: &TestDb, ids: &[i64]) {
 #[test]
 fn a_parallel_backfill_writes_every_row_once_from_each_workers_connection() {
     let (db, _dir, mut m) = parallel_setup("bf_parallel", 20_000, 4);
-    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    // One progress stream for the statement: totals over all workers, never going back.
+    let mut reports: Vec<(i64, i64, usize)> = Vec::new();
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |p| reports.push((p.rows_done, p.scanned, p.workers)),
+    )
+    .expect("backfill");
+    assert!(reports.iter().all(|r| r.2 == 4), "{reports:?}");
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1),
+        "{reports:?}"
+    );
+    assert_eq!(reports.last().map(|r| r.0), Some(20_000));
     assert_eq!(
         db.scalar("SELECT count(*) AS n FROM users WHERE n = 1 AND done"),
         20_000
