@@ -88,8 +88,8 @@ impl Default for RuntimeConfig {
             batch_pause: Duration::from_millis(20),
             max_replica_lag: Duration::from_secs(5),
             // Two: one PostgreSQL backend writes with one core, so a second one brings the
-            // backfill under the time of a plain UPDATE; more would take cores from the app
-            // and add WAL (replica lag) faster. Raise it on a big, quiet server.
+            // backfill to about the time of a plain UPDATE; more would take cores from the app
+            // and add WAL (replica lag) faster. Small servers may want 1 (app latency).
             backfill_workers: 2,
         }
     }
