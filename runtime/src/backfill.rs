@@ -19,10 +19,10 @@
 //! Workers: the statement's key range is split into contiguous slices (min/max arithmetic for
 //! a single integer key, a page sample of the keys otherwise), [`SLICES_PER_WORKER`] per
 //! worker, worked by `workers` connections at once, each with its own batches, batch size,
-//! pause and lock handling; a worker done with a slice takes the next pending one. The cursor in the
-//! state table holds every slice's bounds, last key and skipped ranges; each batch rewrites
-//! only its own slice (`jsonb_set`), in its own transaction, so a killed run resumes every
-//! slice where it stood. A single PostgreSQL UPDATE uses one core; two workers use two.
+//! pause and lock handling; a worker done with a slice takes the next pending one. The cursor
+//! in the state table holds every slice's bounds, last key and skipped ranges; each batch
+//! rewrites only its own slice (`jsonb_set`), in its own transaction, so a killed run resumes
+//! every slice where it stood. A single PostgreSQL UPDATE uses one core; two workers use two.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -64,7 +64,8 @@ pub const MAX_WORKERS: usize = 64;
 /// another instead of idling while the rows left to change sit in someone else's slice.
 pub const SLICES_PER_WORKER: usize = 4;
 
-/// Where a backfill stands; saved as JSON in the state table after every batch.
+/// Where a backfill stands on one connection; saved as JSON in the state table after every
+/// batch by the MySQL engine, and by PostgreSQL before [`Slices`] (still read, as one slice).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cursor {
     /// Index of the statement among the phase's steps.
