@@ -732,3 +732,44 @@ fn a_table_with_a_composite_text_key_is_split_by_sampling_and_written_once() {
     );
     assert_eq!(backfill_record(&mut m).rows_done, 6000);
 }
+
+#[test]
+fn a_backfill_waits_for_worker_connections_left_by_an_earlier_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (db, _dir, mut m) = parallel_setup("bf_stale_worker", 2000, 2);
+    // A worker connection of a killed run: it holds the shared worker lock until it ends.
+    let mut stale = db.conn();
+    stale
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({})",
+            concertina_runtime::backfill::WORKER_LOCK_KEY
+        ))
+        .expect("stale worker lock");
+    let released = Arc::new(AtomicBool::new(false));
+    let flag = released.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        // Set before the lock goes: no batch can have run while this is still false.
+        flag.store(true, Ordering::SeqCst);
+        drop(stale);
+    });
+    let mut batch_before_release = false;
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |_| batch_before_release |= !released.load(Ordering::SeqCst),
+    )
+    .expect("backfill");
+    releaser.join().expect("releaser");
+    assert!(
+        !batch_before_release,
+        "a batch ran while the stale worker lived"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        2000
+    );
+}
