@@ -71,7 +71,12 @@ pub struct RuntimeConfig {
     pub batch_pause: Duration,
     /// Backfill pauses while a replica lags more than this.
     pub max_replica_lag: Duration,
+    /// Connections that backfill slices of a statement's key range at once (PostgreSQL).
+    pub backfill_workers: usize,
 }
+
+/// Upper bound of `backfill_workers`: each worker is a connection and a busy server core.
+pub const MAX_BACKFILL_WORKERS: u64 = 64;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -82,6 +87,10 @@ impl Default for RuntimeConfig {
             batch_target: Duration::from_millis(200),
             batch_pause: Duration::from_millis(20),
             max_replica_lag: Duration::from_secs(5),
+            // Two: one PostgreSQL backend writes with one core, so a second one brings the
+            // backfill to about the time of a plain UPDATE; more would take cores from the app
+            // and add WAL (replica lag) faster. Small servers may want 1 (app latency).
+            backfill_workers: 2,
         }
     }
 }
@@ -131,6 +140,7 @@ struct RawRuntime {
     batch_target: Option<String>,
     batch_pause: Option<String>,
     max_replica_lag: Option<String>,
+    backfill_workers: Option<toml::Value>,
 }
 
 impl Config {
@@ -207,6 +217,17 @@ impl Config {
                 r.max_replica_lag,
                 defaults.max_replica_lag,
             )?,
+            backfill_workers: match r.backfill_workers {
+                None => defaults.backfill_workers,
+                Some(toml::Value::Integer(n)) if (1..=MAX_BACKFILL_WORKERS as i64).contains(&n) => {
+                    n as usize
+                }
+                Some(other) => {
+                    return Err(bad(format!(
+                        "runtime.backfill_workers = {other}: write a whole number from 1 to {MAX_BACKFILL_WORKERS}"
+                    )))
+                }
+            },
         };
         Ok(Config {
             dialect,
@@ -246,6 +267,19 @@ mod tests {
             c.runtime.lock_retries,
             RuntimeConfig::default().lock_retries
         );
+    }
+
+    #[test]
+    fn backfill_workers_defaults_to_two_and_is_bounded() {
+        let base = "dialect = \"postgres\"\nserver_version = \"14\"\n";
+        assert_eq!(parse(base).unwrap().runtime.backfill_workers, 2);
+        let four = format!("{base}[runtime]\nbackfill_workers = 4\n");
+        assert_eq!(parse(&four).unwrap().runtime.backfill_workers, 4);
+        for bad in ["0", "65", "-1", "\"two\""] {
+            let text = format!("{base}[runtime]\nbackfill_workers = {bad}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains("backfill_workers"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -15,7 +15,17 @@
 //!
 //! Between batches: a pause, and a wait while a replica lags. The batch size adapts to a
 //! target batch duration.
+//!
+//! Workers: the statement's key range is split into contiguous slices (min/max arithmetic for
+//! a single integer key, a page sample of the keys otherwise), [`SLICES_PER_WORKER`] per
+//! worker, worked by `workers` connections at once, each with its own batches, batch size,
+//! pause and lock handling; a worker done with a slice takes the next pending one. The cursor
+//! in the state table holds every slice's bounds, last key and skipped ranges; each batch
+//! rewrites only its own slice (`jsonb_set`), in its own transaction, so a killed run resumes
+//! every slice where it stood. A single PostgreSQL UPDATE uses one core; two workers use two.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 use concertina_codegen::change::{Change, QualName};
@@ -39,9 +49,23 @@ pub struct BackfillOptions {
     pub max_replica_lag: Duration,
     pub lock_timeout: Duration,
     pub lock_retries: u32,
+    /// Connections working slices of the key range at once (PostgreSQL; at least 1).
+    pub workers: usize,
 }
 
-/// Where a backfill stands; saved as JSON in the state table after every batch.
+/// Advisory lock key every extra worker connection holds (shared) while it runs: a new run
+/// waits for it (exclusive) so that no worker of a killed run can still commit a batch.
+pub const WORKER_LOCK_KEY: i64 = i64::from_be_bytes(*b"concwork");
+
+/// Upper bound of `backfill_workers`.
+pub const MAX_WORKERS: usize = 64;
+
+/// Slices per worker: more slices than workers, so that a worker done with its slice takes
+/// another instead of idling while the rows left to change sit in someone else's slice.
+pub const SLICES_PER_WORKER: usize = 4;
+
+/// Where a backfill stands on one connection; saved as JSON in the state table after every
+/// batch by the MySQL engine, and by PostgreSQL before [`Slices`] (still read, as one slice).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cursor {
     /// Index of the statement among the phase's steps.
@@ -87,6 +111,185 @@ impl Cursor {
     }
 }
 
+/// Null or an array of strings; `None` for anything else.
+fn opt_strings(v: &serde_json::Value) -> Option<Option<Vec<String>>> {
+    if v.is_null() {
+        return Some(None);
+    }
+    v.as_array()?
+        .iter()
+        .map(|s| s.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+        .map(Some)
+}
+
+/// One contiguous key range `(lo, hi]` of a statement, worked by one connection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slice {
+    /// Exclusive lower bound; `None`: from the first row.
+    pub lo: Option<Vec<String>>,
+    /// Inclusive upper bound; `None`: to the last row, including rows added meanwhile.
+    pub hi: Option<Vec<String>>,
+    /// Last key done (starts at `lo`).
+    pub key: Option<Vec<String>>,
+    /// Key ranges `(lo, hi]` where rows were skipped because they were locked.
+    pub skipped: Vec<(Option<Vec<String>>, Vec<String>)>,
+    /// The main pass is done; now revisiting skipped ranges.
+    pub revisiting: bool,
+}
+
+impl Slice {
+    pub fn is_done(&self) -> bool {
+        self.revisiting && self.skipped.is_empty()
+    }
+
+    fn to_value(&self) -> serde_json::Value {
+        json!({
+            "lo": self.lo,
+            "hi": self.hi,
+            "key": self.key,
+            "skipped": self.skipped.iter().map(|(lo, hi)| json!([lo, hi])).collect::<Vec<_>>(),
+            "revisiting": self.revisiting,
+        })
+    }
+
+    fn from_value(v: &serde_json::Value) -> Option<Slice> {
+        let skipped = v["skipped"]
+            .as_array()?
+            .iter()
+            .map(|pair| Some((opt_strings(&pair[0])?, opt_strings(&pair[1])??)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Slice {
+            lo: opt_strings(&v["lo"])?,
+            hi: opt_strings(&v["hi"])?,
+            key: opt_strings(&v["key"])?,
+            skipped,
+            revisiting: v["revisiting"].as_bool()?,
+        })
+    }
+}
+
+/// Where one statement's backfill stands, saved as JSON in the state table:
+/// `{"statement": 0, "slices": [{"lo", "hi", "key", "skipped", "revisiting"}, …]}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slices {
+    /// Index of the statement among the phase's steps.
+    pub statement: usize,
+    /// Empty before the statement starts: the engine splits the key range then.
+    pub slices: Vec<Slice>,
+}
+
+impl Slices {
+    pub fn to_json(&self) -> String {
+        json!({
+            "statement": self.statement,
+            "slices": self.slices.iter().map(Slice::to_value).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+
+    /// Reads this shape, or the single cursor of earlier releases as one slice over the whole
+    /// range, so that a backfill they interrupted resumes. `None` when it is neither.
+    pub fn from_json(text: &str) -> Option<Slices> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let statement = usize::try_from(v["statement"].as_u64()?).ok()?;
+        match v.get("slices") {
+            Some(list) => Some(Slices {
+                statement,
+                slices: list
+                    .as_array()?
+                    .iter()
+                    .map(Slice::from_value)
+                    .collect::<Option<Vec<_>>>()?,
+            }),
+            None => {
+                let old = Cursor::from_json(text)?;
+                // Cursor::from_json reads a malformed key as None; refuse it instead of
+                // restarting the statement from its first row.
+                opt_strings(&v["key"])?;
+                Some(Slices {
+                    statement,
+                    slices: vec![Slice {
+                        lo: None,
+                        hi: None,
+                        key: old.key,
+                        skipped: old.skipped,
+                        revisiting: old.revisiting,
+                    }],
+                })
+            }
+        }
+    }
+}
+
+/// The inner bounds that split `[min, max]` into `n` slices of (nearly) equal key span.
+pub fn integer_bounds(min: i128, max: i128, n: usize) -> Vec<i128> {
+    let span = max - min + 1;
+    let mut out: Vec<i128> = Vec::new();
+    for i in 1..n {
+        let b = min - 1 + span * i as i128 / n as i128;
+        if b >= min && b < max && out.last() != Some(&b) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Slices between sorted inner bounds: `(None, b1], (b1, b2], …, (bn, None)`.
+fn slices_between(bounds: Vec<Vec<String>>) -> Vec<Slice> {
+    let mut edges: Vec<Option<Vec<String>>> = vec![None];
+    edges.extend(bounds.into_iter().map(Some));
+    edges.push(None);
+    edges
+        .windows(2)
+        .map(|w| Slice {
+            lo: w[0].clone(),
+            hi: w[1].clone(),
+            key: w[0].clone(),
+            ..Slice::default()
+        })
+        .collect()
+}
+
+/// What a worker tells the coordinating thread, which reports progress.
+enum Event {
+    Batch {
+        changed: i64,
+        scanned: i64,
+        batch_size: u64,
+    },
+    WaitingForReplicas,
+}
+
+/// Sets a slice in the saved cursor and counts its batch's rows, in the batch's transaction.
+fn slice_state_sql(version: &str, index: usize, slice: &Slice, changed: i64) -> String {
+    format!(
+        "UPDATE {} SET backfill_cursor = jsonb_set(backfill_cursor::jsonb, '{{slices,{index}}}', {}::jsonb)::text,
+             rows_done = rows_done + {changed}, updated_at = now()
+         WHERE version = {} AND phase = 'backfill'",
+        quote_ident(STATE_TABLE),
+        sql_literal(&slice.to_value().to_string()),
+        sql_literal(version)
+    )
+}
+
+/// Waits until no worker connection of an earlier (killed) run is left on the server, so none
+/// can commit a batch after this run has read the cursor.
+pub fn wait_for_earlier_workers(pg: &mut Postgres) -> Result<(), String> {
+    pg.connection()
+        .transaction::<_, diesel::result::Error, _>(|c| {
+            c.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '10min'; SELECT pg_advisory_xact_lock({WORKER_LOCK_KEY})"
+            ))
+        })
+        .map_err(|e| {
+            format!(
+                "waiting for the backfill workers of an earlier run to end on the server: {}",
+                describe_error(&e)
+            )
+        })
+}
+
 /// One progress report, after each batch.
 #[derive(Debug, Clone)]
 pub struct Progress {
@@ -101,6 +304,8 @@ pub struct Progress {
     pub elapsed: Duration,
     /// Waiting for replicas to catch up.
     pub waiting_for_replicas: bool,
+    /// Connections working the statement at once.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -299,20 +504,33 @@ impl Backfill<'_> {
         .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.max(0.0)))
     }
 
-    /// The upper key of the next batch of `n` keys after `lo`, or `None` past the last row.
+    /// The upper key of the next batch of `n` keys in `(lo, hi]`, or `None` when fewer are left.
     fn upper_key(
         &mut self,
         t: &Template,
         keys: &[KeyColumn],
         lo: Option<&[String]>,
+        hi: Option<&[String]>,
         n: u64,
     ) -> Result<Option<Vec<String>>, String> {
         let table = quoted_table(&t.table);
         let cols: Vec<String> = keys.iter().map(|k| quote_ident(&k.name)).collect();
         let texts: Vec<String> = cols.iter().map(|c| format!("{c}::text")).collect();
-        let bound = match lo {
-            Some(lo) => format!("WHERE ({}) > {}", cols.join(", "), value_tuple(keys, lo)),
-            None => String::new(),
+        let mut conditions = Vec::new();
+        if let Some(lo) = lo {
+            conditions.push(format!("({}) > {}", cols.join(", "), value_tuple(keys, lo)));
+        }
+        if let Some(hi) = hi {
+            conditions.push(format!(
+                "({}) <= {}",
+                cols.join(", "),
+                value_tuple(keys, hi)
+            ));
+        }
+        let bound = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
         };
         let sql = format!(
             "SELECT json_build_array({})::text AS v FROM {table} {bound} ORDER BY {} OFFSET {} LIMIT 1",
@@ -422,7 +640,13 @@ impl Backfill<'_> {
                         fast_timeout.as_millis().max(1)
                     ))?;
                     let changed = diesel::sql_query(&fast).execute(c)? as i64;
-                    c.batch_execute(&state_update(changed, changed))?;
+                    // The state row is shared by the workers: wait for another's commit with
+                    // the full timeout, not the fast path's.
+                    c.batch_execute(&format!(
+                        "SET LOCAL lock_timeout = '{}ms'; {}",
+                        full_timeout.as_millis().max(1),
+                        state_update(changed, changed)
+                    ))?;
                     Ok((changed, changed))
                 });
             match result {
@@ -470,90 +694,115 @@ impl Backfill<'_> {
         }
     }
 
-    /// Runs one backfill statement from `cursor` to its end.
+    /// Runs one backfill statement from `cursor` to its end, its slices worked by
+    /// `options.workers` connections at once. Returns the rows changed by this run.
     pub fn run_statement(
         &mut self,
         step_index: usize,
         change: &Change,
-        mut cursor: Cursor,
+        mut cursor: Slices,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<i64, String> {
         let t = template(change)?;
         let keys = self.key_of(&t.table)?;
         let estimate = self.estimate(&t.table);
         let started = Instant::now();
-        let mut batch_size = self.options.batch_size.max(1);
-        let mut rows_done: i64 = 0;
-        let mut scanned: i64 = 0;
         cursor.statement = step_index;
-        // SKIP LOCKED only when a predicate makes a second visit harmless.
-        let may_skip = t.filter.is_some();
-        let state_sql = |cursor: &Cursor, version: &str, changed: i64| {
-            format!(
-                "UPDATE {} SET backfill_cursor = {}, rows_done = rows_done + {changed}, updated_at = now()
-                 WHERE version = {} AND phase = 'backfill'",
-                quote_ident(STATE_TABLE),
-                sql_literal(&cursor.to_json()),
-                sql_literal(version)
-            )
-        };
-        if !cursor.revisiting {
-            loop {
-                self.wait_for_replicas(
-                    &t,
-                    rows_done,
-                    scanned,
-                    estimate,
-                    batch_size,
-                    started,
-                    on_progress,
-                );
-                let hi = self.upper_key(&t, &keys, cursor.key.as_deref(), batch_size)?;
-                let batch_started = Instant::now();
-                let mut next = cursor.clone();
-                next.key = hi.clone();
-                let version = self.version.clone();
-                let lo = cursor.key.clone();
-                let (candidates, changed) = if let Some(hi) = &hi {
-                    // Rows locked by the app were skipped: keep the range for the revisit,
-                    // decided and saved inside the batch's transaction.
-                    let mut with_skip = next.clone();
-                    with_skip.skipped.push((lo.clone(), hi.clone()));
-                    let r = self.batch(
-                        &t,
-                        &keys,
-                        lo.as_deref(),
-                        Some(hi),
-                        may_skip,
-                        |candidates, changed| {
-                            if may_skip && candidates > changed {
-                                state_sql(&with_skip, &version, changed)
-                            } else {
-                                state_sql(&next, &version, changed)
+        if cursor.slices.is_empty() {
+            let slices = match self.options.workers.clamp(1, MAX_WORKERS) {
+                1 => 1,
+                n => n * SLICES_PER_WORKER,
+            };
+            cursor.slices = self.split(&t, &keys, slices, estimate)?;
+        }
+        // Every slice's bounds are saved before its first batch, which then rewrites only its
+        // own entry; an old single cursor is saved in the new shape here too.
+        self.save(&cursor)?;
+        let pending: Vec<(usize, Slice)> = cursor
+            .slices
+            .iter()
+            .cloned()
+            .enumerate()
+            .filter(|(_, s)| !s.is_done())
+            .collect();
+        let workers = self
+            .options
+            .workers
+            .clamp(1, pending.len().clamp(1, MAX_WORKERS));
+        let mut extra = Vec::new();
+        for _ in 1..workers {
+            // A server at max_connections gets fewer workers, not a failed backfill; the
+            // progress reports how many run.
+            match self.worker_connection() {
+                Ok(pg) => extra.push(pg),
+                Err(_) => break,
+            }
+        }
+        let workers = extra.len() + 1;
+        let mut conns: Vec<&mut Postgres> = Vec::with_capacity(workers);
+        conns.push(&mut *self.pg);
+        conns.extend(extra.iter_mut());
+        let stop = AtomicBool::new(false);
+        let next = AtomicUsize::new(workers);
+        let (tx, rx) = mpsc::channel::<Event>();
+        let (options, version) = (&self.options, &self.version);
+        let (t, keys, stop, pending, next) = (&t, &keys, &stop, &pending, &next);
+        let (rows_done, results) = std::thread::scope(|scope| {
+            let handles: Vec<_> = conns
+                .into_iter()
+                .enumerate()
+                .map(|(w, pg)| {
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let mut engine = Backfill {
+                            pg,
+                            options: options.clone(),
+                            version: version.clone(),
+                        };
+                        let mut batch_size = options.batch_size.max(1);
+                        // Worker w starts with pending slice w, then takes whichever is next:
+                        // a part of the range with more rows to change keeps no one idle.
+                        let mut i = w;
+                        while let Some((index, slice)) = pending.get(i) {
+                            if stop.load(Ordering::SeqCst) {
+                                break;
                             }
-                        },
-                    )?;
-                    if may_skip && r.0 > r.1 {
-                        next = with_skip;
+                            let r = engine.run_slice(
+                                t,
+                                keys,
+                                *index,
+                                slice.clone(),
+                                &mut batch_size,
+                                stop,
+                                &tx,
+                            );
+                            if let Err(e) = r {
+                                // The others stop at their next batch; their work is saved.
+                                stop.store(true, Ordering::SeqCst);
+                                return Err(e);
+                            }
+                            i = next.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            drop(tx);
+            let (mut rows_done, mut scanned, mut batch_size) = (0i64, 0i64, 0u64);
+            for event in rx {
+                let waiting = match event {
+                    Event::Batch {
+                        changed,
+                        scanned: keys,
+                        batch_size: size,
+                    } => {
+                        rows_done += changed;
+                        scanned += keys;
+                        batch_size = size;
+                        false
                     }
-                    r
-                } else {
-                    let mut done = next.clone();
-                    done.key = lo.clone();
-                    done.revisiting = true;
-                    let r = self.batch(&t, &keys, lo.as_deref(), None, false, |_, changed| {
-                        state_sql(&done, &version, changed)
-                    })?;
-                    next = done;
-                    r
+                    Event::WaitingForReplicas => true,
                 };
-                rows_done += changed;
-                scanned += if hi.is_some() {
-                    batch_size as i64
-                } else {
-                    candidates
-                };
-                cursor = next;
                 on_progress(&Progress {
                     table: t.table.clone(),
                     rows_done,
@@ -561,55 +810,247 @@ impl Backfill<'_> {
                     estimate,
                     batch_size,
                     elapsed: started.elapsed(),
-                    waiting_for_replicas: false,
+                    waiting_for_replicas: waiting,
+                    workers,
                 });
-                if hi.is_none() {
-                    break;
-                }
-                batch_size = adapt(
-                    batch_size,
-                    batch_started.elapsed(),
-                    self.options.batch_target,
-                );
-                std::thread::sleep(self.options.batch_pause);
             }
-        }
-        // Revisit ranges where locked rows were skipped, waiting for the locks this time.
-        while let Some((lo, hi)) = cursor.skipped.first().cloned() {
-            let mut next = cursor.clone();
-            next.skipped.remove(0);
-            let version = self.version.clone();
-            let (_, changed) =
-                self.batch(&t, &keys, lo.as_deref(), Some(&hi), false, |_, changed| {
-                    state_sql(&next, &version, changed)
-                })?;
-            rows_done += changed;
-            cursor = next;
-        }
+            let results: Vec<Result<(), String>> = handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a backfill worker panicked".to_string()))
+                })
+                .collect();
+            (rows_done, results)
+        });
+        results.into_iter().collect::<Result<(), String>>()?;
         Ok(rows_done)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn wait_for_replicas(
+    /// Saves the whole cursor (no row changes with it).
+    fn save(&mut self, cursor: &Slices) -> Result<(), String> {
+        diesel::sql_query(format!(
+            "UPDATE {} SET backfill_cursor = $1, updated_at = now()
+             WHERE version = $2 AND phase = 'backfill'",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(cursor.to_json())
+        .bind::<Text, _>(&self.version)
+        .execute(self.pg.connection())
+        .map(|_| ())
+        .map_err(|e| format!("saving the backfill cursor: {}", describe_error(&e)))
+    }
+
+    /// A connection of its own for a worker, holding the shared worker lock while it lives.
+    fn worker_connection(&mut self) -> Result<Postgres, String> {
+        let mut pg = self.pg.connect_again().map_err(|e| e.to_string())?;
+        pg.connection()
+            .batch_execute(&format!(
+                "SET application_name = 'concertina-backfill'; SELECT pg_advisory_lock_shared({WORKER_LOCK_KEY})"
+            ))
+            .map_err(|e| format!("starting a backfill worker: {}", describe_error(&e)))?;
+        Ok(pg)
+    }
+
+    /// Splits the key range into at most `n` slices of about equal row counts.
+    fn split(
         &mut self,
         t: &Template,
-        rows_done: i64,
-        scanned: i64,
+        keys: &[KeyColumn],
+        n: usize,
         estimate: i64,
-        batch_size: u64,
-        started: Instant,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) {
-        while self.replica_lag() > self.options.max_replica_lag {
-            on_progress(&Progress {
-                table: t.table.clone(),
-                rows_done,
-                scanned,
-                estimate,
+    ) -> Result<Vec<Slice>, String> {
+        if n <= 1 {
+            return Ok(slices_between(Vec::new()));
+        }
+        let table = quoted_table(&t.table);
+        #[derive(QueryableByName)]
+        struct MinMax {
+            #[diesel(sql_type = Nullable<Text>)]
+            lo: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            hi: Option<String>,
+        }
+        if let [key] = keys {
+            if matches!(key.ty.as_str(), "smallint" | "integer" | "bigint") {
+                // Two index probes; an even split of the key span fits serial and identity keys.
+                let col = quote_ident(&key.name);
+                let m: MinMax = diesel::sql_query(format!(
+                    "SELECT min({col})::text AS lo, max({col})::text AS hi FROM {table}"
+                ))
+                .get_result(self.pg.connection())
+                .map_err(|e| describe_error(&e))?;
+                let parsed = (
+                    m.lo.and_then(|v| v.parse::<i128>().ok()),
+                    m.hi.and_then(|v| v.parse::<i128>().ok()),
+                );
+                let bounds = match parsed {
+                    (Some(lo), Some(hi)) => integer_bounds(lo, hi, n)
+                        .into_iter()
+                        .map(|b| vec![b.to_string()])
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                return Ok(slices_between(bounds));
+            }
+        }
+        // Other keys: a sample of whole pages (cheap on any size), sorted, cut at quantiles.
+        let cols: Vec<String> = keys.iter().map(|k| quote_ident(&k.name)).collect();
+        let texts: Vec<String> = cols.iter().map(|c| format!("{c}::text")).collect();
+        let percent = if estimate > 0 {
+            (2_000_000.0 / estimate as f64).clamp(0.001, 100.0)
+        } else {
+            100.0
+        };
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = Text)]
+            v: String,
+        }
+        let sample: Vec<V> = diesel::sql_query(format!(
+            "SELECT json_build_array({})::text AS v
+             FROM (SELECT {} FROM {table} TABLESAMPLE SYSTEM ({percent:.6})) s
+             ORDER BY {} LIMIT 200000",
+            texts.join(", "),
+            cols.join(", "),
+            cols.join(", ")
+        ))
+        .load(self.pg.connection())
+        .map_err(|e| describe_error(&e))?;
+        let mut bounds: Vec<Vec<String>> = Vec::new();
+        for i in 1..n {
+            let Some(V { v }) = sample.get(sample.len() * i / n) else {
+                continue;
+            };
+            let values: Vec<String> = serde_json::from_str::<Vec<Option<String>>>(v)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect();
+            if bounds.last() != Some(&values) {
+                bounds.push(values);
+            }
+        }
+        Ok(slices_between(bounds))
+    }
+
+    /// Works one slice to its end: the main pass in batches, then its skipped ranges.
+    #[allow(clippy::too_many_arguments)]
+    fn run_slice(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        index: usize,
+        mut slice: Slice,
+        size: &mut u64,
+        stop: &AtomicBool,
+        events: &Sender<Event>,
+    ) -> Result<(), String> {
+        // The adapted size carries over from the worker's previous slice.
+        let mut batch_size = *size;
+        // SKIP LOCKED only when a predicate makes a second visit harmless.
+        let may_skip = t.filter.is_some();
+        let version = self.version.clone();
+        let state_sql =
+            |slice: &Slice, changed: i64| slice_state_sql(&version, index, slice, changed);
+        while !slice.revisiting {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            self.wait_for_replicas(stop, events);
+            let lo = slice.key.clone();
+            let hi = self.upper_key(t, keys, lo.as_deref(), slice.hi.as_deref(), batch_size)?;
+            let batch_started = Instant::now();
+            let (candidates, changed) = match &hi {
+                Some(hi) => {
+                    let mut next = slice.clone();
+                    next.key = Some(hi.clone());
+                    // Rows locked by the app were skipped: keep the range for the revisit,
+                    // decided and saved inside the batch's transaction.
+                    let mut with_skip = next.clone();
+                    with_skip.skipped.push((lo.clone(), hi.clone()));
+                    let r = self.batch(
+                        t,
+                        keys,
+                        lo.as_deref(),
+                        Some(hi),
+                        may_skip,
+                        |candidates, changed| {
+                            if may_skip && candidates > changed {
+                                state_sql(&with_skip, changed)
+                            } else {
+                                state_sql(&next, changed)
+                            }
+                        },
+                    )?;
+                    slice = if may_skip && r.0 > r.1 {
+                        with_skip
+                    } else {
+                        next
+                    };
+                    r
+                }
+                None => {
+                    // Less than a batch left: the rest of the slice, waiting for locks.
+                    let mut done = slice.clone();
+                    done.key = slice.hi.clone().or_else(|| lo.clone());
+                    done.revisiting = true;
+                    let r = self.batch(
+                        t,
+                        keys,
+                        lo.as_deref(),
+                        slice.hi.as_deref(),
+                        false,
+                        |_, changed| state_sql(&done, changed),
+                    )?;
+                    slice = done;
+                    r
+                }
+            };
+            let _ = events.send(Event::Batch {
+                changed,
+                scanned: if hi.is_some() {
+                    batch_size as i64
+                } else {
+                    candidates
+                },
                 batch_size,
-                elapsed: started.elapsed(),
-                waiting_for_replicas: true,
             });
+            if slice.revisiting {
+                break;
+            }
+            batch_size = adapt(
+                batch_size,
+                batch_started.elapsed(),
+                self.options.batch_target,
+            );
+            *size = batch_size;
+            std::thread::sleep(self.options.batch_pause);
+        }
+        // Revisit ranges where locked rows were skipped, waiting for the locks this time.
+        while let Some((lo, hi)) = slice.skipped.first().cloned() {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let mut next = slice.clone();
+            next.skipped.remove(0);
+            let (_, changed) =
+                self.batch(t, keys, lo.as_deref(), Some(&hi), false, |_, changed| {
+                    state_sql(&next, changed)
+                })?;
+            let _ = events.send(Event::Batch {
+                changed,
+                scanned: 0,
+                batch_size,
+            });
+            slice = next;
+        }
+        Ok(())
+    }
+
+    fn wait_for_replicas(&mut self, stop: &AtomicBool, events: &Sender<Event>) {
+        while !stop.load(Ordering::SeqCst) && self.replica_lag() > self.options.max_replica_lag {
+            let _ = events.send(Event::WaitingForReplicas);
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -640,6 +1081,85 @@ mod tests {
         };
         assert_eq!(Cursor::from_json(&c.to_json()), Some(c));
         assert_eq!(Cursor::from_json("not json"), None);
+    }
+
+    #[test]
+    fn slices_round_trip_through_json() {
+        let c = Slices {
+            statement: 1,
+            slices: vec![
+                Slice {
+                    lo: None,
+                    hi: Some(vec!["100".into()]),
+                    key: Some(vec!["41".into()]),
+                    skipped: vec![(None, vec!["10".into()])],
+                    revisiting: false,
+                },
+                Slice {
+                    lo: Some(vec!["100".into()]),
+                    hi: None,
+                    key: Some(vec!["100".into()]),
+                    skipped: vec![],
+                    revisiting: true,
+                },
+            ],
+        };
+        assert_eq!(Slices::from_json(&c.to_json()), Some(c));
+        assert_eq!(Slices::from_json("not json"), None);
+        assert_eq!(
+            Slices::from_json(r#"{"statement": 0, "slices": [{"lo": 3}]}"#),
+            None
+        );
+        assert_eq!(
+            Slices::from_json(r#"{"statement": -1, "slices": []}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn an_old_single_cursor_reads_as_one_slice() {
+        let old = Cursor {
+            statement: 2,
+            key: Some(vec!["41".into()]),
+            skipped: vec![(Some(vec!["20".into()]), vec!["30".into()])],
+            revisiting: false,
+        };
+        let read = Slices::from_json(&old.to_json()).expect("old shape");
+        assert_eq!(read.statement, 2);
+        assert_eq!(
+            read.slices,
+            vec![Slice {
+                lo: None,
+                hi: None,
+                key: old.key.clone(),
+                skipped: old.skipped.clone(),
+                revisiting: false,
+            }]
+        );
+        // A malformed key is refused, not read as "start from the first row".
+        assert_eq!(
+            Slices::from_json(r#"{"statement": 0, "key": 7, "skipped": []}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn integer_ranges_split_evenly_and_cover_everything() {
+        assert_eq!(integer_bounds(1, 100, 4), vec![25, 50, 75]);
+        assert_eq!(integer_bounds(1, 5_000_000, 2), vec![2_500_000]);
+        assert_eq!(integer_bounds(-10, 9, 2), vec![-1]);
+        // Fewer keys than workers: fewer slices, never an empty bound list out of order.
+        assert_eq!(integer_bounds(7, 7, 4), Vec::<i128>::new());
+        assert_eq!(integer_bounds(1, 2, 4), vec![1]);
+        let extreme = integer_bounds(i64::MIN as i128, i64::MAX as i128, 3);
+        assert_eq!(extreme.len(), 2);
+        let slices = slices_between(vec![vec!["25".into()], vec!["50".into()]]);
+        assert_eq!(slices.len(), 3);
+        assert_eq!(slices[0].lo, None);
+        assert_eq!(slices[0].hi, Some(vec!["25".to_string()]));
+        assert_eq!(slices[1].lo, slices[0].hi);
+        assert_eq!(slices[1].key, slices[1].lo);
+        assert_eq!(slices[2].hi, None);
     }
 
     #[test]

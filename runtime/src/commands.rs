@@ -174,20 +174,21 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
                 bar.set_length(p.estimate.max(p.scanned) as u64);
                 bar.set_position(p.scanned as u64);
                 bar.set_message(format!(
-                    "backfill {} ({} rows changed, batch {})",
-                    p.table, p.rows_done, p.batch_size
+                    "backfill {} ({} rows changed, batch {}, {} worker(s))",
+                    p.table, p.rows_done, p.batch_size, p.workers
                 ));
             }
             None if human && (last_line.elapsed().as_secs() >= 2 || p.waiting_for_replicas) => {
                 last_line = std::time::Instant::now();
                 let rate = p.scanned as f64 / p.elapsed.as_secs_f64().max(1e-3);
                 eprintln!(
-                    "  backfill {}: {} rows changed, {}/{} keys, {:.0} keys/s{}",
+                    "  backfill {}: {} rows changed, {}/{} keys, {:.0} keys/s, {} worker(s){}",
                     p.table,
                     p.rows_done,
                     p.scanned,
                     p.estimate,
                     rate,
+                    p.workers,
                     if p.waiting_for_replicas {
                         ", waiting for replicas"
                     } else {

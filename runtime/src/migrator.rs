@@ -267,6 +267,7 @@ impl Migrator {
                     max_replica_lag: runtime.max_replica_lag,
                     lock_timeout: runtime.lock_timeout,
                     lock_retries: runtime.lock_retries,
+                    workers: runtime.backfill_workers,
                 };
                 self.db
                     .run_backfill(plan, rec, &self.options, &options, &mut on_progress)?;

@@ -13,7 +13,7 @@ use concertina_codegen::change::{Change, QualName};
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
 use crate::backend::LockInfo;
-use crate::backfill::{Backfill, BackfillOptions, Cursor, Progress};
+use crate::backfill::{wait_for_earlier_workers, Backfill, BackfillOptions, Progress, Slices};
 use crate::catalog::Fact;
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
@@ -99,6 +99,11 @@ impl Postgres {
             conn,
             url: url.to_string(),
         })
+    }
+
+    /// Another connection to the same database (a backfill worker's).
+    pub fn connect_again(&self) -> Result<Postgres, RuntimeError> {
+        Postgres::connect(&self.url)
     }
 
     /// The connection string without its password.
@@ -198,6 +203,33 @@ impl Postgres {
                 })
             })
             .collect()
+    }
+
+    /// The saved backfill cursor of `version`. One that cannot be read is an error: starting
+    /// the statement over could write rows twice.
+    pub fn saved_cursor(&mut self, version: &str) -> Result<Option<Slices>, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct C {
+            #[diesel(sql_type = Nullable<Text>)]
+            backfill_cursor: Option<String>,
+        }
+        let row: Option<C> = diesel::sql_query(format!(
+            "SELECT backfill_cursor FROM {} WHERE version = $1 AND phase = 'backfill'",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(version)
+        .get_result(&mut self.conn)
+        .optional()
+        .map_err(|e| RuntimeError::query("reading the backfill cursor", e))?;
+        match row.and_then(|r| r.backfill_cursor) {
+            None => Ok(None),
+            Some(text) => Slices::from_json(&text).map(Some).ok_or_else(|| {
+                RuntimeError::query(
+                    format!("reading the backfill cursor of version {version}"),
+                    format!("`{text}` is not a cursor this release can read; if the statement is safe to run again from its first row, set backfill_cursor to NULL in {STATE_TABLE}"),
+                )
+            }),
+        }
     }
 
     /// Takes the migrator lock without waiting. `Ok(None)` when taken; otherwise who holds it.
@@ -343,9 +375,12 @@ impl crate::backend::Backend for Postgres {
     ) -> Result<(), ApplyError> {
         let mut applier = Applier::new(self, apply.clone());
         let start_at = applier.begin(plan, rec)?;
-        let saved = rec
-            .and_then(|r| r.cursor.as_deref())
-            .and_then(Cursor::from_json);
+        // Workers of a killed run may still be finishing a batch on the server: wait for them,
+        // then read the cursor as they left it.
+        if let Err(message) = wait_for_earlier_workers(self) {
+            return Err(RuntimeError::query("starting the backfill", message).into());
+        }
+        let saved = self.saved_cursor(&plan.version)?;
         for step in plan.steps.iter().skip(start_at) {
             let StepKind::Backfill { change, .. } = &step.kind else {
                 // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
@@ -355,7 +390,7 @@ impl crate::backend::Backend for Postgres {
             };
             let cursor = match &saved {
                 Some(c) if c.statement == step.index => c.clone(),
-                _ => Cursor::default(),
+                _ => Slices::default(),
             };
             let mut engine = Backfill {
                 pg: self,

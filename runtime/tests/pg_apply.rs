@@ -467,3 +467,309 @@ fn apply_with(
         |_| {},
     )
 }
+
+/// `users` with `rows` rows and a backfill that shows a row written twice (`n = 2`) and which
+/// connection wrote each row; the expand is applied.
+fn parallel_setup(tag: &str, rows: u32, workers: usize) -> (TestDb, Dir, Migrator) {
+    let db = TestDb::new(tag);
+    let dir = Dir::new(tag, &format!("{CONFIG}backfill_workers = {workers}\n"));
+    users(&dir, rows);
+    dir.write(
+        "0002_count/expand.sql",
+        "ALTER TABLE users ADD COLUMN done boolean;\nALTER TABLE users ADD COLUMN by_pid integer;\n",
+    )
+    .write(
+        "0002_count/backfill.sql",
+        "UPDATE users SET n = n + 1, done = true, by_pid = pg_backend_pid() WHERE done IS NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    (db, dir, m)
+}
+
+/// The backfill phase's state row.
+fn backfill_record(m: &mut Migrator) -> concertina_runtime::state::PhaseRecord {
+    m.state()
+        .expect("state")
+        .into_iter()
+        .find(|r| r.phase == Phase::Backfill)
+        .expect("backfill row")
+}
+
+/// Fails the update of the given ids while `fail_once.armed`, as a crash mid-batch would.
+fn fail_at(db: &TestDb, ids: &[i64]) {
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    db.exec(&format!(
+        "CREATE TABLE fail_once (armed boolean NOT NULL);
+         INSERT INTO fail_once VALUES (true);
+         CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.id IN ({list}) AND (SELECT armed FROM fail_once) THEN RAISE EXCEPTION 'simulated crash'; END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER boom BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION boom();"
+    ));
+}
+
+#[test]
+fn a_parallel_backfill_writes_every_row_once_from_each_workers_connection() {
+    let (db, _dir, mut m) = parallel_setup("bf_parallel", 20_000, 4);
+    // One progress stream for the statement: totals over all workers, never going back.
+    let mut reports: Vec<(i64, i64, usize)> = Vec::new();
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |p| reports.push((p.rows_done, p.scanned, p.workers)),
+    )
+    .expect("backfill");
+    assert!(reports.iter().all(|r| r.2 == 4), "{reports:?}");
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1),
+        "{reports:?}"
+    );
+    assert_eq!(reports.last().map(|r| r.0), Some(20_000));
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1 AND done"),
+        20_000
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"), 0);
+    // Each worker starts with a slice of its own, on its own connection.
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT by_pid) AS n FROM users"),
+        4
+    );
+    let rec = backfill_record(&mut m);
+    assert_eq!(rec.rows_done, 20_000);
+    assert_eq!(rec.cursor, None);
+}
+
+#[test]
+fn an_interrupted_parallel_backfill_resumes_every_slice_at_its_own_cursor() {
+    let (db, _dir, mut m) = parallel_setup("bf_slices", 9000, 3);
+    // 3 workers, 4 slices each: (…, 750], (750, 1500], … (8250, …). In every slice the first
+    // batch (500 rows) succeeds and the rest fails, so the workers stop in their first slices,
+    // each at its own key, and the other slices are left untouched.
+    let failing: Vec<i64> = (0..12).map(|i| i * 750 + 700).collect();
+    fail_at(&db, &failing);
+    let err = apply(&mut m, &[Phase::Backfill])
+        .expect_err("the batches fail")
+        .to_string();
+    assert!(err.contains("simulated crash"), "{err}");
+    let partial = backfill_record(&mut m);
+    let cursor = partial.cursor.clone().expect("a saved cursor");
+    let saved = concertina_runtime::backfill::Slices::from_json(&cursor).expect("readable");
+    assert_eq!(saved.slices.len(), 12, "{cursor}");
+    let number = |k: &Option<Vec<String>>| -> i64 {
+        k.as_ref()
+            .and_then(|k| k.first())
+            .map_or(0, |v| v.parse().expect("integer key"))
+    };
+    let mut started = 0;
+    for (i, slice) in saved.slices.iter().enumerate() {
+        let lo = i as i64 * 750;
+        assert_eq!(number(&slice.lo), lo, "slice {i}: {cursor}");
+        let key = number(&slice.key);
+        assert!(
+            (key == lo || key == lo + 500) && !slice.revisiting,
+            "slice {i} stopped before its failing row: {cursor}"
+        );
+        started += usize::from(key == lo + 500);
+    }
+    // The worker that failed first had done its first batch; the others may have been
+    // stopped before theirs.
+    assert!((1..=3).contains(&started), "{cursor}");
+    assert_eq!(partial.rows_done, started as i64 * 500, "{cursor}");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        partial.rows_done
+    );
+    db.exec("UPDATE fail_once SET armed = false");
+    apply(&mut m, &[Phase::Backfill]).expect("resume");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        9000
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"), 0);
+    assert_eq!(backfill_record(&mut m).rows_done, 9000);
+}
+
+#[test]
+fn a_single_cursor_saved_by_an_earlier_release_resumes() {
+    let (db, dir, mut m) = parallel_setup("bf_old_cursor", 5000, 1);
+    fail_at(&db, &[3210]);
+    apply(&mut m, &[Phase::Backfill]).expect_err("the batch fails");
+    // Rewrite the saved cursor in the shape earlier releases wrote: one key for the statement.
+    db.exec(
+        "UPDATE concertina_migrations
+         SET backfill_cursor = json_build_object(
+             'statement', 0,
+             'key', backfill_cursor::json->'slices'->0->'key',
+             'skipped', backfill_cursor::json->'slices'->0->'skipped',
+             'revisiting', false)::text
+         WHERE phase = 'backfill'",
+    );
+    let partial = backfill_record(&mut m);
+    let old = partial.cursor.clone().expect("cursor");
+    assert!(!old.contains("slices") && old.contains("\"key\""), "{old}");
+    assert!(partial.rows_done > 0 && partial.rows_done < 5000);
+    db.exec("UPDATE fail_once SET armed = false");
+    // The new release, with more workers configured, picks it up as one slice.
+    drop(m);
+    dir.write(
+        "concertina.toml",
+        &format!("{CONFIG}backfill_workers = 4\n"),
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Backfill]).expect("resume");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        5000
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"), 0);
+    assert_eq!(backfill_record(&mut m).rows_done, 5000);
+}
+
+#[test]
+fn an_unreadable_saved_cursor_is_an_error_not_a_restart() {
+    let (db, _dir, mut m) = parallel_setup("bf_bad_cursor", 1000, 2);
+    fail_at(&db, &[900]);
+    apply(&mut m, &[Phase::Backfill]).expect_err("the batch fails");
+    let before = db.scalar("SELECT count(*) AS n FROM users WHERE n = 1");
+    db.exec("UPDATE concertina_migrations SET backfill_cursor = '{\"statement\": 0, \"slices\": 7}' WHERE phase = 'backfill'");
+    db.exec("UPDATE fail_once SET armed = false");
+    let err = apply(&mut m, &[Phase::Backfill])
+        .expect_err("unreadable cursor")
+        .to_string();
+    assert!(err.contains("not a cursor this release can read"), "{err}");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        before
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM users WHERE n > 1"), 0);
+}
+
+#[test]
+fn rows_locked_in_one_slice_are_skipped_then_revisited() {
+    let db = TestDb::new("bf_slice_locked");
+    let config = CONFIG
+        .replace("lock_retries = 2", "lock_retries = 30")
+        .replace("lock_timeout = \"100ms\"", "lock_timeout = \"200ms\"");
+    let dir = Dir::new(
+        "bf_slice_locked",
+        &format!("{config}backfill_workers = 3\n"),
+    );
+    users(&dir, 3000);
+    dir.write(
+        "0002_fill/expand.sql",
+        "ALTER TABLE users ADD COLUMN full_name text;\n",
+    )
+    .write(
+        "0002_fill/backfill.sql",
+        "UPDATE users SET full_name = name, n = n + 1 WHERE full_name IS NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    // Twelve slices of 250 ids: the app holds a row of one of them.
+    let mut app = db.conn();
+    app.batch_execute("BEGIN; SELECT * FROM users WHERE id = 1234 FOR UPDATE;")
+        .expect("app lock");
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        app.batch_execute("COMMIT").expect("commit");
+    });
+    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    releaser.join().expect("releaser");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE full_name IS NULL"),
+        0
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"), 0);
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE id = 1234 AND full_name = name"),
+        1
+    );
+    assert_eq!(backfill_record(&mut m).rows_done, 3000);
+}
+
+#[test]
+fn a_table_with_a_composite_text_key_is_split_by_sampling_and_written_once() {
+    let db = TestDb::new("bf_composite");
+    let dir = Dir::new("bf_composite", &format!("{CONFIG}backfill_workers = 3\n"));
+    dir.write(
+        "0001_items/expand.sql",
+        "CREATE TABLE items (tenant integer NOT NULL, code text NOT NULL, n integer NOT NULL DEFAULT 0, PRIMARY KEY (tenant, code));\n\
+         -- concertina:allow(unbatched-data-change): test data\n\
+         INSERT INTO items (tenant, code) SELECT g % 7, 'c''' || g FROM generate_series(1, 6000) g;\n",
+    )
+    .write(
+        "0002_fill/expand.sql",
+        "ALTER TABLE items ADD COLUMN done boolean;\nALTER TABLE items ADD COLUMN by_pid integer;\n",
+    )
+    .write(
+        "0002_fill/backfill.sql",
+        "UPDATE items SET n = n + 1, done = true, by_pid = pg_backend_pid() WHERE done IS NULL;\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    db.exec("ANALYZE items");
+    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM items WHERE n = 1 AND done"),
+        6000
+    );
+    assert_eq!(db.scalar("SELECT count(*) AS n FROM items WHERE n <> 1"), 0);
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT by_pid) AS n FROM items"),
+        3
+    );
+    assert_eq!(backfill_record(&mut m).rows_done, 6000);
+}
+
+#[test]
+fn a_backfill_waits_for_worker_connections_left_by_an_earlier_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (db, _dir, mut m) = parallel_setup("bf_stale_worker", 2000, 2);
+    // A worker connection of a killed run: it holds the shared worker lock until it ends.
+    let mut stale = db.conn();
+    stale
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({})",
+            concertina_runtime::backfill::WORKER_LOCK_KEY
+        ))
+        .expect("stale worker lock");
+    let released = Arc::new(AtomicBool::new(false));
+    let flag = released.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        // Set before the lock goes: no batch can have run while this is still false.
+        flag.store(true, Ordering::SeqCst);
+        drop(stale);
+    });
+    let mut batch_before_release = false;
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |_| batch_before_release |= !released.load(Ordering::SeqCst),
+    )
+    .expect("backfill");
+    releaser.join().expect("releaser");
+    assert!(
+        !batch_before_release,
+        "a batch ran while the stale worker lived"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        2000
+    );
+}

@@ -91,6 +91,8 @@ pub fn backfill(args: &[String]) -> Result<()> {
         max_replica_lag: Duration::from_secs(3600),
         lock_timeout: Duration::from_millis(500),
         lock_retries: 10,
+        // The MySQL engine runs one connection.
+        workers: 1,
     };
     let t = Instant::now();
     let done =

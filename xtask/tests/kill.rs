@@ -59,7 +59,8 @@ impl TestDb {
         }
         let mut conn = PgConnection::establish(self.url()).expect("connect");
         diesel::sql_query(
-            "SELECT coalesce(string_agg(version || ' ' || phase || ' ' || status || ' ' || statements_done || ' stmts ' || rows_done || ' rows', '; ' ORDER BY version, phase), 'nothing recorded') AS s
+            "SELECT coalesce(string_agg(version || ' ' || phase || ' ' || status || ' ' || statements_done || ' stmts ' || rows_done || ' rows'
+                 || coalesce(' slice keys ' || (SELECT string_agg(coalesce(s->'key'->>0, '-'), ',') FROM jsonb_array_elements(backfill_cursor::jsonb->'slices') s), ''), '; ' ORDER BY version, phase), 'nothing recorded') AS s
              FROM concertina_migrations WHERE version = '0002'",
         )
         .get_result::<S>(&mut conn)
@@ -79,10 +80,15 @@ impl Drop for Dir {
 const ROWS: i64 = 60_000;
 
 fn migrations(tag: &str) -> Dir {
+    migrations_with(tag, "")
+}
+
+/// The test's migrations, with `runtime` appended to the `[runtime]` table.
+fn migrations_with(tag: &str, runtime: &str) -> Dir {
     let dir = std::env::temp_dir().join(format!("concertina-kill-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let files = [
-        ("concertina.toml", "dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"200ms\"\nlock_retries = 20\nbatch_size = 2000\nbatch_target = \"50ms\"\nbatch_pause = \"1ms\"\n".to_string()),
+        ("concertina.toml", format!("dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"200ms\"\nlock_retries = 20\nbatch_size = 2000\nbatch_target = \"50ms\"\nbatch_pause = \"1ms\"\n{runtime}")),
         ("0001_users/expand.sql", format!(
             "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, touched integer NOT NULL DEFAULT 0);\n\
              -- concertina:allow(unbatched-data-change): test data\n\
@@ -119,6 +125,22 @@ enum KillAt {
     After(u64),
     /// As soon as the state table shows this many contract statements done.
     ContractStatements(u32),
+    /// As soon as the backfill's cursor (its slices) is saved.
+    BackfillCursorSaved,
+    /// As soon as the state table shows at least this many rows backfilled.
+    BackfillRows(i64),
+}
+
+impl KillAt {
+    /// The state-table query that says the point is reached.
+    fn reached(&self) -> Option<String> {
+        match self {
+            KillAt::After(_) => None,
+            KillAt::ContractStatements(k) => Some(format!("SELECT count(*) AS n FROM concertina_migrations WHERE phase = 'contract' AND statements_done >= {k}")),
+            KillAt::BackfillCursorSaved => Some("SELECT count(*) AS n FROM concertina_migrations WHERE phase = 'backfill' AND backfill_cursor IS NOT NULL".into()),
+            KillAt::BackfillRows(n) => Some(format!("SELECT count(*) AS n FROM concertina_migrations WHERE phase = 'backfill' AND rows_done >= {n}")),
+        }
+    }
 }
 
 #[test]
@@ -134,10 +156,16 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
     .map(KillAt::After)
     .collect();
     points.extend((0..4).map(KillAt::ContractStatements));
+    kill_at_each(&dir, "k", &points);
+}
+
+/// Runs `up --contract` once per point, kills it there with SIGKILL, runs it again and checks
+/// that the run completed exactly.
+fn kill_at_each(dir: &Dir, tag: &str, points: &[KillAt]) {
     let mut landed = Vec::new();
     for (i, point) in points.iter().enumerate() {
-        let db = TestDb::new(&format!("kill{i}"));
-        let setup = migrate(&dir, db.url(), &["up", "--to", "0001"])
+        let db = TestDb::new(&format!("kill{tag}{i}"));
+        let setup = migrate(dir, db.url(), &["up", "--to", "0001"])
             .output()
             .expect("setup");
         assert!(
@@ -145,14 +173,13 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
             "setup: {}",
             String::from_utf8_lossy(&setup.stderr)
         );
-        let mut child = migrate(&dir, db.url(), &["up", "--contract"])
+        let mut child = migrate(dir, db.url(), &["up", "--contract"])
             .spawn()
             .expect("spawn");
-        match point {
-            KillAt::After(ms) => std::thread::sleep(Duration::from_millis(*ms)),
-            KillAt::ContractStatements(k) => {
+        match (point, point.reached()) {
+            (KillAt::After(ms), _) => std::thread::sleep(Duration::from_millis(*ms)),
+            (_, Some(sql)) => {
                 let deadline = Instant::now() + Duration::from_secs(30);
-                let sql = format!("SELECT count(*) AS n FROM concertina_migrations WHERE phase = 'contract' AND statements_done >= {k}");
                 while Instant::now() < deadline && db.try_count(&sql) < 1 {
                     if matches!(child.try_wait(), Ok(Some(_))) {
                         break;
@@ -160,6 +187,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
+            (_, None) => {}
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
@@ -168,7 +196,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
         // Run again until done: a server still finishing the killed run's statement holds the
         // migrator lock for a moment, which `--wait` rides out.
         let started = Instant::now();
-        let rerun = migrate(&dir, db.url(), &["up", "--contract", "--wait", "2m"])
+        let rerun = migrate(dir, db.url(), &["up", "--contract", "--wait", "2m"])
             .output()
             .expect("rerun");
         assert!(
@@ -210,7 +238,7 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
             0,
             "{context}: helper check left"
         );
-        let verify = migrate(&dir, db.url(), &["verify"])
+        let verify = migrate(dir, db.url(), &["verify"])
             .output()
             .expect("verify");
         assert!(
@@ -221,6 +249,22 @@ fn kill_9_at_twenty_points_then_rerun_completes_exactly() {
     }
     // Where the kills landed (timing decides it; the assertions above hold for any point).
     eprintln!("kill points:\n  {}", landed.join("\n  "));
+}
+
+#[test]
+fn kill_9_during_a_parallel_backfill_then_rerun_completes_exactly() {
+    // Three workers, so three slices stand at different cursors when the kill lands; the
+    // rerun resumes each at its own key (and waits for the killed run's worker connections).
+    let dir = migrations_with("p", "backfill_workers = 3\n");
+    let mut points = vec![KillAt::BackfillCursorSaved];
+    points.extend(
+        [
+            1, 3000, 9000, 18_000, 27_000, 36_000, 45_000, 54_000, 59_000,
+        ]
+        .into_iter()
+        .map(KillAt::BackfillRows),
+    );
+    kill_at_each(&dir, "p", &points);
 }
 
 #[test]

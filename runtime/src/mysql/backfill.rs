@@ -435,6 +435,7 @@ impl Engine<'_> {
                     batch_size,
                     elapsed: started.elapsed(),
                     waiting_for_replicas: true,
+                    workers: 1,
                 });
                 std::thread::sleep(Duration::from_millis(500));
             }
@@ -461,6 +462,7 @@ impl Engine<'_> {
                 batch_size,
                 elapsed: started.elapsed(),
                 waiting_for_replicas: false,
+                workers: 1,
             });
             if hi.is_none() {
                 break;
