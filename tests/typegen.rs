@@ -72,5 +72,8 @@ fn versions_limits_the_generated_modules_to_the_last_migrations() {
     assert!(code.contains("pub mod v0003_status_enum"), "{code}");
     assert!(!code.contains("pub mod v0001_create"), "{code}");
     assert!(!code.contains("pub mod v0002_rename_name"), "{code}");
-    assert!(code.contains("pub use self :: v0003_status_enum as latest"), "{code}");
+    assert!(
+        code.contains("pub use self :: v0003_status_enum as latest"),
+        "{code}"
+    );
 }
