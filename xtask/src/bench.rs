@@ -147,6 +147,11 @@ fn read_all(dir: &Path) -> Result<usize> {
 fn bench_check(args: &[String]) -> Result<()> {
     let migrations = flag(args, "--migrations", 300)?;
     let runs = flag(args, "--runs", 7)?.max(1);
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "note: this is a debug build of xtask; the README's figures come from `cargo run --release -p xtask -- bench check`"
+        );
+    }
     let dir: PathBuf =
         std::env::temp_dir().join(format!("concertina-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
