@@ -361,7 +361,12 @@ impl Migrator {
     /// The model of what the database should hold: every applied phase replayed in order.
     pub fn expected_schema(&mut self) -> Result<concertina_codegen::model::Schema, MigrateError> {
         let state = self.state()?;
-        let mut schema = concertina_codegen::model::Schema::default();
+        // Replayed as the checker replays it: MySQL names indexes and keys its own way.
+        let mut schema = concertina_codegen::model::Schema {
+            mysql: self.project.config.dialect
+                != concertina_codegen::dialect::DialectKind::Postgres,
+            ..Default::default()
+        };
         for m in &self.report.migrations {
             for phase in Phase::FORWARD {
                 let applied = state

@@ -381,6 +381,25 @@ fn the_example_mysql_migrations_apply_and_match_the_model() {
 }
 
 #[test]
+fn verify_reports_an_index_dropped_behind_the_migrators_back() {
+    let db = TestDb::new("verify_index");
+    let dir = Dir::new("verify_index", CONFIG);
+    users(&dir, &db, 10);
+    dir.write(
+        "0002_index/expand.sql",
+        "CREATE INDEX users_name_idx ON users (name);\n",
+    );
+    let mut m = migrator(&dir, &db);
+    apply(&mut m, &[Phase::Expand]).expect("expand");
+    let v = m.verify().expect("verify");
+    assert!(v.is_ok(), "{}", v.diff);
+    db.exec("DROP INDEX users_name_idx ON users");
+    let v = m.verify().expect("verify");
+    assert!(!v.is_ok(), "a missing index must be reported");
+    assert!(v.diff.to_string().contains("users_name_idx"), "{}", v.diff);
+}
+
+#[test]
 fn verify_names_nulls_a_pending_contract_would_refuse() {
     let db = TestDb::new("nulls");
     let dir = Dir::new("nulls", CONFIG);

@@ -1,7 +1,8 @@
-//! The live schema from `information_schema`, compared with the model on what both spell the
-//! same way: tables, and columns with their type and nullability. (The model names unnamed
-//! indexes and constraints as PostgreSQL does; MySQL names them otherwise, so they are not
-//! compared yet.)
+//! The live schema from `information_schema`, compared with the model: tables, columns with
+//! their type and nullability, and indexes (name as MySQL gives it — `PRIMARY`, an unnamed
+//! key after its first column, a foreign key's implicit index —, uniqueness, columns in
+//! order; `tests/live_model_mysql.rs` holds the model to these names). Constraints are not
+//! compared: CHECK names differ between MySQL and MariaDB.
 
 use std::collections::BTreeSet;
 
@@ -64,7 +65,29 @@ pub fn live_facts(conn: &mut MysqlConnection) -> Result<BTreeSet<Fact>, RuntimeE
     .bind::<Text, _>(META_TABLE)
     .load(conn)
     .map_err(|e| RuntimeError::query("reading information_schema.COLUMNS", e))?;
+    let indexes: Vec<IndexRow> = diesel::sql_query(
+        "SELECT CAST(TABLE_NAME AS CHAR) AS table_name, CAST(INDEX_NAME AS CHAR) AS index_name,
+                CAST(MAX(NON_UNIQUE) AS SIGNED) AS non_unique,
+                CAST(GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ', ') AS CHAR)
+                  AS columns
+         FROM information_schema.STATISTICS
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN (?, ?)
+         GROUP BY TABLE_NAME, INDEX_NAME",
+    )
+    .bind::<Text, _>(STATE_TABLE)
+    .bind::<Text, _>(META_TABLE)
+    .load(conn)
+    .map_err(|e| RuntimeError::query("reading information_schema.STATISTICS", e))?;
     let mut out = BTreeSet::new();
+    for r in indexes {
+        out.insert(Fact::Index {
+            table: r.table_name.to_lowercase(),
+            name: r.index_name.to_lowercase(),
+            unique: r.non_unique == 0,
+            columns: r.columns.unwrap_or_default().to_lowercase(),
+            valid: true,
+        });
+    }
     for r in rows {
         let table = r.table_name.to_lowercase();
         out.insert(Fact::Table(table.clone()));
@@ -78,7 +101,19 @@ pub fn live_facts(conn: &mut MysqlConnection) -> Result<BTreeSet<Fact>, RuntimeE
     Ok(out)
 }
 
-/// The model's tables and columns, spelled as [`live_facts`] spells them.
+#[derive(QueryableByName)]
+struct IndexRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    index_name: String,
+    #[diesel(sql_type = BigInt)]
+    non_unique: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    columns: Option<String>,
+}
+
+/// The model's tables, columns and indexes, spelled as [`live_facts`] spells them.
 pub fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
     crate::catalog::model_facts(schema)
         .into_iter()
@@ -97,6 +132,13 @@ pub fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
             }),
             _ => None,
         })
+        .chain(schema.indexes.values().map(|idx| Fact::Index {
+            table: idx.table.name.to_lowercase(),
+            name: idx.name.name.to_lowercase(),
+            unique: idx.unique,
+            columns: idx.columns.join(", ").to_lowercase(),
+            valid: true,
+        }))
         .collect()
 }
 
