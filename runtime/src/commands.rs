@@ -302,6 +302,7 @@ pub fn demo(
         clients,
         database_url: database_url.filter(|u| !u.trim().is_empty()),
         baseline: std::time::Duration::from_secs(3),
+        pace: None,
     };
     let run = if mysql {
         crate::demo::mysql::run

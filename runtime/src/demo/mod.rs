@@ -29,6 +29,19 @@ pub struct DemoOptions {
     pub database_url: Option<String>,
     /// Seconds of workload before the first migration, the no-migration baseline.
     pub baseline: Duration,
+    /// `(batch_target, batch_pause)` instead of concertina.toml's: how politely backfills
+    /// share the server with the app.
+    pub pace: Option<(Duration, Duration)>,
+}
+
+impl DemoOptions {
+    /// Applies [`DemoOptions::pace`] to a migrator opened on the demo's directory.
+    pub fn pace(&self, m: &mut Migrator) {
+        if let Some((target, pause)) = self.pace {
+            m.project.config.runtime.batch_target = target;
+            m.project.config.runtime.batch_pause = pause;
+        }
+    }
 }
 
 /// What the application saw during one phase.
@@ -272,6 +285,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
     let url = format!("{base}/{db_name}");
 
     let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
+    options.pace(&mut m);
     m.lock(None, |_| {}).map_err(|e| e.to_string())?;
     m.apply(
         &[Phase::Expand],

@@ -186,6 +186,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
     let url = format!("{base}/{db_name}");
 
     let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
+    options.pace(&mut m);
     m.lock(None, |_| {}).map_err(|e| e.to_string())?;
     m.apply(
         &[Phase::Expand],
