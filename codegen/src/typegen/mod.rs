@@ -326,7 +326,7 @@ fn version_module(
 ) -> TokenStream {
     let depth = state.path.len();
     let schema = state.schema;
-    let module = ident(state.path.last().expect("a version module has a name"));
+    let module = ident(state.path.last().map_or("version", String::as_str));
 
     // Enums: defined where their labels first appear, re-exported after.
     let mut enum_items = Vec::new();
