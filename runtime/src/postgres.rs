@@ -17,9 +17,7 @@ use crate::backfill::{wait_for_earlier_workers, Backfill, BackfillOptions, Progr
 use crate::catalog::Fact;
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{
-    phase_from_str, PhaseRecord, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE,
-};
+use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
 use crate::url::redact;
 
 /// `pg_try_advisory_lock` key of the migrator: the bytes of "concerti".
@@ -33,34 +31,6 @@ pub fn quote_ident(ident: &str) -> String {
 pub struct Postgres {
     conn: PgConnection,
     url: String,
-}
-
-#[derive(QueryableByName)]
-struct StateRow {
-    #[diesel(sql_type = Text)]
-    version: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    phase: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Text)]
-    checksum: String,
-    #[diesel(sql_type = Text)]
-    applied_sql: String,
-    #[diesel(sql_type = Integer)]
-    statements_done: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    backfill_cursor: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    rows_done: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    started_at: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    finished_at: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    last_error: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -173,36 +143,7 @@ impl Postgres {
         ))
         .load(&mut self.conn)
         .map_err(|e| RuntimeError::query("reading the state table", e))?;
-        rows.into_iter()
-            .map(|r| {
-                let phase = phase_from_str(&r.phase).ok_or_else(|| {
-                    RuntimeError::query(
-                        "reading the state table",
-                        format!("unknown phase `{}` for version {}", r.phase, r.version),
-                    )
-                })?;
-                let status = Status::parse(&r.status).ok_or_else(|| {
-                    RuntimeError::query(
-                        "reading the state table",
-                        format!("unknown status `{}` for version {}", r.status, r.version),
-                    )
-                })?;
-                Ok(PhaseRecord {
-                    version: r.version,
-                    name: r.name,
-                    phase,
-                    status,
-                    checksum: r.checksum,
-                    applied_sql: r.applied_sql,
-                    statements_done: r.statements_done,
-                    cursor: r.backfill_cursor,
-                    rows_done: r.rows_done,
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    last_error: r.last_error,
-                })
-            })
-            .collect()
+        rows.into_iter().map(StateRow::into_record).collect()
     }
 
     /// The saved backfill cursor of `version`. One that cannot be read is an error: starting

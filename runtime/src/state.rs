@@ -3,6 +3,9 @@
 //! can upgrade it in place.
 
 use concertina_codegen::Phase;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use crate::error::RuntimeError;
 
 /// The layout of the state table this release writes.
 pub const STATE_SCHEMA_VERSION: i32 = 1;
@@ -78,4 +81,67 @@ pub struct PhaseRecord {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// A state-table row as both backends select it (timestamps as text), before its phase and
+/// status are checked.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct StateRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    phase: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Text)]
+    checksum: String,
+    #[diesel(sql_type = Text)]
+    applied_sql: String,
+    #[diesel(sql_type = Integer)]
+    statements_done: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    backfill_cursor: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    rows_done: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    started_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    finished_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+}
+
+impl StateRow {
+    /// An unknown phase or status (a newer release's row, a hand edit) is an error, not a guess.
+    pub(crate) fn into_record(self) -> Result<PhaseRecord, RuntimeError> {
+        let bad = |what: String| RuntimeError::query("reading the state table", what);
+        let phase = phase_from_str(&self.phase).ok_or_else(|| {
+            bad(format!(
+                "unknown phase `{}` for version {}",
+                self.phase, self.version
+            ))
+        })?;
+        let status = Status::parse(&self.status).ok_or_else(|| {
+            bad(format!(
+                "unknown status `{}` for version {}",
+                self.status, self.version
+            ))
+        })?;
+        Ok(PhaseRecord {
+            version: self.version,
+            name: self.name,
+            phase,
+            status,
+            checksum: self.checksum,
+            applied_sql: self.applied_sql,
+            statements_done: self.statements_done,
+            cursor: self.backfill_cursor,
+            rows_done: self.rows_done,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            last_error: self.last_error,
+        })
+    }
 }

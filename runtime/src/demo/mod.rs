@@ -35,12 +35,24 @@ pub struct DemoOptions {
 }
 
 impl DemoOptions {
-    /// Applies [`DemoOptions::pace`] to a migrator opened on the demo's directory.
-    pub fn pace(&self, m: &mut Migrator) {
+    /// The demo's migrator on `url`, at its pace, holding the lock, with the first migration's
+    /// tables created (the data is loaded into them before the rest runs).
+    fn migrator_with_tables(&self, url: &str) -> Result<Migrator, String> {
+        let mut m = Migrator::open(&self.dir, url).map_err(|e| e.to_string())?;
         if let Some((target, pause)) = self.pace {
             m.project.config.runtime.batch_target = target;
             m.project.config.runtime.batch_pause = pause;
         }
+        m.lock(None, |_| {}).map_err(|e| e.to_string())?;
+        m.apply(
+            &[Phase::Expand],
+            Some("0001"),
+            |_, _, _| {},
+            |_, _| {},
+            |_| {},
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(m)
     }
 }
 
@@ -284,17 +296,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
     let _drop_db = DropDb(admin, db_name.clone());
     let url = format!("{base}/{db_name}");
 
-    let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
-    options.pace(&mut m);
-    m.lock(None, |_| {}).map_err(|e| e.to_string())?;
-    m.apply(
-        &[Phase::Expand],
-        Some("0001"),
-        |_, _, _| {},
-        |_, _| {},
-        |_| {},
-    )
-    .map_err(|e| e.to_string())?;
+    let mut m = options.migrator_with_tables(&url)?;
     say(&format!(
         "loading {} users and {} orders",
         options.rows,

@@ -14,7 +14,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
 use super::{drive, App, DemoOptions, PhaseStats, Rng, Step};
-use crate::migrator::Migrator;
 use crate::mysql::quote_ident;
 
 fn steps() -> Vec<Step> {
@@ -185,17 +184,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
     let _drop_db = DropDb(admin, db_name.clone());
     let url = format!("{base}/{db_name}");
 
-    let mut m = Migrator::open(&options.dir, &url).map_err(|e| e.to_string())?;
-    options.pace(&mut m);
-    m.lock(None, |_| {}).map_err(|e| e.to_string())?;
-    m.apply(
-        &[Phase::Expand],
-        Some("0001"),
-        |_, _, _| {},
-        |_, _| {},
-        |_| {},
-    )
-    .map_err(|e| e.to_string())?;
+    let mut m = options.migrator_with_tables(&url)?;
     say(&format!(
         "loading {} users and {} orders",
         options.rows,

@@ -14,7 +14,7 @@ use concertina_codegen::change::{Change, QualName};
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::apply::{ApplyError, ApplyOptions, StepReport};
 use crate::backend::{Backend, LockInfo};
@@ -22,9 +22,7 @@ use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::Fact;
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{
-    phase_from_str, PhaseRecord, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE,
-};
+use crate::state::{PhaseRecord, StateRow, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
 use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
@@ -70,34 +68,6 @@ pub struct MySql {
     pub version: Version,
     lock_name: String,
     jitter: crate::apply::Jitter,
-}
-
-#[derive(QueryableByName)]
-struct StateRow {
-    #[diesel(sql_type = Text)]
-    version: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    phase: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Text)]
-    checksum: String,
-    #[diesel(sql_type = Text)]
-    applied_sql: String,
-    #[diesel(sql_type = Integer)]
-    statements_done: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    backfill_cursor: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    rows_done: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    started_at: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    finished_at: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    last_error: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -443,37 +413,7 @@ impl Backend for MySql {
         ))
         .load(&mut self.conn)
         .map_err(|e| RuntimeError::query("reading the state table", e))?;
-        rows.into_iter()
-            .map(|r| {
-                let bad = |what: String| RuntimeError::query("reading the state table", what);
-                let phase = phase_from_str(&r.phase).ok_or_else(|| {
-                    bad(format!(
-                        "unknown phase `{}` for version {}",
-                        r.phase, r.version
-                    ))
-                })?;
-                let status = Status::parse(&r.status).ok_or_else(|| {
-                    bad(format!(
-                        "unknown status `{}` for version {}",
-                        r.status, r.version
-                    ))
-                })?;
-                Ok(PhaseRecord {
-                    version: r.version,
-                    name: r.name,
-                    phase,
-                    status,
-                    checksum: r.checksum,
-                    applied_sql: r.applied_sql,
-                    statements_done: r.statements_done,
-                    cursor: r.backfill_cursor,
-                    rows_done: r.rows_done,
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    last_error: r.last_error,
-                })
-            })
-            .collect()
+        rows.into_iter().map(StateRow::into_record).collect()
     }
 
     fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
