@@ -25,7 +25,9 @@ pub const LOCK_KEY: i64 = i64::from_be_bytes(*b"concerti");
 
 /// Quotes an identifier for PostgreSQL: `"a""b"`.
 pub fn quote_ident(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+    concertina_codegen::dialect::DialectKind::Postgres
+        .dialect()
+        .quote_ident(ident)
 }
 
 pub struct Postgres {

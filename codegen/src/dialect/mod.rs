@@ -64,6 +64,10 @@ pub trait Dialect: Sync {
     /// Schema of an unqualified name (`public`; empty for MySQL's current database).
     fn default_schema(&self) -> &'static str;
 
+    /// An identifier quoted for SQL concertina writes: `"a""b"` / `` `a``b` ``. Always quoted,
+    /// so a name never reads as a keyword or folds case.
+    fn quote_ident(&self, ident: &str) -> String;
+
     /// Canonical spelling of a type (`int4` → `integer`). Returns whether it was a `serial`
     /// pseudo-type, which also means an implicit sequence default and `NOT NULL`.
     fn canonical_type(&self, ty: SqlType) -> (SqlType, bool);

@@ -33,6 +33,10 @@ impl Dialect for MySql {
         ""
     }
 
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
     fn normalize_object(&self, value: &str, _quoted: bool) -> String {
         value.to_string()
     }

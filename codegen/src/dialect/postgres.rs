@@ -41,6 +41,10 @@ impl Dialect for Postgres {
         "public"
     }
 
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
     fn canonical_type(&self, mut ty: SqlType) -> (SqlType, bool) {
         let mut serial = false;
         let name = match ty.name.as_str() {

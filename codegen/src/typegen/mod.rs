@@ -84,10 +84,7 @@ impl Names {
 
     /// An identifier quoted for SQL text the generated code sends.
     pub fn quote(&self, name: &str) -> String {
-        match self.dialect {
-            DialectKind::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-            DialectKind::MySql | DialectKind::MariaDb => format!("`{}`", name.replace('`', "``")),
-        }
+        self.dialect.dialect().quote_ident(name)
     }
 }
 

@@ -30,7 +30,9 @@ pub use backfill::run_one as backfill_one;
 
 /// Quotes an identifier for MySQL: `` `a``b` ``.
 pub fn quote_ident(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
+    concertina_codegen::dialect::DialectKind::MySql
+        .dialect()
+        .quote_ident(ident)
 }
 
 /// `db`.`t`, or `t` in the connection's database.
