@@ -136,13 +136,18 @@ impl<'a> Applier<'a> {
             return Ok(0);
         }
         if let Some(rec) = existing {
+            // Resumed: the text is recorded again, since a failed phase may have been fixed
+            // past the statements that ran (drift::unfinished_edit_is_safe let it through).
             diesel::sql_query(format!(
-                "UPDATE {} SET status = 'running', last_error = NULL, updated_at = now()
+                "UPDATE {} SET status = 'running', last_error = NULL, checksum = $3,
+                     applied_sql = $4, updated_at = now()
                  WHERE version = $1 AND phase = $2",
                 quote_ident(STATE_TABLE)
             ))
             .bind::<Text, _>(&plan.version)
             .bind::<Text, _>(plan.phase.as_str())
+            .bind::<Text, _>(&plan.checksum)
+            .bind::<Text, _>(&plan.text)
             .execute(self.pg.connection())
             .map_err(|e| RuntimeError::query("updating the state table", e))?;
             return Ok(rec.statements_done.max(0) as usize);
@@ -447,15 +452,36 @@ impl<'a> Applier<'a> {
             )?;
         }
         // VALIDATE takes SHARE UPDATE EXCLUSIVE: the app reads and writes during the scan.
-        if !matches!(exists, Some(IndexState { valid: true })) {
-            retries += self
-                .with_lock_retries(&format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"), &t)?;
+        let rest = (|| {
+            let mut retries = 0;
+            if !matches!(exists, Some(IndexState { valid: true })) {
+                retries += self.with_lock_retries(
+                    &format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
+                    &t,
+                )?;
+            }
+            retries += self.with_lock_retries(
+                &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT {check};\n{record}"),
+                &t,
+            )?;
+            Ok::<u32, String>(retries)
+        })();
+        match rest {
+            Ok(n) => Ok(retries + n),
+            Err(message) => {
+                // The helper check already refuses the app's NULLs: never leave it behind a
+                // contract that did not finish (a NULL inserted since the migrator's count).
+                let undo = self.with_lock_retries(
+                    &format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"),
+                    &t,
+                );
+                let undone = match undo {
+                    Ok(_) => "; the recipe's helper check was dropped again, the table is as before".to_string(),
+                    Err(e) => format!("; dropping the recipe's helper check {check} failed too ({e}): drop it by hand, it refuses the app's NULLs"),
+                };
+                Err(format!("{}{undone}", message.trim()))
+            }
         }
-        retries += self.with_lock_retries(
-            &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT {check};\n{record}"),
-            &t,
-        )?;
-        Ok(retries)
     }
 }
 

@@ -126,6 +126,9 @@ pub fn connect(dialect: DialectKind, url: &str) -> Result<Box<dyn Backend>, Runt
         DialectKind::Postgres => "postgres",
         DialectKind::MySql | DialectKind::MariaDb => "mysql",
     };
+    if let Some(reason) = crate::url::malformed(url) {
+        return Err(RuntimeError::BadUrl(reason));
+    }
     let found = scheme_dialect(url).unwrap_or("unknown");
     if found != wanted {
         return Err(RuntimeError::WrongScheme {

@@ -76,6 +76,8 @@ pub struct Cursor {
     pub skipped: Vec<(Option<Vec<String>>, Vec<String>)>,
     /// The main pass is done; now revisiting skipped ranges.
     pub revisiting: bool,
+    /// Keys the batches covered so far, so that a resumed run's progress starts there.
+    pub scanned: i64,
 }
 
 impl Cursor {
@@ -85,6 +87,7 @@ impl Cursor {
             "key": self.key,
             "skipped": self.skipped.iter().map(|(lo, hi)| json!([lo, hi])).collect::<Vec<_>>(),
             "revisiting": self.revisiting,
+            "scanned": self.scanned,
         })
         .to_string()
     }
@@ -107,6 +110,8 @@ impl Cursor {
             key: strings(&v["key"]),
             skipped,
             revisiting: v["revisiting"].as_bool().unwrap_or(false),
+            // Absent in cursors of earlier releases.
+            scanned: v["scanned"].as_i64().unwrap_or(0),
         })
     }
 }
@@ -136,6 +141,9 @@ pub struct Slice {
     pub skipped: Vec<(Option<Vec<String>>, Vec<String>)>,
     /// The main pass is done; now revisiting skipped ranges.
     pub revisiting: bool,
+    /// Keys this slice's batches covered so far (saved with each batch), so that a resumed
+    /// run's progress starts where the killed one stood.
+    pub scanned: i64,
 }
 
 impl Slice {
@@ -150,6 +158,7 @@ impl Slice {
             "key": self.key,
             "skipped": self.skipped.iter().map(|(lo, hi)| json!([lo, hi])).collect::<Vec<_>>(),
             "revisiting": self.revisiting,
+            "scanned": self.scanned,
         })
     }
 
@@ -165,6 +174,8 @@ impl Slice {
             key: opt_strings(&v["key"])?,
             skipped,
             revisiting: v["revisiting"].as_bool()?,
+            // Absent in cursors of earlier releases.
+            scanned: v["scanned"].as_i64().unwrap_or(0),
         })
     }
 }
@@ -215,6 +226,7 @@ impl Slices {
                         key: old.key,
                         skipped: old.skipped,
                         revisiting: old.revisiting,
+                        scanned: old.scanned,
                     }],
                 })
             }
@@ -294,10 +306,14 @@ pub fn wait_for_earlier_workers(pg: &mut Postgres) -> Result<(), String> {
 #[derive(Debug, Clone)]
 pub struct Progress {
     pub table: QualName,
-    /// Rows changed so far by this statement.
+    /// Rows changed so far by this phase, an interrupted run's included.
     pub rows_done: i64,
-    /// Keys scanned so far (rows the batches covered), against `estimate`.
+    /// Keys scanned so far by this statement (rows the batches covered), against `estimate`,
+    /// an interrupted run's included.
     pub scanned: i64,
+    /// Of `scanned`, the keys an earlier, interrupted run covered: a rate or an ETA counts
+    /// from there.
+    pub scanned_before: i64,
     /// The table's row estimate from the server's statistics.
     pub estimate: i64,
     pub batch_size: u64,
@@ -696,11 +712,14 @@ impl Backfill<'_> {
 
     /// Runs one backfill statement from `cursor` to its end, its slices worked by
     /// `options.workers` connections at once. Returns the rows changed by this run.
+    /// `rows_before`: the phase's rows changed before (an interrupted run's, earlier
+    /// statements'), for the progress reports.
     pub fn run_statement(
         &mut self,
         step_index: usize,
         change: &Change,
         mut cursor: Slices,
+        rows_before: i64,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<i64, String> {
         let t = template(change)?;
@@ -746,6 +765,19 @@ impl Backfill<'_> {
         let next = AtomicUsize::new(workers);
         let (tx, rx) = mpsc::channel::<Event>();
         let (options, version) = (&self.options, &self.version);
+        // A resumed statement's progress starts where the interrupted run left it.
+        let scanned_before: i64 = cursor.slices.iter().map(|s| s.scanned).sum();
+        on_progress(&Progress {
+            table: t.table.clone(),
+            rows_done: rows_before,
+            scanned: scanned_before,
+            scanned_before,
+            estimate,
+            batch_size: options.batch_size,
+            elapsed: Duration::ZERO,
+            waiting_for_replicas: false,
+            workers,
+        });
         let (t, keys, stop, pending, next) = (&t, &keys, &stop, &pending, &next);
         let (rows_done, results) = std::thread::scope(|scope| {
             let handles: Vec<_> = conns
@@ -788,7 +820,7 @@ impl Backfill<'_> {
                 })
                 .collect();
             drop(tx);
-            let (mut rows_done, mut scanned, mut batch_size) = (0i64, 0i64, 0u64);
+            let (mut rows_done, mut scanned, mut batch_size) = (0i64, scanned_before, 0u64);
             for event in rx {
                 let waiting = match event {
                     Event::Batch {
@@ -805,8 +837,9 @@ impl Backfill<'_> {
                 };
                 on_progress(&Progress {
                     table: t.table.clone(),
-                    rows_done,
+                    rows_done: rows_before + rows_done,
                     scanned,
+                    scanned_before,
                     estimate,
                     batch_size,
                     elapsed: started.elapsed(),
@@ -965,6 +998,7 @@ impl Backfill<'_> {
                 Some(hi) => {
                     let mut next = slice.clone();
                     next.key = Some(hi.clone());
+                    next.scanned += batch_size as i64;
                     // Rows locked by the app were skipped: keep the range for the revisit,
                     // decided and saved inside the batch's transaction.
                     let mut with_skip = next.clone();
@@ -1001,9 +1035,14 @@ impl Backfill<'_> {
                         lo.as_deref(),
                         slice.hi.as_deref(),
                         false,
-                        |_, changed| state_sql(&done, changed),
+                        |candidates, changed| {
+                            let mut saved = done.clone();
+                            saved.scanned += candidates;
+                            state_sql(&saved, changed)
+                        },
                     )?;
                     slice = done;
+                    slice.scanned += r.0;
                     r
                 }
             };
@@ -1078,6 +1117,7 @@ mod tests {
                 (Some(vec!["20".into()]), vec!["30".into()]),
             ],
             revisiting: false,
+            scanned: 4100,
         };
         assert_eq!(Cursor::from_json(&c.to_json()), Some(c));
         assert_eq!(Cursor::from_json("not json"), None);
@@ -1094,6 +1134,7 @@ mod tests {
                     key: Some(vec!["41".into()]),
                     skipped: vec![(None, vec!["10".into()])],
                     revisiting: false,
+                    scanned: 41,
                 },
                 Slice {
                     lo: Some(vec!["100".into()]),
@@ -1101,6 +1142,7 @@ mod tests {
                     key: Some(vec!["100".into()]),
                     skipped: vec![],
                     revisiting: true,
+                    scanned: 0,
                 },
             ],
         };
@@ -1123,6 +1165,7 @@ mod tests {
             key: Some(vec!["41".into()]),
             skipped: vec![(Some(vec!["20".into()]), vec!["30".into()])],
             revisiting: false,
+            scanned: 12,
         };
         let read = Slices::from_json(&old.to_json()).expect("old shape");
         assert_eq!(read.statement, 2);
@@ -1134,7 +1177,14 @@ mod tests {
                 key: old.key.clone(),
                 skipped: old.skipped.clone(),
                 revisiting: false,
+                scanned: 12,
             }]
+        );
+        // A cursor of an earlier release has no counts: progress starts at zero.
+        let v1 = r#"{"statement": 0, "slices": [{"lo": null, "hi": null, "key": ["5"], "skipped": [], "revisiting": false}]}"#;
+        assert_eq!(
+            Slices::from_json(v1).expect("v1 slices").slices[0].scanned,
+            0
         );
         // A malformed key is refused, not read as "start from the first row".
         assert_eq!(

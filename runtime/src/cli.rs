@@ -110,9 +110,14 @@ pub struct DbArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Stop after this migration version.
+    /// Stop after this migration version (a version or a directory name; an unknown one is
+    /// an error, never "everything").
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
+    /// Also run a pending migration that sorts before one already applied (a branch merged
+    /// late). Only when it is independent of what ran after it.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
     /// When another migrator holds the lock, wait up to this long (e.g. 10m) instead of exiting.
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     pub wait: Option<std::time::Duration>,

@@ -16,9 +16,11 @@ fn exit_code(e: &MigrateError) -> ExitCode {
     match e {
         MigrateError::Runtime(RuntimeError::Locked { .. }) => ExitCode::from(3),
         MigrateError::Load(_)
+        | MigrateError::UnknownVersion(_)
         | MigrateError::Runtime(
             RuntimeError::Connect { .. }
             | RuntimeError::NoDatabase
+            | RuntimeError::BadUrl(_)
             | RuntimeError::WrongScheme { .. },
         ) => ExitCode::from(2),
         _ => ExitCode::from(1),
@@ -50,9 +52,10 @@ pub fn status(db: DbArgs) -> ExitCode {
         let mut m = open(&db)?;
         let rows = m.status()?;
         let drift = m.drift()?;
-        Ok::<_, MigrateError>((m.db.describe(), rows, drift))
+        let order = m.order_problems()?;
+        Ok::<_, MigrateError>((m.db.describe(), rows, drift, order))
     })();
-    let (database, rows, drift) = match result {
+    let (database, rows, drift, order) = match result {
         Ok(r) => r,
         Err(e) => return fail(e, format),
     };
@@ -75,9 +78,10 @@ pub fn status(db: DbArgs) -> ExitCode {
                 })
                 .collect();
             let drift: Vec<String> = drift.iter().map(|d| d.file.clone()).collect();
+            let order: Vec<String> = order.iter().map(ToString::to_string).collect();
             println!(
                 "{}",
-                serde_json::json!({ "database": database, "phases": phases, "drift": drift })
+                serde_json::json!({ "database": database, "phases": phases, "drift": drift, "order": order })
             );
         }
         Format::Human => {
@@ -101,9 +105,12 @@ pub fn status(db: DbArgs) -> ExitCode {
             for d in &drift {
                 println!("drift: {d}");
             }
+            for o in &order {
+                println!("order: {o}");
+            }
         }
     }
-    if drift.is_empty() {
+    if drift.is_empty() && order.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -128,6 +135,7 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
     if let Err(e) = m.adopt_baseline() {
         return fail(e, format);
     }
+    m.allow_out_of_order = args.allow_out_of_order;
     let bar: Option<ProgressBar> = (human && terminal).then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -173,6 +181,10 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
             Some(bar) => {
                 bar.set_length(p.estimate.max(p.scanned) as u64);
                 bar.set_position(p.scanned as u64);
+                if p.elapsed.is_zero() {
+                    // A statement starts (or resumes) here: its rate and ETA count from now.
+                    bar.reset_eta();
+                }
                 bar.set_message(format!(
                     "backfill {} ({} rows changed, batch {}, {} worker(s))",
                     p.table, p.rows_done, p.batch_size, p.workers
@@ -180,7 +192,8 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
             }
             None if human && (last_line.elapsed().as_secs() >= 2 || p.waiting_for_replicas) => {
                 last_line = std::time::Instant::now();
-                let rate = p.scanned as f64 / p.elapsed.as_secs_f64().max(1e-3);
+                let rate =
+                    (p.scanned - p.scanned_before) as f64 / p.elapsed.as_secs_f64().max(1e-3);
                 eprintln!(
                     "  backfill {}: {} rows changed, {}/{} keys, {:.0} keys/s, {} worker(s){}",
                     p.table,
@@ -294,6 +307,10 @@ pub fn demo(
             );
             return ExitCode::from(2);
         }
+    }
+    if let Some(reason) = database_url.as_deref().and_then(crate::url::malformed) {
+        eprintln!("error: {reason}");
+        return ExitCode::from(2);
     }
     let lock_timeout = config.runtime.lock_timeout;
     let options = crate::demo::DemoOptions {

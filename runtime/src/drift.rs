@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::plan::PhasePlan;
+use crate::plan::{checksum, PhasePlan};
 use crate::state::{PhaseRecord, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,11 +13,20 @@ pub struct Drift {
     /// Unified diff from the applied text to the file's current text; empty when the file is gone.
     pub diff: String,
     pub missing: bool,
+    /// The file matches the text the row records as applied, but not the row's checksum:
+    /// the state row was edited, not the file.
+    pub row_edited: bool,
 }
 
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.missing {
+        if self.row_edited {
+            write!(
+                f,
+                "{}: the file is exactly the text recorded as applied, but the state row's checksum does not match it: the state table was edited, not the file. Restore the row's checksum (`SELECT checksum …` from a backup of the state table); the file needs no change",
+                self.file
+            )
+        } else if self.missing {
             write!(
                 f,
                 "{}: applied to this database but missing from the migrations directory; restore it (applied migrations are history, write a new migration to change the schema)",
@@ -54,17 +63,60 @@ pub fn find_drift(records: &[PhaseRecord], plans: &[PhasePlan]) -> Vec<Drift> {
                 file: format!("{}_{}/{}", rec.version, rec.name, rec.phase.file_name()),
                 diff: String::new(),
                 missing: true,
+                row_edited: false,
             }),
-            Some(plan) if plan.checksum != rec.checksum => out.push(Drift {
-                version: rec.version.clone(),
-                file: plan.file.clone(),
-                diff: unified_diff(&rec.applied_sql, &plan.text, &plan.file),
-                missing: false,
-            }),
+            Some(plan) if plan.checksum != rec.checksum => {
+                if unfinished_edit_is_safe(rec, plan) {
+                    continue;
+                }
+                let row_edited = checksum(&rec.applied_sql) == plan.checksum;
+                out.push(Drift {
+                    version: rec.version.clone(),
+                    file: plan.file.clone(),
+                    diff: if row_edited {
+                        String::new()
+                    } else {
+                        unified_diff(&rec.applied_sql, &plan.text, &plan.file)
+                    },
+                    missing: false,
+                    row_edited,
+                })
+            }
             Some(_) => {}
         }
     }
     out
+}
+
+/// A failed or interrupted DDL phase may be fixed in place: only the statements that ran are
+/// history. True when every line before the first statement that has not run is unchanged
+/// (the statements that ran are exactly as applied); the rerun then records the new text.
+pub fn unfinished_edit_is_safe(rec: &PhaseRecord, plan: &PhasePlan) -> bool {
+    if rec.status.is_applied() || rec.status == Status::RolledBack {
+        return false;
+    }
+    // A backfill's progress is rows, not statements: any edit of a started one is drift.
+    if rec.phase == concertina_codegen::Phase::Backfill && rec.rows_done > 0 {
+        return false;
+    }
+    let done = rec.statements_done.max(0) as usize;
+    if done == 0 && rec.rows_done == 0 {
+        return true;
+    }
+    let Some(next) = plan.steps.get(done) else {
+        return false;
+    };
+    // Lines 1..next.line-1 hold every statement that ran (a statement that ran and the next
+    // one sharing a line is rare; then the line itself must match too).
+    let same_line_as_done = done > 0 && plan.steps[done - 1].line == next.line;
+    let keep = if same_line_as_done {
+        next.line
+    } else {
+        next.line - 1
+    };
+    let applied: Vec<&str> = rec.applied_sql.lines().take(keep).collect();
+    let now: Vec<&str> = plan.text.lines().take(keep).collect();
+    applied.len() == keep && applied == now
 }
 
 pub fn unified_diff(applied: &str, current: &str, file: &str) -> String {
@@ -78,7 +130,6 @@ pub fn unified_diff(applied: &str, current: &str, file: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::checksum;
     use concertina_codegen::Phase;
 
     fn record(text: &str, status: Status) -> PhaseRecord {

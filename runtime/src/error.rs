@@ -16,6 +16,9 @@ pub enum RuntimeError {
         found: i32,
         supported: i32,
     },
+    /// A connection string that cannot be read, already without its password.
+    #[error("{0}")]
+    BadUrl(String),
     #[error("no database given: set DATABASE_URL or pass --database-url")]
     NoDatabase,
     #[error("{url} is not a {dialect} server's URL, but concertina.toml says `dialect = \"{dialect}\"`; use a URL like {expected} (or fix the dialect)")]

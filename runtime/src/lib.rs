@@ -16,6 +16,7 @@ pub mod error;
 pub mod locks;
 pub mod migrator;
 pub mod mysql;
+pub mod order;
 pub mod plan;
 pub mod postgres;
 pub mod state;

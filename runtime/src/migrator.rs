@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use concertina_codegen::change::QualName;
 use concertina_codegen::{Phase, Project, Report};
 
 use crate::apply::{ApplyError, ApplyOptions, StepReport};
@@ -12,6 +13,7 @@ use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::{self, SchemaDiff};
 use crate::drift::{find_drift, Drift};
 use crate::error::RuntimeError;
+use crate::order::{order_problems, resolve_version, OrderProblem, UnknownVersion};
 use crate::plan::{plan_phase, PhasePlan, Step};
 use crate::state::{PhaseRecord, Status};
 
@@ -27,6 +29,10 @@ pub enum MigrateError {
     Drift(Vec<Drift>),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error("{} migration(s) out of order in the state table:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Order(Vec<OrderProblem>),
+    #[error(transparent)]
+    UnknownVersion(#[from] UnknownVersion),
     #[error("{0}")]
     Refused(String),
 }
@@ -52,6 +58,8 @@ pub struct Migrator {
     /// The server: PostgreSQL or MySQL/MariaDB, from the dialect in concertina.toml.
     pub db: Box<dyn Backend>,
     pub options: ApplyOptions,
+    /// Run a pending migration that sorts before one already applied (`--allow-out-of-order`).
+    pub allow_out_of_order: bool,
     locked: bool,
 }
 
@@ -97,6 +105,7 @@ impl Migrator {
             plans,
             db,
             options,
+            allow_out_of_order: false,
             locked: false,
         })
     }
@@ -135,39 +144,54 @@ impl Migrator {
         Ok(self.db.load_state()?)
     }
 
+    /// (version, directory name) of every migration, in the directory's order.
+    fn versions(&self) -> Vec<(String, String)> {
+        self.project
+            .set
+            .migrations
+            .iter()
+            .map(|m| (m.version.clone(), m.dir_name.clone()))
+            .collect()
+    }
+
     /// Records migrations up to the baseline as applied on a database that already has them.
+    /// Never behind applied work: a migration at or below the baseline with no row, sorting
+    /// before one that has run, is not history the baseline vouches for (it came from a branch
+    /// merged later) and is left to the order check.
     pub fn adopt_baseline(&mut self) -> Result<usize, MigrateError> {
         let Some(baseline) = self.project.config.baseline.clone() else {
             return Ok(0);
         };
-        let Some(limit) = concertina_codegen::layout::version_order(&baseline) else {
-            return Ok(0);
-        };
+        let versions = self.versions();
+        let limit = resolve_version(&baseline, &versions)?;
+        let position = |version: &str| versions.iter().position(|(v, _)| v == version);
         let state = self.state()?;
-        let mut adopted = 0;
-        let versions: Vec<(String, u128)> = self
-            .project
-            .set
-            .migrations
+        let last_run = state
             .iter()
-            .map(|m| (m.version.clone(), m.order))
-            .collect();
+            .filter(|r| r.status != Status::RolledBack)
+            .filter_map(|r| position(&r.version))
+            .max();
+        let mut adopted = 0;
         for plan in &self.plans {
-            let order = versions
+            let Some(at) = position(&plan.version) else {
+                continue;
+            };
+            let recorded = state
                 .iter()
-                .find(|(v, _)| *v == plan.version)
-                .map_or(u128::MAX, |(_, o)| *o);
-            if order > limit
-                || state
-                    .iter()
-                    .any(|r| r.version == plan.version && r.phase == plan.phase)
-            {
+                .any(|r| r.version == plan.version && r.phase == plan.phase);
+            if at > limit || recorded || last_run.is_some_and(|last| last > at) {
                 continue;
             }
             self.db.record_baseline(plan)?;
             adopted += 1;
         }
         Ok(adopted)
+    }
+
+    /// What the state table and the directory's order disagree on (see [`crate::order`]).
+    pub fn order_problems(&mut self) -> Result<Vec<OrderProblem>, MigrateError> {
+        let state = self.state()?;
+        Ok(order_problems(&self.plans, &state))
     }
 
     pub fn status(&mut self) -> Result<Vec<PhaseStatus>, MigrateError> {
@@ -214,23 +238,32 @@ impl Migrator {
                 "internal: apply without the migrator lock".into(),
             ));
         }
+        let versions = self.versions();
+        // A typo in --to must never mean "everything".
+        let limit = until.map(|v| resolve_version(v, &versions)).transpose()?;
         let drift = self.drift()?;
         if !drift.is_empty() {
             return Err(MigrateError::Drift(drift));
         }
+        let allow = self.allow_out_of_order;
+        let problems: Vec<OrderProblem> = self
+            .order_problems()?
+            .into_iter()
+            .filter(|p| !(allow && p.allowed_out_of_order()))
+            .collect();
+        if !problems.is_empty() {
+            return Err(MigrateError::Order(problems));
+        }
         let state = self.state()?;
-        let until_order = until.and_then(concertina_codegen::layout::version_order);
         let mut applied = 0;
         let plans = self.plans.clone();
         for plan in &plans {
             if !phases.contains(&plan.phase) {
                 continue;
             }
-            if let (Some(limit), Some(order)) = (
-                until_order,
-                concertina_codegen::layout::version_order(&plan.version),
-            ) {
-                if order > limit {
+            let position = versions.iter().position(|(v, _)| *v == plan.version);
+            if let (Some(limit), Some(position)) = (limit, position) {
+                if position > limit {
                     break;
                 }
             }
@@ -257,6 +290,10 @@ impl Migrator {
                     )));
                 }
             }
+            if plan.phase == Phase::Contract {
+                let done = rec.map_or(0, |r| r.statements_done.max(0) as usize);
+                self.refuse_nulls(plan, done)?;
+            }
             on_phase(plan, "start");
             if plan.phase == Phase::Backfill {
                 let runtime = &self.project.config.runtime;
@@ -272,10 +309,35 @@ impl Migrator {
                 self.db
                     .run_backfill(plan, rec, &self.options, &options, &mut on_progress)?;
             } else {
-                self.db
-                    .apply_ddl_phase(plan, rec, &self.options, &mut |step, report| {
-                        on_step(plan, step, report)
-                    })?;
+                let result =
+                    self.db
+                        .apply_ddl_phase(plan, rec, &self.options, &mut |step, report| {
+                            on_step(plan, step, report)
+                        });
+                if let Err(ApplyError::Statement {
+                    file,
+                    line,
+                    message,
+                }) = result
+                {
+                    // A NULL written since the count above: say so from the table's rows, not
+                    // from the server's wording (`Data truncated …`, `… violated by some row`).
+                    let from = plan.steps.iter().position(|s| s.line == line).unwrap_or(0);
+                    let nulls = self.nulls_left(plan, from).unwrap_or_default();
+                    let message = match nulls.iter().find(|n| n.0 == line) {
+                        Some((_, table, column, n)) => format!(
+                            "{message}; {n} row(s) of {table} hold NULL in {column} (written since the backfill): backfill them and make every running app write the column, then contract again"
+                        ),
+                        None => message,
+                    };
+                    return Err(ApplyError::Statement {
+                        file,
+                        line,
+                        message,
+                    }
+                    .into());
+                }
+                result?;
             }
             on_phase(plan, "done");
             applied += 1;
@@ -295,6 +357,12 @@ impl Migrator {
             return Err(MigrateError::Refused(
                 "internal: down without the migrator lock".into(),
             ));
+        }
+        // Inverses are derived from the files: an edited applied file would undo what never
+        // ran (and drop what did). Like every other command, refuse until it is restored.
+        let drift = self.drift()?;
+        if !drift.is_empty() {
+            return Err(MigrateError::Drift(drift));
         }
         let state = self.state()?;
         let applied = |version: &str, phase: Phase| {
@@ -392,7 +460,8 @@ impl Migrator {
         let diff = catalog::diff(&live, &self.db.model_facts(&expected));
         let state = self.state()?;
         let mut nulls = Vec::new();
-        for plan in self.plans.iter().filter(|p| p.phase == Phase::Contract) {
+        let plans = self.plans.clone();
+        for plan in plans.iter().filter(|p| p.phase == Phase::Contract) {
             let pending = !state.iter().any(|r| {
                 r.version == plan.version && r.phase == Phase::Contract && r.status.is_applied()
             });
@@ -402,32 +471,80 @@ impl Migrator {
             if !(pending && expanded) {
                 continue;
             }
-            let parsed = self
-                .report
-                .migrations
-                .iter()
-                .find(|m| m.version == plan.version)
-                .and_then(|m| m.phase(Phase::Contract))
-                .map(|p| p.parsed.statements.clone())
-                .unwrap_or_default();
-            for step in &plan.steps {
-                let change = parsed
-                    .iter()
-                    .find(|s| s.line == step.line)
-                    .map(|s| &s.change);
-                let Some((table, column)) = self.db.sets_not_null(step, change) else {
-                    continue;
-                };
-                let n = self.db.count_nulls(&table, &column)?;
-                if n > 0 {
-                    nulls.push(format!(
-                        "{}:{}: contract sets {table}.{column} NOT NULL but {n} row(s) hold NULL; run (or re-run) the backfill and make the app write the column",
-                        plan.file, step.line
-                    ));
-                }
+            for (line, table, column, n) in self.nulls_left(plan, 0)? {
+                nulls.push(format!(
+                    "{}:{line}: contract sets {table}.{column} NOT NULL but {n} row(s) hold NULL; run (or re-run) the backfill and make the app write the column",
+                    plan.file
+                ));
             }
         }
         Ok(Verification { diff, nulls })
+    }
+
+    /// (line, table, column, NULL rows) of each step of `plan` from step `from` on that makes
+    /// a column NOT NULL while rows still hold NULL.
+    fn nulls_left(
+        &mut self,
+        plan: &PhasePlan,
+        from: usize,
+    ) -> Result<Vec<(usize, QualName, String, i64)>, MigrateError> {
+        let parsed = self
+            .report
+            .migrations
+            .iter()
+            .find(|m| m.version == plan.version)
+            .and_then(|m| m.phase(plan.phase))
+            .map(|p| p.parsed.statements.clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for step in plan.steps.iter().skip(from) {
+            let change = parsed
+                .iter()
+                .find(|s| s.line == step.line)
+                .map(|s| &s.change);
+            let Some((table, column)) = self.db.sets_not_null(step, change) else {
+                continue;
+            };
+            let n = self.db.count_nulls(&table, &column)?;
+            if n > 0 {
+                out.push((step.line, table, column, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Before a contract runs anything: a `SET NOT NULL` over rows that hold NULL would fail
+    /// half-way (and on PostgreSQL leave the recipe's NOT VALID check refusing the app's
+    /// NULLs); refuse with the count and a query that finds them.
+    fn refuse_nulls(&mut self, plan: &PhasePlan, from: usize) -> Result<(), MigrateError> {
+        let found = self.nulls_left(plan, from)?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .map(|(line, table, column, n)| {
+                let t = if table.schema.is_empty() {
+                    self.db.quote_ident(&table.name)
+                } else {
+                    format!(
+                        "{}.{}",
+                        self.db.quote_ident(&table.schema),
+                        self.db.quote_ident(&table.name)
+                    )
+                };
+                let c = self.db.quote_ident(column);
+                format!(
+                    "  {}:{line}: sets {table}.{column} NOT NULL but {n} row(s) hold NULL; find them with `SELECT * FROM {t} WHERE {c} IS NULL LIMIT 100`",
+                    plan.file
+                )
+            })
+            .collect();
+        Err(MigrateError::Refused(format!(
+            "{}: not started, nothing changed: the contract would fail on NULLs the backfill left (or the app still writes):\n{}\nrun (or re-run) the backfill, make every running app write the column, then contract again",
+            plan.file,
+            lines.join("\n")
+        )))
     }
 }
 

@@ -61,6 +61,9 @@ struct Version {
 
 impl Postgres {
     pub fn connect(url: &str) -> Result<Postgres, RuntimeError> {
+        if let Some(reason) = crate::url::malformed(url) {
+            return Err(RuntimeError::BadUrl(reason));
+        }
         let mut conn = PgConnection::establish(url).map_err(|e| RuntimeError::connect(url, e))?;
         conn.batch_execute("SET application_name = 'concertina-migrator'")
             .map_err(|e| RuntimeError::query("setting application_name", e))?;
@@ -324,6 +327,9 @@ impl crate::backend::Backend for Postgres {
             return Err(RuntimeError::query("starting the backfill", message).into());
         }
         let saved = self.saved_cursor(&plan.version)?;
+        let mut rows_before = rec
+            .filter(|r| r.status != crate::state::Status::RolledBack)
+            .map_or(0, |r| r.rows_done);
         for step in plan.steps.iter().skip(start_at) {
             let StepKind::Backfill { change, .. } = &step.kind else {
                 // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
@@ -340,7 +346,11 @@ impl crate::backend::Backend for Postgres {
                 options: options.clone(),
                 version: plan.version.clone(),
             };
-            if let Err(message) = engine.run_statement(step.index, change, cursor, on_progress) {
+            let result = engine.run_statement(step.index, change, cursor, rows_before, on_progress);
+            if let Ok(rows) = result {
+                rows_before += rows;
+            }
+            if let Err(message) = result {
                 let located = format!("{}:{}: {message}", plan.file, step.line);
                 let mut applier = Applier::new(self, apply.clone());
                 applier.fail(plan, &located)?;

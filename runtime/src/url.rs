@@ -24,12 +24,58 @@ pub fn redact(url: &str) -> String {
                 }
                 out.push_str(&authority[at..]);
             }
-            None => out.push_str(authority),
+            None if authority_is_hosts(authority) => out.push_str(authority),
+            // No `@`, yet not `host[:port]`: a missing `@` (`user:secret127.0.0.1:5432`).
+            // Whatever follows the user part may be the password.
+            None => match authority.find(':') {
+                Some(colon) => {
+                    out.push_str(&authority[..colon]);
+                    out.push_str(":***");
+                }
+                None => out.push_str("***"),
+            },
         }
         out.push_str(&redact_query(&rest[authority_end..]));
         return out;
     }
     redact_keywords(url)
+}
+
+/// True when a URL's authority (no `@` in it) reads as `host[:port]`, comma-separated as
+/// libpq allows, hosts as names, IPv4, `[IPv6]` or percent-encoded socket paths.
+pub fn authority_is_hosts(authority: &str) -> bool {
+    let host_ok = |h: &str| {
+        h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%'))
+    };
+    let port_ok = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    authority.split(',').all(|part| {
+        if let Some(rest) = part.strip_prefix('[') {
+            return match rest.split_once(']') {
+                Some((_, "")) => true,
+                Some((_, tail)) => tail.strip_prefix(':').is_some_and(port_ok),
+                None => false,
+            };
+        }
+        match part.split_once(':') {
+            None => host_ok(part),
+            Some((host, port)) => host_ok(host) && port_ok(port),
+        }
+    })
+}
+
+/// A URL whose authority has no `@` and is not `host[:port]`: refused before any driver sees
+/// it, with the shape to write (the driver's error would quote it, password and all).
+pub fn malformed(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') || authority_is_hosts(authority) {
+        return None;
+    }
+    Some(format!(
+        "{} is not a valid connection URL: the part after `://` is neither `user:password@host:port` nor `host:port` (a missing `@`?); write it as scheme://user:password@host:port/database",
+        redact(url)
+    ))
 }
 
 /// `?password=x&sslmode=…` → `?password=***&sslmode=…`
@@ -121,6 +167,27 @@ mod tests {
             redact("postgresql:///db?user=a&password=hunter2&host=/tmp"),
             "postgresql:///db?user=a&password=***&host=/tmp"
         );
+    }
+
+    #[test]
+    fn a_url_missing_its_at_hides_what_follows_the_user() {
+        let url = "postgres://user:secret127.0.0.1:5432/db";
+        assert_eq!(redact(url), "postgres://user:***/db");
+        let err = super::malformed(url).expect("refused");
+        assert!(!err.contains("secret"), "{err}");
+        assert_eq!(redact("mysql://root:pw/x"), "mysql://root:***/x");
+        // Hosts without a user stay readable and are not malformed.
+        for ok in [
+            "postgres://127.0.0.1:5432/db",
+            "postgres://db.example/db",
+            "postgres://[::1]:5432/db",
+            "postgresql://h1:5432,h2:5433/db",
+            "postgresql://%2Fvar%2Frun%2Fpostgresql/db",
+            "postgres:///db",
+        ] {
+            assert_eq!(redact(ok), ok);
+            assert_eq!(super::malformed(ok), None, "{ok}");
+        }
     }
 
     #[test]

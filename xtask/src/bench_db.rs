@@ -114,7 +114,7 @@ pub fn backfill(args: &[String]) -> Result<()> {
     };
     let t = Instant::now();
     let done = engine
-        .run_statement(0, &change, Slices::default(), &mut |_| {})
+        .run_statement(0, &change, Slices::default(), 0, &mut |_| {})
         .map_err(|e| anyhow!(e))?;
     let engine_time = t.elapsed();
     if done != rows as i64 {

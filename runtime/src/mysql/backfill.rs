@@ -398,6 +398,7 @@ impl Engine<'_> {
         step_index: usize,
         change: &Change,
         mut cursor: Cursor,
+        rows_before: i64,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<i64, String> {
         let t = template(change)?;
@@ -415,7 +416,20 @@ impl Engine<'_> {
         let started = Instant::now();
         let mut batch_size = self.options.batch_size.max(1);
         let mut rows_done: i64 = 0;
-        let mut scanned: i64 = 0;
+        // A resumed statement's progress starts where the interrupted run left it.
+        let scanned_before = cursor.scanned;
+        let mut scanned: i64 = scanned_before;
+        on_progress(&Progress {
+            table: t.table.clone(),
+            rows_done: rows_before,
+            scanned,
+            scanned_before,
+            estimate,
+            batch_size,
+            elapsed: Duration::ZERO,
+            waiting_for_replicas: false,
+            workers: 1,
+        });
         cursor.statement = step_index;
         let seconds = timeout_seconds(self.options.lock_timeout);
         self.db
@@ -429,8 +443,9 @@ impl Engine<'_> {
             while self.replica_lag() > self.options.max_replica_lag {
                 on_progress(&Progress {
                     table: t.table.clone(),
-                    rows_done,
+                    rows_done: rows_before + rows_done,
                     scanned,
+                    scanned_before,
                     estimate,
                     batch_size,
                     elapsed: started.elapsed(),
@@ -443,7 +458,10 @@ impl Engine<'_> {
             let batch_started = Instant::now();
             let mut next = cursor.clone();
             match &hi {
-                Some(hi) => next.key = Some(hi.clone()),
+                Some(hi) => {
+                    next.key = Some(hi.clone());
+                    next.scanned += batch_size as i64;
+                }
                 None => next.revisiting = true,
             }
             let changed = self.batch(&t, &keys, cursor.key.as_deref(), hi.as_deref(), &next)?;
@@ -456,8 +474,9 @@ impl Engine<'_> {
             cursor = next;
             on_progress(&Progress {
                 table: t.table.clone(),
-                rows_done,
+                rows_done: rows_before + rows_done,
                 scanned,
+                scanned_before,
                 estimate,
                 batch_size,
                 elapsed: started.elapsed(),
@@ -493,7 +512,7 @@ pub fn run_one(
         version: version.to_string(),
         no_replica_status: false,
     };
-    engine.run_statement(0, change, Cursor::default(), on_progress)
+    engine.run_statement(0, change, Cursor::default(), 0, on_progress)
 }
 
 /// Runs a backfill phase, statement by statement, resuming at the saved cursor.
@@ -511,6 +530,9 @@ pub(super) fn run_phase(
         .and_then(|r| r.cursor.as_deref())
         .and_then(Cursor::from_json);
     let start_at = db.begin_phase(plan, existing)?;
+    let mut rows_before = existing
+        .filter(|r| r.status != Status::RolledBack)
+        .map_or(0, |r| r.rows_done);
     for step in plan.steps.iter().skip(start_at) {
         let StepKind::Backfill { change, .. } = &step.kind else {
             // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
@@ -529,8 +551,9 @@ pub(super) fn run_phase(
             version: plan.version.clone(),
             no_replica_status: false,
         };
-        if let Err(message) = engine.run_statement(step.index, change, cursor, on_progress) {
-            return Err(db.fail_step(plan, step, message));
+        match engine.run_statement(step.index, change, cursor, rows_before, on_progress) {
+            Ok(rows) => rows_before += rows,
+            Err(message) => return Err(db.fail_step(plan, step, message)),
         }
         diesel::sql_query(format!(
             "UPDATE {} SET statements_done = ?, backfill_cursor = NULL, updated_at = UTC_TIMESTAMP(6)

@@ -118,6 +118,9 @@ const SESSION_COLUMNS: &str = "CAST(p.ID AS SIGNED) AS id, CAST(CONCAT(p.USER, '
 impl MySql {
     /// Connects; `mariadb://` URLs are accepted as `mysql://`.
     pub fn connect(url: &str, mariadb: bool) -> Result<MySql, RuntimeError> {
+        if let Some(reason) = crate::url::malformed(url) {
+            return Err(RuntimeError::BadUrl(reason));
+        }
         let driver_url = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
                 format!("mysql://{rest}")
@@ -259,10 +262,15 @@ impl MySql {
                 .execute(&mut self.conn)
                 .map(|_| 0)
             }
+            // Resumed: the text is recorded again, since a failed phase may have been fixed
+            // past the statements that ran (drift::unfinished_edit_is_safe let it through).
             Some(rec) => diesel::sql_query(format!(
-                "UPDATE {state} SET status = 'running', last_error = NULL, updated_at = UTC_TIMESTAMP(6)
+                "UPDATE {state} SET status = 'running', last_error = NULL, checksum = ?, applied_sql = ?,
+                     updated_at = UTC_TIMESTAMP(6)
                  WHERE version = ? AND phase = ?"
             ))
+            .bind::<Text, _>(&plan.checksum)
+            .bind::<Text, _>(&plan.text)
             .bind::<Text, _>(&plan.version)
             .bind::<Text, _>(plan.phase.as_str())
             .execute(&mut self.conn)
