@@ -77,3 +77,43 @@ fn versions_limits_the_generated_modules_to_the_last_migrations() {
         "{code}"
     );
 }
+
+#[test]
+fn a_table_wider_than_diesel_allows_is_one_error_naming_the_feature() {
+    let narrow = Features {
+        max_columns: 32,
+        ..Features::ALL
+    };
+    let errors = generated("tests/fixtures/derive/wide", narrow).expect_err("40 columns");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("`site_settings` has 40 columns"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].contains("`64-column-tables`"), "{}", errors[0]);
+    let wide = Features {
+        max_columns: 64,
+        ..Features::ALL
+    };
+    let code = generated("tests/fixtures/derive/wide", wide).expect("64 columns allowed");
+    assert!(code.contains("attr_39"), "{code}");
+}
+
+#[test]
+fn tables_keyed_to_each_other_get_one_joinable() {
+    let code = generated("tests/fixtures/derive/keys", Features::ALL).expect("maps");
+    let joinables: Vec<&str> = code.lines().filter(|l| l.contains("joinable!")).collect();
+    let between = |a: &str, b: &str| {
+        joinables
+            .iter()
+            .filter(|l| (l.contains(a) && l.contains(b)))
+            .count()
+    };
+    assert_eq!(between("teams", "members"), 1, "{joinables:#?}");
+    assert_eq!(between("comments", "members"), 1, "{joinables:#?}");
+    assert!(
+        !joinables.iter().any(|l| l.contains("comments -> comments")),
+        "{joinables:#?}"
+    );
+}

@@ -32,6 +32,13 @@ pub fn derive_migration(input: TokenStream) -> TokenStream {
             uuid: cfg!(feature = "uuid"),
             serde_json: cfg!(feature = "serde_json"),
             bigdecimal: cfg!(feature = "bigdecimal"),
+            max_columns: if cfg!(feature = "128-column-tables") {
+                128
+            } else if cfg!(feature = "64-column-tables") {
+                64
+            } else {
+                32
+            },
         },
     };
     for attr in input

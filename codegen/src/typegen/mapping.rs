@@ -17,6 +17,10 @@ pub struct Features {
     pub uuid: bool,
     pub serde_json: bool,
     pub bigdecimal: bool,
+    /// The widest table diesel's `table!` accepts with the app's diesel features: 32 by
+    /// default, 64 with `64-column-tables`, 128 with `128-column-tables` (concertina's features
+    /// of the same names turn diesel's on).
+    pub max_columns: usize,
 }
 
 impl Features {
@@ -25,6 +29,7 @@ impl Features {
         uuid: true,
         serde_json: true,
         bigdecimal: true,
+        max_columns: 128,
     };
 }
 

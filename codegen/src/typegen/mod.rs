@@ -50,6 +50,13 @@ pub enum TypegenError {
         ty: String,
         feature: &'static str,
     },
+    #[error("concertina: table `{table}` has {columns} columns, more than diesel's `table!` accepts with its current features ({max}): enable concertina's `{feature}` cargo feature (`concertina = {{ features = [\"{feature}\"] }}`, which turns on diesel's), or turn the types off with `#[migration(types = false)]`")]
+    TooWide {
+        table: String,
+        columns: usize,
+        max: usize,
+        feature: &'static str,
+    },
     #[error("concertina: column `{table}.{column}` has type `{ty}`, which concertina cannot map to a diesel type; map it in concertina.toml: `[types]` `\"{key}\" = {{ sql = \"::diesel::sql_types::…\", rust = \"…\" }}`, or turn the types off with `#[migration(types = false)]`")]
     Unmappable {
         table: String,
@@ -191,7 +198,9 @@ pub fn generate(
         sequence.push((state.path.clone(), w.after.clone()));
     }
     if !errors.is_empty() {
-        errors.dedup();
+        // The same table or column fails in every version it appears in: say it once.
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert(e.to_string()));
         return Err(errors);
     }
 
@@ -358,7 +367,7 @@ fn version_module(
         let table = &schema.tables[q];
         let spec = match spec::table_spec(table, module_name, schema, mapper, &modules, errors) {
             Ok(s) => s,
-            Err(Skipped::Partition) => continue,
+            Err(Skipped::Partition | Skipped::TooWide) => continue,
             Err(Skipped::NoKey) => {
                 skipped.push(format!(
                     " `{q}` has no types: it has no primary key (nor a unique key over NOT NULL columns), which diesel's `table!` needs."
@@ -427,10 +436,18 @@ fn version_module(
         .iter()
         .map(|(q, s, new)| (q, (s.module.as_str(), *new)))
         .collect();
+    // `joinable!(a -> b)` implements the join both ways: one per pair of tables, or two
+    // tables with keys to each other conflict (E0119); the first key found wins.
+    let mut joined_pairs: BTreeSet<(String, String)> = BTreeSet::new();
     for (_, spec, new) in &present {
         for (field, parent) in &spec.parents {
             if let Some((parent_mod, parent_new)) = module_of.get(parent) {
-                if *new || *parent_new {
+                let pair = if spec.module.as_str() < *parent_mod {
+                    (spec.module.clone(), parent_mod.to_string())
+                } else {
+                    (parent_mod.to_string(), spec.module.clone())
+                };
+                if (*new || *parent_new) && joined_pairs.insert(pair) {
                     let child = ident(&spec.module);
                     let parent = ident(parent_mod);
                     let field = ident(field);

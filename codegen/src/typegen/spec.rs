@@ -160,6 +160,8 @@ pub enum Skipped {
     Partition,
     /// diesel's `table!` needs a key.
     NoKey,
+    /// More columns than diesel's `table!` takes with the enabled features (an error says so).
+    TooWide,
 }
 
 /// The `table!` module name of every table of `schema` that gets types: tables of the default
@@ -224,6 +226,21 @@ pub fn table_spec(
         return Err(Skipped::Partition);
     }
     let key = key_of(table, schema).ok_or(Skipped::NoKey)?;
+    // One clear error instead of diesel's cascade of hundreds from inside `table!`.
+    let max = mapper.features.max_columns;
+    if table.columns.len() > max {
+        errors.push(TypegenError::TooWide {
+            table: table.name.to_string(),
+            columns: table.columns.len(),
+            max,
+            feature: if table.columns.len() > 64 {
+                "128-column-tables"
+            } else {
+                "64-column-tables"
+            },
+        });
+        return Err(Skipped::TooWide);
+    }
     let mut fields: Vec<String> = table
         .columns
         .iter()
