@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use concertina_codegen::{Phase, Project};
-use concertina_runtime::catalog::{diff, live_facts, model_facts};
+use concertina_runtime::catalog::{diff, model_facts};
+use concertina_runtime::postgres::catalog::live_facts;
 use concertina_runtime::postgres::Postgres;
 use concertina_runtime::testdb::TestDb;
 use diesel::prelude::*;

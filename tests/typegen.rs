@@ -107,7 +107,7 @@ fn tables_keyed_to_each_other_get_one_joinable() {
     let between = |a: &str, b: &str| {
         joinables
             .iter()
-            .filter(|l| (l.contains(a) && l.contains(b)))
+            .filter(|l| l.contains(a) && l.contains(b))
             .count()
     };
     assert_eq!(between("teams", "members"), 1, "{joinables:#?}");

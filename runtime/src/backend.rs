@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 use concertina_codegen::change::{Change, QualName};
 use concertina_codegen::dialect::DialectKind;
 
-use crate::apply::{ApplyError, ApplyOptions, StepReport};
-use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::Fact;
+use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, Progress, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::PhaseRecord;
@@ -100,6 +99,7 @@ pub trait Backend {
     fn drop_index(&self, table: &QualName, index: &str) -> (String, StepKind);
 
     /// The PostgreSQL connection, for the demo's data loading.
+    #[cfg(feature = "postgres")]
     fn as_postgres(&mut self) -> Option<&mut crate::postgres::Postgres> {
         None
     }
@@ -141,13 +141,17 @@ pub fn connect(dialect: DialectKind, url: &str) -> Result<Box<dyn Backend>, Runt
             },
         });
     }
-    Ok(match dialect {
-        DialectKind::Postgres => Box::new(crate::postgres::Postgres::connect(url)?),
-        DialectKind::MySql | DialectKind::MariaDb => Box::new(crate::mysql::MySql::connect(
+    match dialect {
+        #[cfg(feature = "postgres")]
+        DialectKind::Postgres => Ok(Box::new(crate::postgres::Postgres::connect(url)?)),
+        #[cfg(feature = "mysql")]
+        DialectKind::MySql | DialectKind::MariaDb => Ok(Box::new(crate::mysql::MySql::connect(
             url,
             dialect == DialectKind::MariaDb,
-        )?),
-    })
+        )?)),
+        #[allow(unreachable_patterns)]
+        other => Err(RuntimeError::no_backend(other)),
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fn exit_code(e: &MigrateError) -> ExitCode {
             RuntimeError::Connect { .. }
             | RuntimeError::NoDatabase
             | RuntimeError::BadUrl(_)
+            | RuntimeError::NoBackend { .. }
             | RuntimeError::WrongScheme { .. },
         ) => ExitCode::from(2),
         _ => ExitCode::from(1),
@@ -267,6 +268,10 @@ pub fn down(args: ApplyArgs) -> ExitCode {
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_variables, unreachable_code)
+)]
 pub fn demo(
     dir: Option<std::path::PathBuf>,
     dialect: Option<String>,
@@ -321,10 +326,16 @@ pub fn demo(
         baseline: std::time::Duration::from_secs(3),
         pace: None,
     };
-    let run = if mysql {
-        crate::demo::mysql::run
-    } else {
-        crate::demo::run
+    let run: crate::demo::Runner = match (mysql, config.dialect) {
+        #[cfg(feature = "mysql")]
+        (true, _) => crate::demo::mysql::run,
+        #[cfg(feature = "postgres")]
+        (false, _) => crate::demo::postgres::run,
+        #[allow(unreachable_patterns)]
+        (_, dialect) => {
+            eprintln!("error: {}", RuntimeError::no_backend(dialect));
+            return ExitCode::from(2);
+        }
     };
     match run(&options, &mut |m| eprintln!("demo: {m}")) {
         Ok(stats) => {

@@ -19,6 +19,13 @@ pub enum RuntimeError {
     /// A connection string that cannot be read, already without its password.
     #[error("{0}")]
     BadUrl(String),
+    /// This build has no backend for the configured server (a cargo feature left off).
+    #[error("this build of concertina has no {server} backend: turn on concertina's `{feature}` cargo feature (`concertina = {{ features = [\"{feature}\"] }}`; in this repository `cargo xtask --features {feature} …` is spelled `cargo run -p xtask --features {feature} -- …`); it links {library}")]
+    NoBackend {
+        server: &'static str,
+        feature: &'static str,
+        library: &'static str,
+    },
     #[error("no database given: set DATABASE_URL or pass --database-url")]
     NoDatabase,
     #[error("{url} is not a {dialect} server's URL, but concertina.toml says `dialect = \"{dialect}\"`; use a URL like {expected} (or fix the dialect)")]
@@ -41,6 +48,23 @@ impl RuntimeError {
         RuntimeError::Connect {
             url: redact(url),
             reason: reason.trim().replace('\n', " "),
+        }
+    }
+
+    /// The error for a dialect whose backend this build leaves out.
+    pub fn no_backend(dialect: concertina_codegen::dialect::DialectKind) -> Self {
+        use concertina_codegen::dialect::DialectKind;
+        match dialect {
+            DialectKind::Postgres => RuntimeError::NoBackend {
+                server: "PostgreSQL",
+                feature: "postgres",
+                library: "libpq (Debian: libpq-dev)",
+            },
+            DialectKind::MySql | DialectKind::MariaDb => RuntimeError::NoBackend {
+                server: "MySQL/MariaDB",
+                feature: "mysql",
+                library: "the MariaDB or MySQL client library (Debian: libmariadb-dev, or the libmariadb3 a MariaDB server installs)",
+            },
         }
     }
 
@@ -71,6 +95,22 @@ fn password_of(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_backend_names_its_feature_and_library() {
+        use concertina_codegen::dialect::DialectKind;
+        let e = RuntimeError::no_backend(DialectKind::MariaDb).to_string();
+        assert!(
+            e.contains("`mysql` cargo feature") && e.contains("libmariadb"),
+            "{e}"
+        );
+        let e = RuntimeError::no_backend(DialectKind::Postgres).to_string();
+        assert!(
+            e.contains("`postgres` cargo feature") && e.contains("libpq"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
 
     #[test]
     fn connection_errors_never_show_the_password() {

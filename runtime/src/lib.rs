@@ -1,27 +1,34 @@
 //! concertina's runtime and command line. The CLI module is what a project's own `xtask` calls
-//! (`concertina_runtime::cli::main()`), so every project gets the same commands. Applying
-//! phases on a live server arrives with the runtime issue; it reads the same model the checker
-//! builds in `concertina-codegen`.
+//! (`concertina_runtime::cli::main()`), so every project gets the same commands.
+//!
+//! Layout: `engine` is backend-neutral (options, reports, errors, retries, the backfill cursor);
+//! `backends/{postgres,mysql}` run statements on each server behind the [`backend::Backend`]
+//! trait, each behind the cargo feature of its name; the migrator, plans, drift, order and the
+//! commands are written once above them.
 
-pub mod apply;
 pub mod backend;
-pub mod backfill;
+pub mod backends;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod down;
 pub mod drift;
+pub mod engine;
 pub mod error;
-pub mod locks;
 pub mod migrator;
-pub mod mysql;
 pub mod order;
 pub mod plan;
-pub mod postgres;
 pub mod state;
-pub mod testdb;
-pub mod testdb_mysql;
 pub mod url;
+
+#[cfg(feature = "mysql")]
+pub use backends::mysql;
+#[cfg(feature = "mysql")]
+pub use backends::mysql::testdb as testdb_mysql;
+#[cfg(feature = "postgres")]
+pub use backends::postgres;
+#[cfg(feature = "postgres")]
+pub use backends::postgres::testdb;
 
 pub use concertina_codegen as codegen;

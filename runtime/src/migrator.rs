@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 use concertina_codegen::change::QualName;
 use concertina_codegen::{Phase, Project, Report};
 
-use crate::apply::{ApplyError, ApplyOptions, StepReport};
 use crate::backend::Backend;
-use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::{self, SchemaDiff};
 use crate::drift::{find_drift, Drift};
+use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, Progress, StepReport};
 use crate::error::RuntimeError;
 use crate::order::{order_problems, resolve_version, OrderProblem, UnknownVersion};
 use crate::plan::{plan_phase, PhasePlan, Step};

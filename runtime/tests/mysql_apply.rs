@@ -226,7 +226,7 @@ fn a_table_without_a_key_is_a_clear_error() {
 
 #[test]
 fn a_refused_online_alter_is_reported_never_copied() {
-    use concertina_runtime::apply::ApplyOptions;
+    use concertina_runtime::engine::ApplyOptions;
     use concertina_runtime::plan::{checksum, PhasePlan, Step, StepKind};
     let db = TestDb::new("refused");
     db.exec("CREATE TABLE users (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0)");

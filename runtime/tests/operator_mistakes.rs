@@ -5,7 +5,7 @@
 //! Each failed (lost data, or said nothing useful) before its fix.
 
 use concertina_codegen::Phase;
-use concertina_runtime::backfill::Progress;
+use concertina_runtime::engine::Progress;
 use concertina_runtime::migrator::{MigrateError, Migrator};
 use concertina_runtime::testdb::TestDb as PgDb;
 use concertina_runtime::testdb_mysql::MySqlTestDb as MyDb;

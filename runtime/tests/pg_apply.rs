@@ -565,7 +565,7 @@ fn an_interrupted_parallel_backfill_resumes_every_slice_at_its_own_cursor() {
     assert!(err.contains("simulated crash"), "{err}");
     let partial = backfill_record(&mut m);
     let cursor = partial.cursor.clone().expect("a saved cursor");
-    let saved = concertina_runtime::backfill::Slices::from_json(&cursor).expect("readable");
+    let saved = concertina_runtime::engine::Slices::from_json(&cursor).expect("readable");
     assert_eq!(saved.slices.len(), 12, "{cursor}");
     let number = |k: &Option<Vec<String>>| -> i64 {
         k.as_ref()
@@ -743,7 +743,7 @@ fn a_backfill_waits_for_worker_connections_left_by_an_earlier_run() {
     stale
         .batch_execute(&format!(
             "SELECT pg_advisory_lock_shared({})",
-            concertina_runtime::backfill::WORKER_LOCK_KEY
+            concertina_runtime::postgres::backfill::WORKER_LOCK_KEY
         ))
         .expect("stale worker lock");
     let released = Arc::new(AtomicBool::new(false));

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::source::SourceFile;
-use concertina_runtime::backfill::{Backfill, BackfillOptions, Slices};
 use concertina_runtime::demo::server::Server;
+use concertina_runtime::engine::{BackfillOptions, Slices};
+use concertina_runtime::postgres::backfill::Backfill;
 use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -192,7 +193,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         baseline: Duration::from_secs(20),
         pace: Some((pace_target, pace_pause)),
     };
-    let stats = concertina_runtime::demo::run(&options, &mut |m| eprintln!("bench: {m}"))
+    let stats = concertina_runtime::demo::postgres::run(&options, &mut |m| eprintln!("bench: {m}"))
         .map_err(|e| anyhow!(e))?;
     let (baseline, during) = stats.split_first().context("no statistics")?;
     let weighted = |f: fn(&concertina_runtime::demo::PhaseStats) -> Duration| {

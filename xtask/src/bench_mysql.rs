@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::source::SourceFile;
 use concertina_runtime::backend::Backend;
-use concertina_runtime::backfill::BackfillOptions;
+use concertina_runtime::engine::BackfillOptions;
 use concertina_runtime::mysql::MySql;
 use concertina_runtime::testdb_mysql::MySqlTestDb;
 use diesel::connection::SimpleConnection;

@@ -3,8 +3,12 @@
 //! wait, p50/p99/max latency and failed transactions. Without DATABASE_URL it runs its own
 //! throwaway PostgreSQL.
 
+#[cfg(feature = "mysql")]
 pub mod mariadb_server;
+#[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -14,12 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use concertina_codegen::Phase;
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Text};
 
 use crate::migrator::Migrator;
-use crate::postgres::quote_ident;
+
+/// One server's demo: `postgres::run` or `mysql::run`.
+pub type Runner = fn(&DemoOptions, &mut dyn FnMut(&str)) -> Result<Vec<PhaseStats>, String>;
 
 pub struct DemoOptions {
     pub dir: PathBuf,
@@ -84,6 +87,7 @@ pub(crate) struct Bucket {
 pub(crate) struct App {
     pub(crate) dual_write: AtomicBool,
     pub(crate) new_app: AtomicBool,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) writes_phone: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) phase: AtomicUsize,
@@ -119,95 +123,6 @@ impl Rng {
     }
 }
 
-fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
-    let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
-    conn.batch_execute("SET application_name = 'concertina-demo-app'")
-        .map_err(|e| e.to_string())?;
-    let mut rng = Rng(seed | 1);
-    let mut n: u64 = 0;
-    while !app.stop.load(Ordering::SeqCst) {
-        n += 1;
-        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
-        let id = (rng.next() % max_id + 1) as i64;
-        let dual = app.dual_write.load(Ordering::SeqCst);
-        let new = app.new_app.load(Ordering::SeqCst);
-        let phone = app.writes_phone.load(Ordering::SeqCst);
-        let roll = rng.next() % 10;
-        let started = Instant::now();
-        let result: Result<(), diesel::result::Error> = if roll < 6 {
-            let col = if new { "full_name" } else { "name" };
-            diesel::sql_query(format!(
-                "SELECT id, {col} AS n, email FROM users WHERE id = $1"
-            ))
-            .bind::<BigInt, _>(id)
-            .execute(&mut conn)
-            .map(|_| ())
-        } else if roll < 9 {
-            let set = match (new, dual) {
-                (true, _) => "full_name = $2",
-                (false, true) => "name = $2, full_name = $2",
-                (false, false) => "name = $2",
-            };
-            diesel::sql_query(format!("UPDATE users SET {set} WHERE id = $1"))
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(format!("renamed {n}"))
-                .execute(&mut conn)
-                .map(|_| ())
-        } else {
-            let (cols, vals) = match (new, dual) {
-                (true, _) => ("full_name, email", "$1, $2"),
-                (false, true) => ("name, full_name, email", "$1, $1, $2"),
-                (false, false) => ("name, email", "$1, $2"),
-            };
-            let (cols, vals) = if phone {
-                (format!("{cols}, phone"), format!("{vals}, 'demo'"))
-            } else {
-                (cols.to_string(), vals.to_string())
-            };
-            conn.transaction(|c| {
-                diesel::sql_query(format!(
-                    "WITH u AS (INSERT INTO users ({cols}) VALUES ({vals}) RETURNING id)
-                     INSERT INTO orders (user_id, total) SELECT id, 9.99 FROM u"
-                ))
-                .bind::<Text, _>(format!("new user {seed}-{n}"))
-                .bind::<Text, _>(format!("demo-{seed}-{n}@example.com"))
-                .execute(c)
-                .map(|_| ())
-            })
-        };
-        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
-    }
-    Ok(())
-}
-
-/// Samples how long app queries have been waiting on locks.
-fn lock_monitor(url: String, app: Arc<App>) {
-    let Ok(mut conn) = PgConnection::establish(&url) else {
-        return;
-    };
-    #[derive(QueryableByName)]
-    struct W {
-        #[diesel(sql_type = Double)]
-        s: f64,
-    }
-    while !app.stop.load(Ordering::SeqCst) {
-        let wait = diesel::sql_query(
-            "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)::float8 AS s
-             FROM pg_stat_activity
-             WHERE application_name = 'concertina-demo-app' AND wait_event_type = 'Lock'",
-        )
-        .get_result::<W>(&mut conn)
-        .map(|w| Duration::from_secs_f64(w.s.max(0.0)))
-        .unwrap_or_default();
-        let phase = app.phase.load(Ordering::SeqCst);
-        if let Ok(mut b) = app.buckets.lock() {
-            let bucket = b.entry(phase).or_default();
-            bucket.longest_lock_wait = bucket.longest_lock_wait.max(wait);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn percentile(sorted: &[u32], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -220,115 +135,6 @@ fn percentile(sorted: &[u32], p: f64) -> Duration {
 pub(crate) enum Step {
     Apply(&'static str, Phase),
     Deploy(&'static str, fn(&App)),
-}
-
-fn steps() -> Vec<Step> {
-    use Phase::*;
-    vec![
-        Step::Apply("0002", Expand),
-        Step::Apply("0003", Expand),
-        Step::Apply("0004", Expand),
-        Step::Deploy("transition app: dual-writes name and full_name", |a| {
-            a.dual_write.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Backfill),
-        Step::Deploy("new app: reads and writes full_name only", |a| {
-            a.new_app.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Contract),
-        Step::Apply("0005", Expand),
-        Step::Apply("0005", Contract),
-        Step::Apply("0006", Expand),
-        Step::Deploy("app writes phone", |a| {
-            a.writes_phone.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0006", Backfill),
-        Step::Apply("0006", Contract),
-        Step::Apply("0007", Expand),
-        Step::Apply("0007", Backfill),
-    ]
-}
-
-/// Runs the demo; `say` prints progress. Returns the per-phase statistics.
-pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<PhaseStats>, String> {
-    let started = Instant::now();
-    let _server;
-    let (admin_url, base) = match &options.database_url {
-        Some(url) => {
-            let base = url
-                .rsplit_once('/')
-                .map_or(url.clone(), |(b, _)| b.to_string());
-            (url.clone(), base)
-        }
-        None => {
-            let s = server::Server::start(|m| say(m)).map_err(|e| e.to_string())?;
-            let url = s.url("postgres");
-            let base = url
-                .rsplit_once('/')
-                .map_or(url.clone(), |(b, _)| b.to_string());
-            _server = s;
-            (url, base)
-        }
-    };
-    let db_name = format!("concertina_demo_{}", std::process::id());
-    let mut admin = PgConnection::establish(&admin_url)
-        .map_err(|e| crate::error::RuntimeError::connect(&admin_url, e).to_string())?;
-    for sql in [
-        format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&db_name)
-        ),
-        format!("CREATE DATABASE {}", quote_ident(&db_name)),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .map_err(|e| format!("creating the demo database: {e}"))?;
-    }
-    struct DropDb(PgConnection, String);
-    impl Drop for DropDb {
-        fn drop(&mut self) {
-            let _ = self.0.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.1)
-            ));
-        }
-    }
-    let _drop_db = DropDb(admin, db_name.clone());
-    let url = format!("{base}/{db_name}");
-
-    let mut m = options.migrator_with_tables(&url)?;
-    say(&format!(
-        "loading {} users and {} orders",
-        options.rows,
-        options.rows / 4
-    ));
-    let load = Instant::now();
-    let rows = options.rows.max(1);
-    for sql in [
-        format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
-        format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
-        "VACUUM ANALYZE users".to_string(),
-        "VACUUM ANALYZE orders".to_string(),
-    ] {
-        m.db
-            .as_postgres()
-            .ok_or("the demo loads its data with PostgreSQL SQL")?
-            .connection()
-            .batch_execute(&sql)
-            .map_err(|e| format!("loading the demo data: {e}"))?;
-    }
-    say(&format!("loaded in {:.1?}", load.elapsed()));
-
-    drive(
-        &mut m,
-        &url,
-        options,
-        steps(),
-        worker,
-        lock_monitor,
-        started,
-        say,
-    )
 }
 
 /// The app workload, the deploys and the phases, with per-phase statistics: shared by the

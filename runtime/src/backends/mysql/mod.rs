@@ -7,6 +7,7 @@
 mod apply;
 mod backfill;
 mod catalog;
+pub mod testdb;
 
 use std::collections::BTreeSet;
 
@@ -16,10 +17,10 @@ use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use crate::apply::{ApplyError, ApplyOptions, StepReport};
 use crate::backend::{Backend, LockInfo};
-use crate::backfill::{BackfillOptions, Progress};
 use crate::catalog::Fact;
+use crate::engine::{ApplyError, ApplyOptions, StepReport};
+use crate::engine::{BackfillOptions, Progress};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, StateRow, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
@@ -69,7 +70,7 @@ pub struct MySql {
     pub mariadb: bool,
     pub version: Version,
     lock_name: String,
-    jitter: crate::apply::Jitter,
+    jitter: crate::engine::Jitter,
 }
 
 #[derive(QueryableByName)]
@@ -164,7 +165,7 @@ impl MySql {
             mariadb: mariadb || version_text.to_ascii_lowercase().contains("mariadb"),
             version,
             lock_name,
-            jitter: crate::apply::Jitter::new(),
+            jitter: crate::engine::Jitter::new(),
         })
     }
 

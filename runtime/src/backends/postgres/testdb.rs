@@ -6,8 +6,8 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
+use super::quote_ident;
 use crate::error::RuntimeError;
-use crate::postgres::quote_ident;
 
 pub struct TestDb {
     pub name: String,

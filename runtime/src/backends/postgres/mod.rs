@@ -11,10 +11,18 @@ use std::collections::BTreeSet;
 
 use concertina_codegen::change::{Change, QualName};
 
-use crate::apply::{Applier, ApplyError, ApplyOptions, StepReport};
+pub mod apply;
+pub mod backfill;
+pub mod catalog;
+pub mod locks;
+pub mod testdb;
+
+use self::apply::Applier;
+use self::backfill::{wait_for_earlier_workers, Backfill};
 use crate::backend::LockInfo;
-use crate::backfill::{wait_for_earlier_workers, Backfill, BackfillOptions, Progress, Slices};
 use crate::catalog::Fact;
+use crate::engine::{ApplyError, ApplyOptions, StepReport};
+use crate::engine::{BackfillOptions, Progress, Slices};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
@@ -397,7 +405,7 @@ impl crate::backend::Backend for Postgres {
     }
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
-        crate::catalog::live_facts(self)
+        self::catalog::live_facts(self)
     }
 
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {
@@ -423,7 +431,7 @@ impl crate::backend::Backend for Postgres {
     }
 
     fn step_locks(&self, change: &Change, _step: &Step) -> Vec<LockInfo> {
-        crate::locks::locks(change)
+        self::locks::locks(change)
             .into_iter()
             .map(|(table, mode)| LockInfo {
                 table,

@@ -21,8 +21,8 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use super::MySql;
 use super::{describe_error, is_lock_wait_timeout, quote_ident, quoted_table, timeout_seconds};
-use crate::apply::{backoff, ApplyError, ApplyOptions};
-use crate::backfill::{adapt, BackfillOptions, Cursor, Progress};
+use crate::engine::{adapt, BackfillOptions, Cursor, Progress};
+use crate::engine::{backoff, ApplyError, ApplyOptions};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, StepKind};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};

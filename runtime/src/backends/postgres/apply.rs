@@ -3,76 +3,21 @@
 //! recorded in the state table in the same transaction, so a killed migrator resumes exactly
 //! where it stopped.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
+use super::{describe_error, quote_ident, Postgres};
+use crate::engine::{backoff, ApplyError, ApplyOptions, Jitter, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::postgres::{describe_error, quote_ident, Postgres};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
-
-#[derive(Debug, Clone)]
-pub struct ApplyOptions {
-    pub lock_timeout: Duration,
-    pub lock_retries: u32,
-}
-
-/// What happened to one statement, for reports and tests.
-#[derive(Debug, Clone, Default)]
-pub struct StepReport {
-    pub line: usize,
-    /// Lock timeouts before the statement went through.
-    pub retries: u32,
-    pub elapsed: Duration,
-    /// Already done by an earlier, interrupted run (found in the catalog).
-    pub skipped: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    #[error("{file}:{line}: {message}")]
-    Statement {
-        file: String,
-        line: usize,
-        message: String,
-    },
-}
 
 fn is_lock_timeout(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("lock timeout") || m.contains("could not obtain lock")
-}
-
-/// A small xorshift generator for jitter: no dependency, seeded from the clock and pid.
-pub(crate) struct Jitter(u64);
-
-impl Jitter {
-    pub(crate) fn new() -> Jitter {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(1);
-        Jitter(nanos ^ ((std::process::id() as u64) << 32) | 1)
-    }
-
-    /// A factor in [0.5, 1.5).
-    pub(crate) fn factor(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        0.5 + (self.0 % 10_000) as f64 / 10_000.0
-    }
-}
-
-/// Backoff before retry `attempt` (1-based): doubling from 100 ms, capped at 5 s, jittered.
-pub fn backoff(attempt: u32, jitter_factor: f64) -> Duration {
-    let base = 100u64.saturating_mul(1 << attempt.min(6).saturating_sub(1));
-    Duration::from_millis((base.min(5_000) as f64 * jitter_factor) as u64)
 }
 
 pub struct Applier<'a> {
@@ -513,23 +458,6 @@ fn explain_index_failure(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1, 1.0), Duration::from_millis(100));
-        assert_eq!(backoff(2, 1.0), Duration::from_millis(200));
-        assert_eq!(backoff(30, 1.0), Duration::from_millis(3200));
-        assert!(backoff(3, 0.5) < backoff(3, 1.4));
-    }
-
-    #[test]
-    fn jitter_stays_in_range() {
-        let mut j = Jitter::new();
-        for _ in 0..1000 {
-            let f = j.factor();
-            assert!((0.5..1.5).contains(&f), "{f}");
-        }
-    }
 
     #[test]
     fn helper_names_fit_postgres() {

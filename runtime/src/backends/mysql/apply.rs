@@ -18,8 +18,8 @@ use concertina_codegen::source::SourceFile;
 use diesel::connection::SimpleConnection;
 
 use super::{describe_error, is_lock_wait_timeout, timeout_seconds, MySql, Version};
-use crate::apply::{backoff, ApplyOptions, StepReport};
 use crate::backend::LockInfo;
+use crate::engine::{backoff, ApplyOptions, StepReport};
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
 

@@ -6,8 +6,8 @@ use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
+use super::quote_ident;
 use crate::error::RuntimeError;
-use crate::mysql::quote_ident;
 
 pub struct MySqlTestDb {
     pub name: String,
