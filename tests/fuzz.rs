@@ -115,6 +115,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
                 name: "base".into(),
                 dir_name: "0001_base".into(),
                 layout: Layout::Concertina,
+                run_in_transaction: true,
                 phases: vec![PhaseFile {
                     phase: Phase::Expand,
                     source: SourceFile::new(
@@ -130,6 +131,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
                 name: "fuzz".into(),
                 dir_name: "0002_fuzz".into(),
                 layout: Layout::Concertina,
+                run_in_transaction: true,
                 phases,
             },
         ],

@@ -156,6 +156,7 @@ fn checker_rules(
         name: dir[5..].to_string(),
         dir_name: dir.to_string(),
         layout: Layout::Concertina,
+        run_in_transaction: true,
         phases: vec![file(dir, text)],
     };
     let set = MigrationSet {

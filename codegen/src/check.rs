@@ -110,10 +110,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .map(|r| r.id)
         .chain(rules::CHECKER_IDS.iter().map(|(id, _, _)| *id))
         .collect();
-    let baseline_order = config
-        .baseline
-        .as_deref()
-        .and_then(crate::layout::version_order);
+    let baseline_position = config.baseline.as_deref().and_then(|b| set.position(b));
     let mut diagnostics = set.warnings.clone();
     let mut schema = Arc::new(Schema {
         mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
@@ -122,7 +119,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     let mut migrations = Vec::new();
     let mut statements = 0;
 
-    for migration in &set.migrations {
+    for (position, migration) in set.migrations.iter().enumerate() {
         let phases: Vec<CheckedPhase> = migration
             .phases
             .iter()
@@ -137,7 +134,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
             .map(|p| p.parsed.statements.len())
             .sum::<usize>();
         let window = build_window(schema, &phases);
-        let baselined = baseline_order.is_some_and(|b| migration.order <= b);
+        let baselined = baseline_position.is_some_and(|b| position <= b);
         if !baselined {
             check_migration(
                 migration,

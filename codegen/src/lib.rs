@@ -47,9 +47,7 @@ impl Project {
         let set = layout::discover(dir)?;
         let config = Config::load(dir)?;
         if let Some(baseline) = &config.baseline {
-            let order = layout::version_order(baseline);
-            let found = order.is_some_and(|o| set.migrations.iter().any(|m| m.order == o));
-            if !found {
+            if set.position(baseline).is_none() {
                 return Err(LoadError::UnknownBaseline {
                     path: config.path.clone(),
                     baseline: baseline.clone(),

@@ -331,3 +331,120 @@ fn new_scaffolds_the_next_version() {
     let o = xtask(&["migrate", "new", "add email!", "--dir", t.path()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn diesel_directory_names_check_as_diesel_runs_them() {
+    // What current `diesel migration generate` writes, and an unpadded date diesel also runs.
+    let t = TempDir::new("diesel-names");
+    t.write("concertina.toml", CONFIG)
+        .write(
+            "2020-12-7-190800_create_things/up.sql",
+            b"CREATE TABLE things (id bigint PRIMARY KEY);\n",
+        )
+        .write(
+            "2020-12-7-190800_create_things/down.sql",
+            b"DROP TABLE things;\n",
+        )
+        .write(
+            "2025-11-19-091444-0000_add_note/up.sql",
+            b"ALTER TABLE things ADD COLUMN note text;\n",
+        )
+        .write(
+            "2025-11-19-091444-0000_add_note/metadata.toml",
+            b"run_in_transaction = false\n",
+        );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // `new` keeps diesel's style of name in a diesel directory.
+    let o = xtask(&[
+        "migrate",
+        "new",
+        "add_size",
+        "--dir",
+        t.path(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let created = v["created"].as_str().expect("created path").to_string();
+    let name = Path::new(&created)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a name");
+    let version = name.strip_suffix("_add_size").expect("named after NAME");
+    assert!(
+        version.len() == 17
+            && version
+                .char_indices()
+                .all(|(i, c)| if [4, 7, 10].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }),
+        "diesel-style YYYY-MM-DD-HHMMSS expected: {name}"
+    );
+}
+
+#[test]
+fn every_bad_directory_name_is_reported_in_one_run() {
+    let t = TempDir::new("many-names");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);");
+    for i in 0..24 {
+        t.write(&format!("v{i:02}_bad/expand.sql"), b"SELECT 1;");
+    }
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.trim_end().lines().collect();
+    assert_eq!(
+        lines.len(),
+        25,
+        "a summary and one line per directory: {err}"
+    );
+    assert!(lines[0].contains("24 problems"), "{err}");
+    for (i, line) in lines[1..].iter().enumerate() {
+        assert!(line.contains(&format!("v{i:02}_bad")), "{line}");
+        assert!(line.contains("rename it to <version>_<name>"), "{line}");
+    }
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_fifo_phase_file_is_refused_not_waited_on() {
+    let t = TempDir::new("fifo");
+    t.write("concertina.toml", CONFIG);
+    std::fs::create_dir_all(t.0.join("0001_init")).expect("mkdir");
+    let status = Command::new("mkfifo")
+        .arg(t.0.join("0001_init/expand.sql"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "0001_init/expand.sql", "named pipe");
+}
+
+#[test]
+fn an_endless_phase_file_is_refused_not_read() {
+    let t = TempDir::new("zero");
+    t.write("concertina.toml", CONFIG);
+    std::fs::create_dir_all(t.0.join("0001_init")).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/zero", t.0.join("0001_init/expand.sql")).expect("symlink");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "0001_init/expand.sql", "regular file");
+}
+
+#[test]
+fn a_dangling_migration_symlink_is_refused() {
+    let t = TempDir::new("dangling-dir");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);");
+    std::os::unix::fs::symlink(t.0.join("gone"), t.0.join("0002_gone")).expect("symlink");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(
+        &o,
+        "0002_gone",
+        "point it at an existing migration directory",
+    );
+}

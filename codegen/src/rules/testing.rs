@@ -71,6 +71,7 @@ impl<'a> Case<'a> {
             name: dir[5..].to_string(),
             dir_name: dir.to_string(),
             layout: Layout::Concertina,
+            run_in_transaction: true,
             phases,
         };
         let set = MigrationSet {
