@@ -142,6 +142,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
         baseline: None,
         runtime: RuntimeConfig::default(),
         path: "fuzz/concertina.toml".into(),
+        warnings: Vec::new(),
     };
     let report = concertina_codegen::check::check(&set, &config);
     // Rendering reads spans back from the files: it must not panic either.

@@ -115,6 +115,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .as_deref()
         .and_then(crate::layout::version_order);
     let mut diagnostics = set.warnings.clone();
+    diagnostics.extend(config.warnings.iter().cloned());
     let mut schema = Arc::new(Schema {
         mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
         ..Schema::default()

@@ -331,3 +331,40 @@ fn new_scaffolds_the_next_version() {
     let o = xtask(&["migrate", "new", "add email!", "--dir", t.path()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn lock_timeout_that_turns_the_timeout_off_is_refused_by_check() {
+    for value in ["0ms", "500us"] {
+        let t = TempDir::new("lock-timeout");
+        t.write(
+            "concertina.toml",
+            format!("dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"{value}\"\n").as_bytes(),
+        )
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n");
+        let o = xtask(&["migrate", "check", "--dir", t.path()]);
+        assert_bad_input(&o, "concertina.toml", "runtime.lock_timeout");
+        assert!(stderr(&o).contains("\"1ms\""), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn server_version_no_server_had_is_refused_and_an_unknown_one_warned() {
+    let t = TempDir::new("server-version");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"99\"\n",
+    )
+    .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "server_version = \"99\"");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"9\"\n",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(0), "a warning: {}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("warning[unknown-server-version]"), "{out}");
+    assert!(out.contains("--> concertina.toml"), "{out}");
+    assert!(out.contains("1 warning"), "{out}");
+}

@@ -203,4 +203,5 @@ pub const CHECKER_IDS: &[(&str, Severity, &str)] = &[
     ("bad-annotation", Severity::Error, "a `-- concertina:` comment that cannot be read"),
     ("stray-file", Severity::Warning, "a file in the migrations directory that is not part of a migration"),
     ("empty-phase", Severity::Warning, "a phase file without statements"),
+    (crate::config::UNKNOWN_SERVER_VERSION, Severity::Warning, "`server_version` in concertina.toml outside the versions the rules know (PostgreSQL 10–18, MySQL 5.7/8.x/9.x, MariaDB 10.x/11.x); one no server ever had is a configuration error"),
 ];

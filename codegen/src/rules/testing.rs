@@ -99,6 +99,7 @@ impl<'a> Case<'a> {
             baseline: Some("0001".into()),
             runtime: RuntimeConfig::default(),
             path: "migrations/concertina.toml".into(),
+            warnings: Vec::new(),
         };
         crate::check::check(&set, &config).diagnostics
     }
