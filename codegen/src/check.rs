@@ -288,7 +288,7 @@ fn check_phase(
     }
     let mut file_state = FileState::default();
     for stmt in &phase.parsed.statements {
-        if let Some(reason) = &stmt.unparsed {
+        if let Some(reason) = stmt.unparsed.as_ref().filter(|_| !stmt.unterminated) {
             out.push(diagnostic(
                 source,
                 stmt.line,
@@ -312,7 +312,7 @@ fn check_phase(
         };
         let mut used = vec![false; stmt.allows.len()];
         // `unparsed-statement` is suppressible like any rule.
-        if stmt.unparsed.is_some() {
+        if stmt.unparsed.is_some() && !stmt.unterminated {
             if let Some(i) = stmt
                 .allows
                 .iter()
@@ -550,6 +550,30 @@ mod tests {
                 ("0002_change/contract.sql".to_string(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn an_unterminated_token_is_an_error_and_earlier_statements_are_still_checked() {
+        for tail in [
+            "SELECT $$ never closed;\nSELECT 2;\n",
+            "/* never closed\nSELECT 2;\n",
+            "SELECT 'never closed;\n",
+        ] {
+            let expand = format!("CREATE INDEX a ON users (email);\n{tail}");
+            let diags = Case::pg(SETUP, &[(Phase::Expand, expand.as_str())]).run();
+            let found: Vec<(&str, usize, bool)> = diags
+                .iter()
+                .map(|d| (d.rule.as_str(), d.line, d.is_error()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    ("index-not-concurrent", 1, true),
+                    ("unterminated-token", 2, true)
+                ],
+                "{tail:?}: {diags:?}"
+            );
+        }
     }
 
     #[test]
