@@ -57,6 +57,11 @@ impl<'a> Case<'a> {
 
     /// Every diagnostic of the checked migration.
     pub fn run(&self) -> Vec<Diagnostic> {
+        self.report().diagnostics
+    }
+
+    /// The whole report, sources included (for rendering).
+    pub fn report(&self) -> crate::check::Report {
         let file = |dir: &str, phase: Phase, text: &str| PhaseFile {
             phase,
             source: SourceFile::new(
@@ -101,7 +106,7 @@ impl<'a> Case<'a> {
             path: "migrations/concertina.toml".into(),
             warnings: Vec::new(),
         };
-        crate::check::check(&set, &config).diagnostics
+        crate::check::check(&set, &config)
     }
 
     /// The messages of one rule's diagnostics.
