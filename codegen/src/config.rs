@@ -525,7 +525,10 @@ mod tests {
             let text = format!("dialect = \"{dialect}\"\nserver_version = \"{version}\"\n");
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.contains("m/concertina.toml"), "{e}");
-            assert!(e.contains(&format!("server_version = \"{version}\"")), "{e}");
+            assert!(
+                e.contains(&format!("server_version = \"{version}\"")),
+                "{e}"
+            );
             assert!(e.contains("write"), "names the fix: {e}");
         }
     }
@@ -538,10 +541,18 @@ mod tests {
         assert_eq!(w.rule, UNKNOWN_SERVER_VERSION);
         assert_eq!(w.severity, Severity::Warning);
         assert_eq!((w.file.as_str(), w.line, w.column), (CONFIG_FILE, 3, 18));
-        assert!(w.message.contains("server_version = \"9\""), "{}", w.message);
+        assert!(
+            w.message.contains("server_version = \"9\""),
+            "{}",
+            w.message
+        );
         assert!(w.help.contains("PostgreSQL 10 to 18"), "{}", w.help);
         let c = parse("dialect = \"mysql\"\nserver_version = \"11.4\"\n").unwrap();
-        assert!(c.warnings[0].message.contains("mariadb"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].message.contains("mariadb"),
+            "{:?}",
+            c.warnings
+        );
         let c = parse("dialect = \"postgres\"\nserver_version = 16\n").unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }

@@ -67,9 +67,9 @@ pub fn support(dialect: DialectKind, v: ServerVersion) -> VersionSupport {
             (10..=15, _) => VersionSupport::Unknown(format!(
                 "MySQL {major} is newer than the rules know ({known}): they apply what they know of MySQL 9; if the server is MariaDB {v}, set dialect = \"mariadb\""
             )),
-            (7, _) => VersionSupport::Impossible(format!(
-                "there is no MySQL server 7 (7.x numbers MySQL Cluster/NDB releases, whose server reports 5.x or 8.x): write the version `SELECT VERSION()` prints, e.g. \"8.0.35\""
-            )),
+            (7, _) => VersionSupport::Impossible(
+                "there is no MySQL server 7 (7.x numbers MySQL Cluster/NDB releases, whose server reports 5.x or 8.x): write the version `SELECT VERSION()` prints, e.g. \"8.0.35\"".to_string()
+            ),
             _ => VersionSupport::Impossible(format!(
                 "there is no MySQL {major} (releases run from 3.x to 9.x today); write the version `SELECT VERSION()` prints on the oldest server you run, e.g. \"8.0.35\", or set dialect = \"mariadb\" for MariaDB"
             )),

@@ -131,9 +131,7 @@ fn split_region(
                 .iter()
                 .rposition(|t| t.token == Token::SemiColon)
                 .map_or(0, |i| i + 1);
-            let cut_offset = tokens
-                .get(cut)
-                .map_or(token_start, |t| offset_of(t, false));
+            let cut_offset = tokens.get(cut).map_or(token_start, |t| offset_of(t, false));
             tokens.truncate(cut);
             let message = e.message.clone();
             Some((
