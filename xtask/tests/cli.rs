@@ -368,3 +368,37 @@ fn server_version_no_server_had_is_refused_and_an_unknown_one_warned() {
     assert!(out.contains("--> concertina.toml"), "{out}");
     assert!(out.contains("1 warning"), "{out}");
 }
+
+#[test]
+fn a_file_with_an_unterminated_token_is_an_error_and_is_never_applied() {
+    let t = TempDir::new("unterminated");
+    t.write("concertina.toml", CONFIG)
+        .write(
+            "0001_init/expand.sql",
+            b"CREATE TABLE a (id int PRIMARY KEY, b text);\n",
+        )
+        .write(
+            "0002_index/expand.sql",
+            b"CREATE INDEX a_b ON a (b);\nDO $$ BEGIN PERFORM 1; END $;\nALTER TABLE a ADD COLUMN c int;\n",
+        );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The earlier statement is still checked, and the broken token is located where it starts.
+    assert!(out.contains("error[index-not-concurrent]"), "{out}");
+    assert!(out.contains("error[unterminated-token]"), "{out}");
+    assert!(out.contains("--> 0002_index/expand.sql:2:4"), "{out}");
+    assert!(!out.contains("unparsed-statement"), "{out}");
+    // The runtime refuses it before connecting: the server never sees the broken SQL.
+    let o = xtask_env(
+        &["migrate", "up", "--dir", t.path()],
+        Some("postgres://app@127.0.0.1:1/never"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("do not pass `migrate check`"), "{err}");
+    assert!(
+        err.contains("0002_index/expand.sql:2:4: error[unterminated-token]"),
+        "{err}"
+    );
+}
