@@ -46,6 +46,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub migrations: Vec<CheckedMigration>,
     pub statements: usize,
+    /// `concertina.toml`, when a diagnostic points into it.
+    pub config_source: Option<SourceFile>,
 }
 
 impl Report {
@@ -71,6 +73,7 @@ impl Report {
             .iter()
             .flat_map(|m| &m.phases)
             .map(|p| &p.source)
+            .chain(self.config_source.as_ref())
             .find(|s| s.rel_path == rel_path)
     }
 }
@@ -175,6 +178,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         diagnostics,
         migrations,
         statements,
+        config_source: config.source.clone(),
     }
 }
 

@@ -189,6 +189,8 @@ pub struct Config {
     /// What is suspicious but not wrong (`unknown-server-version`): `check` reports these
     /// with the migrations' diagnostics.
     pub warnings: Vec<Diagnostic>,
+    /// The file's text, when a warning points into it (for the snippet under the warning).
+    pub source: Option<SourceFile>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +267,7 @@ impl Config {
             ))
         })?;
         let mut warnings = Vec::new();
+        let mut source = None;
         match versions::support(dialect, server_version) {
             VersionSupport::Known => {}
             VersionSupport::Impossible(why) => {
@@ -273,6 +276,7 @@ impl Config {
             VersionSupport::Unknown(why) => {
                 let file = SourceFile::new(CONFIG_FILE, path.clone(), text.to_string());
                 let (line, column) = file.line_col(raw.server_version.span().start);
+                source = Some(file);
                 warnings.push(Diagnostic {
                     rule: UNKNOWN_SERVER_VERSION.into(),
                     severity: Severity::Warning,
@@ -364,6 +368,7 @@ impl Config {
             types: raw.types,
             path,
             warnings,
+            source,
         })
     }
 }

@@ -85,7 +85,9 @@ pub fn human(report: &Report, color: bool) -> String {
         .migrations
         .iter()
         .flat_map(|m| &m.phases)
-        .map(|p| (p.source.rel_path.as_str(), &p.source))
+        .map(|p| &p.source)
+        .chain(report.config_source.as_ref())
+        .map(|s| (s.rel_path.as_str(), s))
         .rev() // the first of equal paths wins, as in `Report::source`
         .collect();
     let mut out = String::new();

@@ -365,7 +365,8 @@ fn server_version_no_server_had_is_refused_and_an_unknown_one_warned() {
     assert_eq!(o.status.code(), Some(0), "a warning: {}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("warning[unknown-server-version]"), "{out}");
-    assert!(out.contains("--> concertina.toml"), "{out}");
+    assert!(out.contains("--> concertina.toml:2:18"), "{out}");
+    assert!(out.contains("2 | server_version = \"9\""), "{out}");
     assert!(out.contains("1 warning"), "{out}");
 }
 

@@ -105,6 +105,7 @@ impl<'a> Case<'a> {
             runtime: RuntimeConfig::default(),
             path: "migrations/concertina.toml".into(),
             warnings: Vec::new(),
+            source: None,
         };
         crate::check::check(&set, &config)
     }
