@@ -144,6 +144,8 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
         baseline: None,
         runtime: RuntimeConfig::default(),
         path: "fuzz/concertina.toml".into(),
+        warnings: Vec::new(),
+        source: None,
     };
     let report = concertina_codegen::check::check(&set, &config);
     // Rendering reads spans back from the files: it must not panic either.

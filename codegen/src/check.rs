@@ -46,6 +46,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub migrations: Vec<CheckedMigration>,
     pub statements: usize,
+    /// `concertina.toml`, when a diagnostic points into it.
+    pub config_source: Option<SourceFile>,
 }
 
 impl Report {
@@ -71,6 +73,7 @@ impl Report {
             .iter()
             .flat_map(|m| &m.phases)
             .map(|p| &p.source)
+            .chain(self.config_source.as_ref())
             .find(|s| s.rel_path == rel_path)
     }
 }
@@ -112,6 +115,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .collect();
     let baseline_position = config.baseline.as_deref().and_then(|b| set.position(b));
     let mut diagnostics = set.warnings.clone();
+    diagnostics.extend(config.warnings.iter().cloned());
     let mut schema = Arc::new(Schema {
         mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
         ..Schema::default()
@@ -171,6 +175,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         diagnostics,
         migrations,
         statements,
+        config_source: config.source.clone(),
     }
 }
 
@@ -284,7 +289,7 @@ fn check_phase(
     }
     let mut file_state = FileState::default();
     for stmt in &phase.parsed.statements {
-        if let Some(reason) = &stmt.unparsed {
+        if let Some(reason) = stmt.unparsed.as_ref().filter(|_| !stmt.unterminated) {
             out.push(diagnostic(
                 source,
                 stmt.line,
@@ -308,7 +313,7 @@ fn check_phase(
         };
         let mut used = vec![false; stmt.allows.len()];
         // `unparsed-statement` is suppressible like any rule.
-        if stmt.unparsed.is_some() {
+        if stmt.unparsed.is_some() && !stmt.unterminated {
             if let Some(i) = stmt
                 .allows
                 .iter()
@@ -546,6 +551,30 @@ mod tests {
                 ("0002_change/contract.sql".to_string(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn an_unterminated_token_is_an_error_and_earlier_statements_are_still_checked() {
+        for tail in [
+            "SELECT $$ never closed;\nSELECT 2;\n",
+            "/* never closed\nSELECT 2;\n",
+            "SELECT 'never closed;\n",
+        ] {
+            let expand = format!("CREATE INDEX a ON users (email);\n{tail}");
+            let diags = Case::pg(SETUP, &[(Phase::Expand, expand.as_str())]).run();
+            let found: Vec<(&str, usize, bool)> = diags
+                .iter()
+                .map(|d| (d.rule.as_str(), d.line, d.is_error()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    ("index-not-concurrent", 1, true),
+                    ("unterminated-token", 2, true)
+                ],
+                "{tail:?}: {diags:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::diag::{Diagnostic, Severity};
 use crate::dialect::DialectKind;
 use crate::error::LoadError;
+use crate::source::SourceFile;
+use crate::versions::{self, VersionSupport};
 
 pub const CONFIG_FILE: &str = "concertina.toml";
 
@@ -78,6 +81,82 @@ pub struct RuntimeConfig {
 /// Upper bound of `backfill_workers`: each worker is a connection and a busy server core.
 pub const MAX_BACKFILL_WORKERS: u64 = 64;
 
+/// Upper bound of `batch_size`: the first batch holds the locks of all its rows in one
+/// transaction, and the runtime's adaptive sizing never grows a batch beyond this either.
+pub const MAX_BATCH_SIZE: u64 = 200_000;
+
+/// The warning id for a `server_version` outside what the rules know (see [`crate::versions`]).
+pub const UNKNOWN_SERVER_VERSION: &str = "unknown-server-version";
+
+/// PostgreSQL's `lock_timeout` is an `int` of milliseconds: `SET lock_timeout` refuses more.
+pub const PG_MAX_LOCK_TIMEOUT_MS: u64 = 2_147_483_647;
+
+/// MySQL's and MariaDB's `lock_wait_timeout` is whole seconds, 1 to 31536000 (365 days);
+/// `innodb_lock_wait_timeout`, set to the same value, accepts more.
+pub const MYSQL_MAX_LOCK_WAIT_TIMEOUT_S: u64 = 31_536_000;
+
+/// The range a `[runtime]` duration key accepts, and why, for the error that refuses the rest.
+/// A zero or absurd value of these keys does harm rather than nothing, and `check` (which
+/// loads the configuration) must refuse it before the runtime runs anything:
+///
+/// - `lock_timeout`, 1 ms to the server's maximum, whole milliseconds. PostgreSQL reads 0 as
+///   *no timeout*, and the runtime sets `lock_timeout` in whole milliseconds, so `"0ms"` or
+///   `"500us"` would let a waiting `ALTER` queue every app query behind it indefinitely.
+///   MySQL and MariaDB count `lock_wait_timeout` in whole seconds (1 to 31536000): the runtime
+///   rounds `lock_timeout` **up** to whole seconds, at least 1 — `"500ms"` runs as 1 s, never
+///   as 0 — so a sub-second value is accepted there and means one second.
+/// - `batch_target`, 1 ms to 60 s: a batch holds the row locks of its key range for about
+///   this long, so the app's writes to those rows wait as long; 0 would shrink every batch to
+///   the engine's minimum.
+/// - `batch_pause`, 0 (no pause) to 1 h: longer makes a backfill of N batches take N hours.
+/// - `max_replica_lag`, 100 ms to 7 days: 0 would stop the backfill whenever a replica is any
+///   amount behind (which its own writes cause); 7 days leaves room for a delayed standby,
+///   whose lag includes its apply delay.
+struct DurationBounds {
+    min: Duration,
+    max: Duration,
+    /// Must be whole milliseconds (what the runtime sends to the server).
+    whole_ms: bool,
+    why: &'static str,
+}
+
+impl DurationBounds {
+    fn of(key: &str, dialect: DialectKind) -> DurationBounds {
+        match (key, dialect) {
+            ("lock_timeout", DialectKind::Postgres) => DurationBounds {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(PG_MAX_LOCK_TIMEOUT_MS),
+                whole_ms: true,
+                why: "PostgreSQL reads a lock_timeout of 0 as no timeout at all, the runtime sets it in whole milliseconds, and the server refuses more than 2147483647ms",
+            },
+            ("lock_timeout", _) => DurationBounds {
+                min: Duration::from_millis(1),
+                max: Duration::from_secs(MYSQL_MAX_LOCK_WAIT_TIMEOUT_S),
+                whole_ms: true,
+                why: "lock_wait_timeout counts whole seconds from 1 to 31536000: the runtime rounds lock_timeout up to whole seconds, so \"500ms\" runs as 1s",
+            },
+            ("batch_target", _) => DurationBounds {
+                min: Duration::from_millis(1),
+                max: Duration::from_secs(60),
+                whole_ms: false,
+                why: "a backfill batch holds its rows' locks for about this long, and the app's writes to them wait as long",
+            },
+            ("batch_pause", _) => DurationBounds {
+                min: Duration::ZERO,
+                max: Duration::from_secs(3600),
+                whole_ms: false,
+                why: "the pause between backfill batches: longer makes a backfill of N batches take N hours",
+            },
+            _ => DurationBounds {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(7 * 24 * 3600),
+                whole_ms: false,
+                why: "0 would stop the backfill whenever a replica is any amount behind, which its own writes cause; a delayed standby needs its delay plus a margin",
+            },
+        }
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
@@ -107,13 +186,18 @@ pub struct Config {
     pub types: BTreeMap<String, TypeOverride>,
     /// Where the file was read from.
     pub path: PathBuf,
+    /// What is suspicious but not wrong (`unknown-server-version`): `check` reports these
+    /// with the migrations' diagnostics.
+    pub warnings: Vec<Diagnostic>,
+    /// The file's text, when a warning points into it (for the snippet under the warning).
+    pub source: Option<SourceFile>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     dialect: String,
-    server_version: toml::Value,
+    server_version: toml::Spanned<toml::Value>,
     baseline: Option<toml::Value>,
     #[serde(default)]
     runtime: RawRuntime,
@@ -171,7 +255,7 @@ impl Config {
                 raw.dialect
             ))
         })?;
-        let version_text = match &raw.server_version {
+        let version_text = match raw.server_version.get_ref() {
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
@@ -182,6 +266,31 @@ impl Config {
                 "server_version `{version_text}` is not a version: write it like \"14\" or \"8.0.29\""
             ))
         })?;
+        let mut warnings = Vec::new();
+        let mut source = None;
+        match versions::support(dialect, server_version) {
+            VersionSupport::Known => {}
+            VersionSupport::Impossible(why) => {
+                return Err(bad(format!("server_version = \"{version_text}\": {why}")))
+            }
+            VersionSupport::Unknown(why) => {
+                let file = SourceFile::new(CONFIG_FILE, path.clone(), text.to_string());
+                let (line, column) = file.line_col(raw.server_version.span().start);
+                source = Some(file);
+                warnings.push(Diagnostic {
+                    rule: UNKNOWN_SERVER_VERSION.into(),
+                    severity: Severity::Warning,
+                    file: CONFIG_FILE.into(),
+                    line,
+                    column,
+                    message: format!("server_version = \"{version_text}\": {why}"),
+                    help: format!(
+                        "set server_version to the oldest server you run; the rules know {}; a version outside that range is checked as the nearest one they know",
+                        versions::known_range(dialect)
+                    ),
+                });
+            }
+        }
         let baseline = match raw.baseline {
             None => None,
             Some(toml::Value::String(s)) => Some(s),
@@ -195,20 +304,42 @@ impl Config {
         let defaults = RuntimeConfig::default();
         let duration = |key: &str, value: Option<String>, default: Duration| match value {
             None => Ok(default),
-            Some(v) => humantime::parse_duration(&v).map_err(|e| {
-                bad(format!(
-                    "runtime.{key} = \"{v}\": {e}; write a duration like \"500ms\" or \"2s\""
-                ))
-            }),
+            Some(v) => {
+                let d = humantime::parse_duration(&v).map_err(|e| {
+                    bad(format!(
+                        "runtime.{key} = \"{v}\": {e}; write a duration like \"500ms\" or \"2s\""
+                    ))
+                })?;
+                let bounds = DurationBounds::of(key, dialect);
+                if d < bounds.min || d > bounds.max {
+                    return Err(bad(format!(
+                        "runtime.{key} = \"{v}\" is out of range: write a duration from \"{}\" to \"{}\" ({})",
+                        humantime::format_duration(bounds.min),
+                        humantime::format_duration(bounds.max),
+                        bounds.why
+                    )));
+                }
+                if bounds.whole_ms && d.subsec_nanos() % 1_000_000 != 0 {
+                    return Err(bad(format!(
+                        "runtime.{key} = \"{v}\" has a fraction of a millisecond: the runtime sets it in whole milliseconds; write e.g. \"{}ms\"",
+                        d.as_millis().max(1)
+                    )));
+                }
+                Ok(d)
+            }
         };
         let r = raw.runtime;
         let runtime = RuntimeConfig {
             lock_timeout: duration("lock_timeout", r.lock_timeout, defaults.lock_timeout)?,
             lock_retries: r.lock_retries.unwrap_or(defaults.lock_retries),
             batch_size: match r.batch_size {
-                Some(0) => return Err(bad("runtime.batch_size must be at least 1".into())),
-                Some(n) => n,
                 None => defaults.batch_size,
+                Some(n @ 1..=MAX_BATCH_SIZE) => n,
+                Some(n) => {
+                    return Err(bad(format!(
+                        "runtime.batch_size = {n}: write a number of rows from 1 to {MAX_BATCH_SIZE} (the first batch holds its rows' locks in one transaction; the engine never grows a batch beyond {MAX_BATCH_SIZE} rows)"
+                    )))
+                }
             },
             batch_target: duration("batch_target", r.batch_target, defaults.batch_target)?,
             batch_pause: duration("batch_pause", r.batch_pause, defaults.batch_pause)?,
@@ -236,6 +367,8 @@ impl Config {
             runtime,
             types: raw.types,
             path,
+            warnings,
+            source,
         })
     }
 }
@@ -314,6 +447,119 @@ mod tests {
         )
         .is_err());
         assert!(parse("dialect = \"postgres\"\n").is_err());
+    }
+
+    fn runtime(dialect: &str, key: &str, value: &str) -> Result<Config, LoadError> {
+        parse(&format!(
+            "dialect = \"{dialect}\"\nserver_version = \"{}\"\n[runtime]\n{key} = {value}\n",
+            if dialect == "postgres" { "14" } else { "10.11" }
+        ))
+    }
+
+    #[test]
+    fn lock_timeout_that_would_turn_the_timeout_off_is_refused() {
+        for (dialect, value) in [
+            ("postgres", "\"0ms\""),
+            ("postgres", "\"500us\""),
+            ("postgres", "\"0s\""),
+            ("mariadb", "\"0ms\""),
+            ("mysql", "\"999us\""),
+        ] {
+            let e = runtime(dialect, "lock_timeout", value)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("runtime.lock_timeout"), "{dialect} {value}: {e}");
+            assert!(e.contains("out of range"), "{dialect} {value}: {e}");
+            assert!(e.contains("\"1ms\""), "names the minimum: {e}");
+        }
+        let e = runtime("postgres", "lock_timeout", "\"1500us\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("whole milliseconds"), "{e}");
+        let ok = runtime("postgres", "lock_timeout", "\"1ms\"").unwrap();
+        assert_eq!(ok.runtime.lock_timeout, Duration::from_millis(1));
+        // MySQL rounds up to whole seconds: sub-second values are accepted and mean 1 s.
+        let ok = runtime("mariadb", "lock_timeout", "\"500ms\"").unwrap();
+        assert_eq!(ok.runtime.lock_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn lock_timeout_above_the_servers_maximum_is_refused() {
+        let pg_max = format!("\"{PG_MAX_LOCK_TIMEOUT_MS}ms\"");
+        assert!(runtime("postgres", "lock_timeout", &pg_max).is_ok());
+        let over = format!("\"{}ms\"", PG_MAX_LOCK_TIMEOUT_MS + 1);
+        let e = runtime("postgres", "lock_timeout", &over)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2147483647ms"), "{e}");
+        let my_max = format!("\"{MYSQL_MAX_LOCK_WAIT_TIMEOUT_S}s\"");
+        assert!(runtime("mysql", "lock_timeout", &my_max).is_ok());
+        // 24.8 days is fine on PostgreSQL, more than a year is not on MariaDB.
+        let e = runtime("mariadb", "lock_timeout", "\"366days\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("31536000"), "{e}");
+    }
+
+    #[test]
+    fn backfill_durations_and_batch_size_are_bounded() {
+        for (key, bad, good) in [
+            ("batch_target", "\"0ms\"", "\"1ms\""),
+            ("batch_target", "\"10m\"", "\"60s\""),
+            ("batch_pause", "\"2h\"", "\"0s\""),
+            ("max_replica_lag", "\"0s\"", "\"100ms\""),
+            ("max_replica_lag", "\"8days\"", "\"7days\""),
+            ("batch_size", "200001", "200000"),
+            ("batch_size", "0", "1"),
+        ] {
+            let e = runtime("postgres", key, bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("runtime.{key}")), "{key} {bad}: {e}");
+            assert!(runtime("postgres", key, good).is_ok(), "{key} {good}");
+        }
+    }
+
+    #[test]
+    fn impossible_server_version_is_an_error_naming_key_and_fix() {
+        for (dialect, version) in [
+            ("postgres", "99"),
+            ("postgres", "5"),
+            ("mariadb", "99"),
+            ("mariadb", "8.0"),
+            ("mysql", "2"),
+        ] {
+            let text = format!("dialect = \"{dialect}\"\nserver_version = \"{version}\"\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains("m/concertina.toml"), "{e}");
+            assert!(
+                e.contains(&format!("server_version = \"{version}\"")),
+                "{e}"
+            );
+            assert!(e.contains("write"), "names the fix: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_server_version_is_a_warning_at_its_line() {
+        let c = parse("dialect = \"postgres\"\n\nserver_version = \"9\"\n").unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = &c.warnings[0];
+        assert_eq!(w.rule, UNKNOWN_SERVER_VERSION);
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!((w.file.as_str(), w.line, w.column), (CONFIG_FILE, 3, 18));
+        assert!(
+            w.message.contains("server_version = \"9\""),
+            "{}",
+            w.message
+        );
+        assert!(w.help.contains("PostgreSQL 10 to 18"), "{}", w.help);
+        let c = parse("dialect = \"mysql\"\nserver_version = \"11.4\"\n").unwrap();
+        assert!(
+            c.warnings[0].message.contains("mariadb"),
+            "{:?}",
+            c.warnings
+        );
+        let c = parse("dialect = \"postgres\"\nserver_version = 16\n").unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod source;
 pub mod sql;
 pub mod typegen;
 pub mod types;
+pub mod versions;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// One migration file as read from disk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     /// Path relative to the migrations directory, with `/` separators (what diagnostics print).
     pub rel_path: String,

@@ -448,3 +448,75 @@ fn a_dangling_migration_symlink_is_refused() {
         "point it at an existing migration directory",
     );
 }
+
+#[test]
+fn lock_timeout_that_turns_the_timeout_off_is_refused_by_check() {
+    for value in ["0ms", "500us"] {
+        let t = TempDir::new("lock-timeout");
+        t.write(
+            "concertina.toml",
+            format!("dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"{value}\"\n").as_bytes(),
+        )
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n");
+        let o = xtask(&["migrate", "check", "--dir", t.path()]);
+        assert_bad_input(&o, "concertina.toml", "runtime.lock_timeout");
+        assert!(stderr(&o).contains("\"1ms\""), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn server_version_no_server_had_is_refused_and_an_unknown_one_warned() {
+    let t = TempDir::new("server-version");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"99\"\n",
+    )
+    .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n");
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_bad_input(&o, "concertina.toml", "server_version = \"99\"");
+    t.write(
+        "concertina.toml",
+        b"dialect = \"postgres\"\nserver_version = \"9\"\n",
+    );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(0), "a warning: {}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("warning[unknown-server-version]"), "{out}");
+    assert!(out.contains("--> concertina.toml:2:18"), "{out}");
+    assert!(out.contains("2 | server_version = \"9\""), "{out}");
+    assert!(out.contains("1 warning"), "{out}");
+}
+
+#[test]
+fn a_file_with_an_unterminated_token_is_an_error_and_is_never_applied() {
+    let t = TempDir::new("unterminated");
+    t.write("concertina.toml", CONFIG)
+        .write(
+            "0001_init/expand.sql",
+            b"CREATE TABLE a (id int PRIMARY KEY, b text);\n",
+        )
+        .write(
+            "0002_index/expand.sql",
+            b"CREATE INDEX a_b ON a (b);\nDO $$ BEGIN PERFORM 1; END $;\nALTER TABLE a ADD COLUMN c int;\n",
+        );
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The earlier statement is still checked, and the broken token is located where it starts.
+    assert!(out.contains("error[index-not-concurrent]"), "{out}");
+    assert!(out.contains("error[unterminated-token]"), "{out}");
+    assert!(out.contains("--> 0002_index/expand.sql:2:4"), "{out}");
+    assert!(!out.contains("unparsed-statement"), "{out}");
+    // The runtime refuses it before connecting: the server never sees the broken SQL.
+    let o = xtask_env(
+        &["migrate", "up", "--dir", t.path()],
+        Some("postgres://app@127.0.0.1:1/never"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("do not pass `migrate check`"), "{err}");
+    assert!(
+        err.contains("0002_index/expand.sql:2:4: error[unterminated-token]"),
+        "{err}"
+    );
+}

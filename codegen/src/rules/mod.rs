@@ -200,7 +200,9 @@ pub const CHECKER_IDS: &[(&str, Severity, &str)] = &[
     ("unknown-object", Severity::Warning, "a statement names a table, column or other object the model does not know"),
     ("allow-without-reason", Severity::Error, "`concertina:allow(rule)` without `: reason`"),
     ("unused-allow", Severity::Warning, "`concertina:allow(rule)` that suppresses nothing"),
+    (crate::sql::UNTERMINATED_TOKEN, Severity::Error, "a string, quoted identifier, dollar quote or block comment that is never closed: the rest of the file would be inside it"),
     ("bad-annotation", Severity::Error, "a `-- concertina:` comment that cannot be read"),
     ("stray-file", Severity::Warning, "a file in the migrations directory that is not part of a migration"),
     ("empty-phase", Severity::Warning, "a phase file without statements"),
+    (crate::config::UNKNOWN_SERVER_VERSION, Severity::Warning, "`server_version` in concertina.toml outside the versions the rules know (PostgreSQL 10–18, MySQL 5.7/8.x/9.x, MariaDB 10.x/11.x); one no server ever had is a configuration error"),
 ];

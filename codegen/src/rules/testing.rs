@@ -57,6 +57,11 @@ impl<'a> Case<'a> {
 
     /// Every diagnostic of the checked migration.
     pub fn run(&self) -> Vec<Diagnostic> {
+        self.report().diagnostics
+    }
+
+    /// The whole report, sources included (for rendering).
+    pub fn report(&self) -> crate::check::Report {
         let file = |dir: &str, phase: Phase, text: &str| PhaseFile {
             phase,
             source: SourceFile::new(
@@ -100,8 +105,10 @@ impl<'a> Case<'a> {
             baseline: Some("0001".into()),
             runtime: RuntimeConfig::default(),
             path: "migrations/concertina.toml".into(),
+            warnings: Vec::new(),
+            source: None,
         };
-        crate::check::check(&set, &config).diagnostics
+        crate::check::check(&set, &config)
     }
 
     /// The messages of one rule's diagnostics.

@@ -8,7 +8,7 @@ mod split;
 use sqlparser::parser::Parser;
 
 pub use lower::Lowerer;
-pub use split::{split, GapComment, RawStatement, SplitFile};
+pub use split::{split, GapComment, LexicalError, RawStatement, SplitFile};
 
 use crate::change::{Change, QualName};
 use crate::dialect::Dialect;
@@ -53,6 +53,9 @@ pub struct Statement {
     pub change: Change,
     /// Why the statement is opaque: the parser's message.
     pub unparsed: Option<String>,
+    /// The statement holds a token that is never closed (reported as `unterminated-token`, an
+    /// error, rather than as `unparsed-statement`).
+    pub unterminated: bool,
     pub allows: Vec<Allow>,
 }
 
@@ -79,6 +82,10 @@ pub fn parse_file(file: &SourceFile, dialect: &dyn Dialect) -> ParsedFile {
     for raw in split.statements {
         let (line, column) = file.line_col(raw.start);
         let allows = annotations(&raw.leading_comments, file, dialect, &mut out);
+        let unterminated = raw.lexical_error.as_ref().is_some_and(|e| e.unterminated);
+        if let Some(error) = raw.lexical_error.as_ref().filter(|e| e.unterminated) {
+            out.problems.push(unterminated_problem(file, error));
+        }
         let (change, unparsed) = match raw.unparsable {
             Some(reason) => (
                 Change::Opaque {
@@ -95,12 +102,43 @@ pub fn parse_file(file: &SourceFile, dialect: &dyn Dialect) -> ParsedFile {
             column,
             change,
             unparsed,
+            unterminated,
             allows,
         });
     }
     let trailing = annotations(&split.trailing_comments, file, dialect, &mut out);
     out.dangling_allows = trailing;
     out
+}
+
+/// The id of the error for a token that is never closed.
+pub const UNTERMINATED_TOKEN: &str = "unterminated-token";
+
+fn unterminated_problem(file: &SourceFile, error: &LexicalError) -> AnnotationProblem {
+    let (line, column) = file.line_col(error.offset);
+    let rest = &file.text[error.offset..];
+    let what = if rest.starts_with("/*") {
+        "block comment `/*`".to_string()
+    } else if rest.starts_with('$') {
+        let tag: String = rest.chars().skip(1).take_while(|c| *c != '$').collect();
+        format!("dollar quote `${tag}$`")
+    } else if rest.starts_with(['"', '`', '[']) {
+        format!("quoted identifier `{}`", &rest[..1])
+    } else {
+        let prefix: String = rest.chars().take_while(|c| *c != '\'').take(3).collect();
+        format!("string `{prefix}'`")
+    };
+    AnnotationProblem {
+        line,
+        column,
+        rule: UNTERMINATED_TOKEN,
+        is_error: true,
+        message: format!(
+            "the {what} that starts here is never closed ({}): the rest of the file is inside it, so no statement after it is checked, and the server would read the runtime's own SQL after it as part of it",
+            error.message
+        ),
+        help: "close it where it is meant to end (`'`, `\"`, the same `$tag$`, `*/`), or double a quote that is part of the text (`'it''s'`)".into(),
+    }
 }
 
 fn lower_tokens(
@@ -349,19 +387,90 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn unterminated_string_keeps_what_precedes() {
-        let parsed = parse(
+    /// (file, dialect, line and column of the unterminated token, what the message names)
+    const UNTERMINATED: &[(&str, DialectKind, (usize, usize), &str)] = &[
+        (
+            "CREATE TABLE a (id int);\nSELECT $$ x;\nSELECT 2;\n",
+            DialectKind::Postgres,
+            (2, 8),
+            "dollar quote `$$`",
+        ),
+        (
+            "CREATE TABLE a (id int);\nDO $body$ BEGIN PERFORM 1; END $bod$;\n",
+            DialectKind::Postgres,
+            (2, 4),
+            "dollar quote `$body$`",
+        ),
+        (
+            "CREATE TABLE a (id int);\nSELECT 1;\n  /* open\nSELECT 2;\n",
+            DialectKind::Postgres,
+            (3, 3),
+            "block comment",
+        ),
+        (
             "CREATE TABLE a (id int);\nSELECT 'oops;\nSELECT 2;",
             DialectKind::Postgres,
-        );
-        assert_eq!(parsed.statements.len(), 2);
-        assert!(matches!(
-            parsed.statements[0].change,
-            Change::CreateTable(_)
-        ));
-        assert!(parsed.statements[1].unparsed.is_some());
-        assert_eq!(parsed.statements[1].line, 2);
+            (2, 8),
+            "string `'`",
+        ),
+        (
+            "CREATE TABLE a (id int);\nSELECT E'a\\'b;\n",
+            DialectKind::Postgres,
+            (2, 8),
+            "string `E'`",
+        ),
+        (
+            "CREATE TABLE a (id int);\nALTER TABLE a ADD COLUMN \"b int;\n",
+            DialectKind::Postgres,
+            (2, 26),
+            "quoted identifier",
+        ),
+        (
+            "CREATE TABLE a (id int);\nALTER TABLE a ADD COLUMN `b int;\n",
+            DialectKind::MySql,
+            (2, 26),
+            "quoted identifier",
+        ),
+        (
+            "CREATE TABLE a (id int);\nSELECT 'it\\'s;\nSELECT 2;\n",
+            DialectKind::MariaDb,
+            (2, 8),
+            "string `'`",
+        ),
+        (
+            "CREATE TABLE a (id int);\n/* open\n",
+            DialectKind::MySql,
+            (2, 1),
+            "block comment",
+        ),
+    ];
+
+    #[test]
+    fn an_unterminated_token_is_an_error_at_its_start_and_what_precedes_is_kept() {
+        for (sql, dialect, at, what) in UNTERMINATED {
+            let parsed = parse(sql, *dialect);
+            assert!(
+                matches!(parsed.statements[0].change, Change::CreateTable(_)),
+                "{sql:?}: {:?}",
+                parsed.statements
+            );
+            let last = parsed.statements.last().expect("statements");
+            assert!(last.unterminated && last.unparsed.is_some(), "{sql:?}");
+            assert_eq!(parsed.problems.len(), 1, "{sql:?}: {:?}", parsed.problems);
+            let p = &parsed.problems[0];
+            assert_eq!(p.rule, UNTERMINATED_TOKEN);
+            assert!(p.is_error);
+            assert_eq!((p.line, p.column), *at, "{sql:?}: {}", p.message);
+            assert!(p.message.contains(what), "{sql:?}: {}", p.message);
+            assert!(!p.help.is_empty());
+        }
+    }
+
+    #[test]
+    fn closed_tokens_are_not_unterminated() {
+        let parsed = parse("SELECT $$ a $$, '/*', \"x\";\n", DialectKind::Postgres);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert!(!parsed.statements[0].unterminated);
     }
 
     #[test]

@@ -29,6 +29,30 @@ pub struct RawStatement {
     pub leading_comments: Vec<GapComment>,
     /// Why the statement cannot be parsed before even trying (tokenizer error, `DELIMITER`).
     pub unparsable: Option<String>,
+    /// The tokenizer failed in this statement: it runs from the last terminator before the
+    /// failing token to the end of the region.
+    pub lexical_error: Option<LexicalError>,
+}
+
+/// A token the tokenizer could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexicalError {
+    /// Byte offset in the file where the failing token starts.
+    pub offset: usize,
+    /// The tokenizer's message.
+    pub message: String,
+    /// A string, quoted identifier, dollar quote or block comment that is never closed: the
+    /// server would read the rest of the file (and whatever SQL the runtime sends after it)
+    /// as part of that token.
+    pub unterminated: bool,
+}
+
+/// sqlparser's messages for a token that runs to the end of the text: "Unterminated string
+/// literal", "Unterminated dollar-quoted string", "Unterminated dollar-quoted, expected $",
+/// "Unexpected EOF while in a multi-line comment", "Expected close delimiter '\"' before
+/// EOF." (a quoted identifier). Tested per kind, so an upgrade that rewords them is caught.
+fn is_unterminated(message: &str) -> bool {
+    message.contains("Unterminated") || message.contains("EOF")
 }
 
 #[derive(Debug, Clone, Default)]
@@ -86,38 +110,38 @@ fn split_region(
         let loc = if end { t.span.end } else { t.span.start };
         file.offset_of(loc.line as usize, loc.column as usize)
     };
-    let mut tokenizer = Tokenizer::new(dialect.parser(), region);
-    let (tokens, failure) = match tokenizer.tokenize_with_location() {
-        Ok(mut tokens) => {
-            relocate(&mut tokens);
-            (tokens, None)
-        }
+    // On an error the buffer keeps every token before the failing one, so the failing token
+    // starts where the last good one ends. (The error's own location is no help: for an
+    // unterminated dollar quote or block comment it is the end of the text.)
+    let mut tokens: Vec<TokenWithSpan> = Vec::new();
+    let result =
+        Tokenizer::new(dialect.parser(), region).tokenize_with_location_into_buf(&mut tokens);
+    relocate(&mut tokens);
+    let failure = match result {
+        Ok(()) => None,
         Err(e) => {
-            // Keep what precedes the error; the rest becomes one unparsable statement.
-            let mut line = e.location.line as usize + region_line - 1;
-            let mut col = e.location.column as usize;
-            if e.location.line <= 1 {
-                line = region_line;
-                col += region_col - 1;
-            }
-            let err_offset = file.offset_of(line.max(1), col.max(1)).clamp(from, to);
-            let prefix = &file.text[from..err_offset];
-            let mut tokens = Tokenizer::new(dialect.parser(), prefix)
-                .tokenize_with_location()
-                .unwrap_or_default();
-            relocate(&mut tokens);
-            // Cut back to the last terminator so a half statement is not parsed on its own.
+            let token_start = tokens
+                .last()
+                .map_or(from, |t| offset_of(t, true))
+                .clamp(from, to);
+            // Keep what precedes the failing token's statement: cut back to the last
+            // terminator, so a half statement is not parsed on its own; the rest becomes one
+            // unparsable statement.
             let cut = tokens
                 .iter()
                 .rposition(|t| t.token == Token::SemiColon)
                 .map_or(0, |i| i + 1);
-            let cut_offset = tokens
-                .get(cut)
-                .map_or(if cut == 0 { from } else { err_offset }, |t| {
-                    offset_of(t, false)
-                });
+            let cut_offset = tokens.get(cut).map_or(token_start, |t| offset_of(t, false));
             tokens.truncate(cut);
-            (tokens, Some((cut_offset, e.to_string())))
+            let message = e.message.clone();
+            Some((
+                cut_offset,
+                LexicalError {
+                    offset: token_start,
+                    unterminated: is_unterminated(&message),
+                    message,
+                },
+            ))
         }
     };
 
@@ -144,6 +168,7 @@ fn split_region(
                 tokens: std::mem::take(current),
                 leading_comments: std::mem::take(comments),
                 unparsable: None,
+                lexical_error: None,
             });
         };
     for token in tokens {
@@ -190,15 +215,17 @@ fn split_region(
     }
     flush(&mut current, &mut comments, out);
     out.trailing_comments.append(&mut comments);
-    if let Some((cut_offset, message)) = failure {
+    if let Some((cut_offset, error)) = failure {
         let start = skip_space(&file.text, cut_offset, to);
         if start < to {
+            let (line, column) = file.line_col(error.offset);
             out.statements.push(RawStatement {
                 start,
                 end: trim_end(&file.text, start, to),
                 tokens: Vec::new(),
                 leading_comments: Vec::new(),
-                unparsable: Some(message),
+                unparsable: Some(format!("{} at line {line}, column {column}", error.message)),
+                lexical_error: Some(error),
             });
         }
     }
@@ -268,6 +295,7 @@ fn split_with_delimiters(file: &SourceFile, dialect: &dyn Dialect) -> Option<Spl
                         unparsable: Some(format!(
                             "written under `DELIMITER {delimiter}`: kept whole, not parsed"
                         )),
+                        lexical_error: None,
                     });
                 }
             }
