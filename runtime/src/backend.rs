@@ -83,6 +83,20 @@ pub trait Backend {
         }
     }
 
+    /// The versions diesel_migrations recorded in `__diesel_schema_migrations`; `None` when
+    /// the database has no such table (diesel never ran here).
+    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError>;
+
+    /// Records `version` in diesel's table (created as diesel creates it when missing), so that
+    /// `diesel migration run` or `run_pending_migrations` never runs it a second time.
+    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError>;
+
+    /// Removes `version` from diesel's table (after `down`), if the table exists.
+    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError>;
+
+    /// The server's version as it reports it (`15.4`, `10.11.6-MariaDB`).
+    fn server_version(&mut self) -> Result<String, RuntimeError>;
+
     /// Rows of `table` whose `column` is NULL.
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError>;
 

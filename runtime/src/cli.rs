@@ -80,6 +80,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Write concertina.toml for an existing migrations directory (a diesel project's): the
+    /// dialect, the server's version and, with a database, the last migration diesel applied
+    /// as baseline. Changes nothing else.
+    Init {
+        /// Migrations directory. Default: ./migrations.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The database the migrations ran on: read its version and diesel's record of what ran.
+        #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Scaffold a new migration directory with commented phase files.
     New {
         /// The migration's name (letters, digits, underscores).
@@ -216,6 +230,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(db) => crate::commands::plan(db),
         Command::Down(args) => crate::commands::down(args),
         Command::New { name, dir, format } => crate::commands::new_migration(&name, dir, format),
+        Command::Init {
+            dir,
+            database_url,
+            format,
+        } => crate::commands::init(dir, database_url, format),
         Command::Demo {
             dir,
             dialect,

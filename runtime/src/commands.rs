@@ -54,9 +54,10 @@ pub fn status(db: DbArgs) -> ExitCode {
         let rows = m.status()?;
         let drift = m.drift()?;
         let order = m.order_problems()?;
-        Ok::<_, MigrateError>((m.db.describe(), rows, drift, order))
+        let diesel = m.diesel_applied()?;
+        Ok::<_, MigrateError>((m.db.describe(), rows, drift, order, diesel))
     })();
-    let (database, rows, drift, order) = match result {
+    let (database, rows, drift, order, diesel) = match result {
         Ok(r) => r,
         Err(e) => return fail(e, format),
     };
@@ -82,13 +83,17 @@ pub fn status(db: DbArgs) -> ExitCode {
             let order: Vec<String> = order.iter().map(ToString::to_string).collect();
             println!(
                 "{}",
-                serde_json::json!({ "database": database, "phases": phases, "drift": drift, "order": order })
+                serde_json::json!({ "database": database, "phases": phases, "drift": drift, "order": order, "applied_by_diesel": diesel })
             );
         }
         Format::Human => {
             println!("database: {database}");
             for r in &rows {
-                let status = r.status.map_or("pending", |s| s.as_str());
+                let status = match r.status {
+                    Some(s) => s.as_str(),
+                    None if diesel.contains(&r.version) => "diesel",
+                    None => "pending",
+                };
                 let detail = match r.phase {
                     Phase::Backfill if r.rows_done > 0 => format!("{} rows", r.rows_done),
                     _ => format!("{}/{} statements", r.statements_done, r.statements),
@@ -108,6 +113,12 @@ pub fn status(db: DbArgs) -> ExitCode {
             }
             for o in &order {
                 println!("order: {o}");
+            }
+            if !diesel.is_empty() {
+                println!(
+                    "diesel: {} migration(s) marked `diesel` were applied by diesel_migrations; the next apply adopts them as baselined (never runs them)",
+                    diesel.len()
+                );
             }
         }
     }
@@ -135,6 +146,26 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
     }
     if let Err(e) = m.adopt_baseline() {
         return fail(e, format);
+    }
+    match m.sync_diesel() {
+        Ok(sync) if human => {
+            if !sync.adopted.is_empty() {
+                eprintln!(
+                    "adopted {} migration(s) diesel had applied (recorded as baselined, not run): {}",
+                    sync.adopted.len(),
+                    sync.adopted.join(", ")
+                );
+            }
+            if !sync.recorded.is_empty() {
+                eprintln!(
+                    "recorded {} applied migration(s) in __diesel_schema_migrations: {}",
+                    sync.recorded.len(),
+                    sync.recorded.join(", ")
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return fail(e, format),
     }
     m.allow_out_of_order = args.allow_out_of_order;
     let bar: Option<ProgressBar> = (human && terminal).then(|| {
@@ -511,6 +542,46 @@ pub fn plan(db: DbArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `migrate init`: concertina.toml for an existing directory; exit 2 when it cannot.
+pub fn init(
+    dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    format: Format,
+) -> ExitCode {
+    let dir = dir.unwrap_or_else(default_dir);
+    match crate::init::init(&dir, database_url.as_deref()) {
+        Ok(report) => {
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "written": report.path.display().to_string(),
+                        "dialect": report.dialect.as_str(),
+                        "server_version": report.server_version,
+                        "baseline": report.baseline,
+                        "reasons": report.reasons,
+                    })
+                ),
+                Format::Human => {
+                    println!("wrote {}:", report.path.display());
+                    for r in &report.reasons {
+                        println!("  {r}");
+                    }
+                    println!("next: `cargo xtask migrate check`, then `migrate status`");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match format {
+                Format::Json => println!("{}", serde_json::json!({ "error": e.to_string() })),
+                Format::Human => eprintln!("error: {e}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// `migrate new <name>`: the next version (same style as the existing ones) with phase files.
 pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>, format: Format) -> ExitCode {
     let dir = dir.unwrap_or_else(default_dir);
@@ -541,11 +612,27 @@ pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>, format: Format
         format!("{next:0width$}")
     };
     let path = dir.join(format!("{version}_{name}"));
-    let files = [
+    let concertina_files = [
         ("expand.sql", "-- expand: add new structure, backward compatible (the old app keeps working).\n-- nullable columns, CREATE INDEX CONCURRENTLY, constraints NOT VALID.\n"),
         ("backfill.sql", "-- backfill: data moves, run in resumable keyset batches while both app versions run.\n-- e.g. UPDATE users SET full_name = name WHERE full_name IS NULL;\n"),
         ("contract.sql", "-- contract: remove the old structure and tighten constraints once no running app needs it.\n-- VALIDATE CONSTRAINT, SET NOT NULL, DROP COLUMN.\n"),
     ];
+    // A diesel project keeps diesel's files: diesel_migrations refuses a directory without
+    // up.sql, and an app may run them at start-up. up.sql runs as expand.
+    let diesel_files = [
+        ("up.sql", "-- up (concertina runs it as expand): backward compatible, the old app keeps working.\n-- nullable columns, CREATE INDEX CONCURRENTLY, constraints NOT VALID.\n"),
+        ("down.sql", "-- down: undoes up.sql.\n"),
+    ];
+    let diesel_layout = set
+        .migrations
+        .last()
+        .is_some_and(|m| m.layout == concertina_codegen::layout::Layout::Diesel);
+    let files: &[(&str, &str)] = if diesel_layout {
+        &diesel_files
+    } else {
+        &concertina_files
+    };
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
     if path.exists() {
         eprintln!("error: {} already exists", path.display());
         return ExitCode::from(2);
@@ -560,7 +647,11 @@ pub fn new_migration(name: &str, dir: Option<std::path::PathBuf>, format: Format
             match format {
                 Format::Json => println!(
                     "{}",
-                    serde_json::json!({ "created": path.display().to_string(), "files": ["expand.sql", "backfill.sql", "contract.sql"] })
+                    serde_json::json!({ "created": path.display().to_string(), "files": names })
+                ),
+                Format::Human if diesel_layout => println!(
+                    "created {}/{{up,down}}.sql (diesel's layout, as the directory's other migrations)",
+                    path.display()
                 ),
                 Format::Human => println!(
                     "created {}/{{expand,backfill,contract}}.sql (delete the phases you do not need)",

@@ -16,6 +16,7 @@ pub mod down;
 pub mod drift;
 pub mod engine;
 pub mod error;
+pub mod init;
 pub mod migrator;
 pub mod order;
 pub mod plan;

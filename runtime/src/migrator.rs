@@ -50,6 +50,15 @@ pub struct PhaseStatus {
     pub last_error: Option<String>,
 }
 
+/// What [`Migrator::sync_diesel`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DieselSync {
+    /// Versions diesel had applied, now baselined in concertina's state table.
+    pub adopted: Vec<String>,
+    /// Versions concertina applied, now recorded in diesel's table.
+    pub recorded: Vec<String>,
+}
+
 pub struct Migrator {
     pub project: Project,
     pub report: Report,
@@ -151,6 +160,87 @@ impl Migrator {
             .iter()
             .map(|m| (m.version.clone(), m.dir_name.clone()))
             .collect()
+    }
+
+    /// (version, diesel's version) of every diesel-layout migration, in directory order.
+    fn diesel_migrations(&self) -> Vec<(String, String)> {
+        self.project
+            .set
+            .migrations
+            .iter()
+            .filter(|m| m.layout == concertina_codegen::layout::Layout::Diesel)
+            .map(|m| (m.version.clone(), m.diesel_version()))
+            .collect()
+    }
+
+    /// Keeps concertina's and diesel's records true to each other, for diesel-layout
+    /// migrations: a version diesel_migrations recorded in `__diesel_schema_migrations` (it
+    /// ran there, before concertina or beside it) is adopted as baselined, never run; a
+    /// migration whose expand concertina applied (or baselined) is recorded in diesel's table
+    /// (created as diesel creates it), so that `diesel migration run` or
+    /// `run_pending_migrations` at an app's start-up never runs it again. Run at the start of
+    /// every apply, which also repairs a record a killed migrator left half-written.
+    pub fn sync_diesel(&mut self) -> Result<DieselSync, MigrateError> {
+        let mut out = DieselSync::default();
+        let migrations = self.diesel_migrations();
+        if migrations.is_empty() {
+            return Ok(out);
+        }
+        let recorded = self.db.diesel_versions()?.unwrap_or_default();
+        let state = self.state()?;
+        let present = |version: &str, phase: Option<Phase>| {
+            state.iter().any(|r| {
+                r.version == version
+                    && phase.is_none_or(|p| r.phase == p)
+                    && r.status != Status::RolledBack
+            })
+        };
+        for (version, diesel_version) in &migrations {
+            if recorded.contains(diesel_version) && !present(version, None) {
+                let plans: Vec<PhasePlan> = self
+                    .plans
+                    .iter()
+                    .filter(|p| p.version == *version)
+                    .cloned()
+                    .collect();
+                for plan in &plans {
+                    self.db.record_baseline(plan)?;
+                }
+                out.adopted.push(version.clone());
+            }
+        }
+        let state = self.state()?;
+        for (version, diesel_version) in &migrations {
+            let expanded = state.iter().any(|r| {
+                r.version == *version && r.phase == Phase::Expand && r.status.is_applied()
+            });
+            if expanded && !recorded.contains(diesel_version) {
+                self.db.record_diesel_version(diesel_version)?;
+                out.recorded.push(version.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Versions diesel recorded that have no row in concertina's state table yet: `status`
+    /// shows them as applied by diesel (the next apply adopts them).
+    pub fn diesel_applied(&mut self) -> Result<Vec<String>, MigrateError> {
+        let migrations = self.diesel_migrations();
+        if migrations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let recorded = self.db.diesel_versions()?.unwrap_or_default();
+        let state = self.state()?;
+        Ok(migrations
+            .into_iter()
+            .filter(|(v, d)| {
+                recorded.contains(d)
+                    && !state
+                        .iter()
+                        .any(|r| r.version == *v && r.status != Status::RolledBack)
+            })
+            .map(|(v, _)| v)
+            .collect())
     }
 
     /// Records migrations up to the baseline as applied on a database that already has them.
@@ -337,6 +427,17 @@ impl Migrator {
                     .into());
                 }
                 result?;
+                if plan.phase == Phase::Expand {
+                    // diesel's record follows concertina's at once (and `sync_diesel` repairs
+                    // it at the next start if the migrator dies between the two).
+                    if let Some((_, dv)) = self
+                        .diesel_migrations()
+                        .into_iter()
+                        .find(|(v, _)| *v == plan.version)
+                    {
+                        self.db.record_diesel_version(&dv)?;
+                    }
+                }
             }
             on_phase(plan, "done");
             applied += 1;
@@ -406,6 +507,13 @@ impl Migrator {
             &mut |step, report| on_step(&plan, step, report),
         )?;
         self.db.record_rollback(&plan.version)?;
+        if let Some((_, dv)) = self
+            .diesel_migrations()
+            .into_iter()
+            .find(|(v, _)| *v == plan.version)
+        {
+            self.db.forget_diesel_version(&dv)?;
+        }
         Ok(plan)
     }
 }

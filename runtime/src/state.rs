@@ -12,6 +12,16 @@ pub const STATE_SCHEMA_VERSION: i32 = 1;
 pub const STATE_TABLE: &str = "concertina_migrations";
 pub const META_TABLE: &str = "concertina_state_meta";
 
+/// diesel_migrations' record of what ran, kept true for diesel-layout migrations.
+pub const DIESEL_TABLE: &str = "__diesel_schema_migrations";
+
+/// diesel's own statement for its table (diesel's `setup_migration_table.sql`), valid on both
+/// servers.
+pub const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Started and not finished: a crash, or a migrator still running.

@@ -384,6 +384,11 @@ fn diesel_directory_names_check_as_diesel_runs_them() {
                 }),
         "diesel-style YYYY-MM-DD-HHMMSS expected: {name}"
     );
+    // …and diesel's files, which diesel_migrations requires; the directory still checks.
+    assert_eq!(v["files"], serde_json::json!(["up.sql", "down.sql"]), "{v}");
+    assert!(Path::new(&created).join("up.sql").exists());
+    let o = xtask(&["migrate", "check", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]

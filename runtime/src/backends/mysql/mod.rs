@@ -23,7 +23,10 @@ use crate::engine::{ApplyError, ApplyOptions, StepReport};
 use crate::engine::{BackfillOptions, Progress};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{PhaseRecord, StateRow, Status, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
+use crate::state::{
+    PhaseRecord, StateRow, Status, DIESEL_TABLE, DIESEL_TABLE_DDL, META_TABLE,
+    STATE_SCHEMA_VERSION, STATE_TABLE,
+};
 use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
@@ -538,6 +541,67 @@ impl Backend for MySql {
             }
             _ => None,
         })
+    }
+
+    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = Text)]
+            version: String,
+        }
+        let exists: OptInt = diesel::sql_query(format!(
+            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.tables
+             WHERE table_schema = DATABASE() AND table_name = '{DIESEL_TABLE}'"
+        ))
+        .get_result(&mut self.conn)
+        .map_err(|e| RuntimeError::query("looking for diesel's migration table", e))?;
+        if exists.n.unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        let rows: Vec<V> = diesel::sql_query(format!(
+            "SELECT version FROM {DIESEL_TABLE} ORDER BY version"
+        ))
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading diesel's migration table", e))?;
+        Ok(Some(rows.into_iter().map(|v| v.version).collect()))
+    }
+
+    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        self.conn
+            .batch_execute(DIESEL_TABLE_DDL)
+            .map_err(|e| RuntimeError::query("creating diesel's migration table", e))?;
+        diesel::sql_query(format!(
+            "INSERT IGNORE INTO {DIESEL_TABLE} (version) VALUES (?)"
+        ))
+        .bind::<Text, _>(version)
+        .execute(&mut self.conn)
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("recording the version in diesel's migration table", e))
+    }
+
+    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        if self.diesel_versions()?.is_none() {
+            return Ok(());
+        }
+        diesel::sql_query(format!("DELETE FROM {DIESEL_TABLE} WHERE version = ?"))
+            .bind::<Text, _>(version)
+            .execute(&mut self.conn)
+            .map(|_| ())
+            .map_err(|e| {
+                RuntimeError::query("removing the version from diesel's migration table", e)
+            })
+    }
+
+    fn server_version(&mut self) -> Result<String, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = Text)]
+            v: String,
+        }
+        diesel::sql_query("SELECT VERSION() AS v")
+            .get_result::<V>(&mut self.conn)
+            .map(|v| v.v)
+            .map_err(|e| RuntimeError::query("reading the server version", e))
     }
 
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {

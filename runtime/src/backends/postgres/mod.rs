@@ -25,7 +25,10 @@ use crate::engine::{ApplyError, ApplyOptions, StepReport};
 use crate::engine::{BackfillOptions, Progress, Slices};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
+use crate::state::{
+    PhaseRecord, StateRow, DIESEL_TABLE, DIESEL_TABLE_DDL, META_TABLE, STATE_SCHEMA_VERSION,
+    STATE_TABLE,
+};
 use crate::url::redact;
 
 /// `pg_try_advisory_lock` key of the migrator: the bytes of "concerti".
@@ -406,6 +409,71 @@ impl crate::backend::Backend for Postgres {
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
         self::catalog::live_facts(self)
+    }
+
+    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            e: bool,
+        }
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = Text)]
+            version: String,
+        }
+        let exists: Exists = diesel::sql_query(format!(
+            "SELECT to_regclass('{DIESEL_TABLE}') IS NOT NULL AS e"
+        ))
+        .get_result(&mut self.conn)
+        .map_err(|e| RuntimeError::query("looking for diesel's migration table", e))?;
+        if !exists.e {
+            return Ok(None);
+        }
+        let rows: Vec<V> = diesel::sql_query(format!(
+            "SELECT version::text AS version FROM {DIESEL_TABLE} ORDER BY version"
+        ))
+        .load(&mut self.conn)
+        .map_err(|e| RuntimeError::query("reading diesel's migration table", e))?;
+        Ok(Some(rows.into_iter().map(|v| v.version).collect()))
+    }
+
+    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        self.conn
+            .batch_execute(DIESEL_TABLE_DDL)
+            .map_err(|e| RuntimeError::query("creating diesel's migration table", e))?;
+        diesel::sql_query(format!(
+            "INSERT INTO {DIESEL_TABLE} (version) VALUES ($1) ON CONFLICT DO NOTHING"
+        ))
+        .bind::<Text, _>(version)
+        .execute(&mut self.conn)
+        .map(|_| ())
+        .map_err(|e| RuntimeError::query("recording the version in diesel's migration table", e))
+    }
+
+    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        if self.diesel_versions()?.is_none() {
+            return Ok(());
+        }
+        diesel::sql_query(format!("DELETE FROM {DIESEL_TABLE} WHERE version = $1"))
+            .bind::<Text, _>(version)
+            .execute(&mut self.conn)
+            .map(|_| ())
+            .map_err(|e| {
+                RuntimeError::query("removing the version from diesel's migration table", e)
+            })
+    }
+
+    fn server_version(&mut self) -> Result<String, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = Text)]
+            server_version: String,
+        }
+        diesel::sql_query("SHOW server_version")
+            .get_result::<V>(&mut self.conn)
+            .map(|v| v.server_version)
+            .map_err(|e| RuntimeError::query("reading the server version", e))
     }
 
     fn count_nulls(&mut self, table: &QualName, column: &str) -> Result<i64, RuntimeError> {

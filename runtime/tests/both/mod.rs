@@ -1,0 +1,163 @@
+//! Shared by the tests whose scenarios run on both servers: a database of its own on
+//! PostgreSQL or MariaDB (dropped at the end), this server's spelling of a statement, and a
+//! migrations directory in a temp dir.
+#![allow(dead_code)]
+
+use concertina_codegen::Phase;
+use concertina_runtime::migrator::{MigrateError, Migrator};
+use concertina_runtime::testdb::TestDb as PgDb;
+use concertina_runtime::testdb_mysql::MySqlTestDb as MyDb;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use std::path::PathBuf;
+
+pub const ALL: [Phase; 3] = [Phase::Expand, Phase::Backfill, Phase::Contract];
+
+/// The server a scenario runs on: a database of its own, dropped at the end.
+pub enum Server {
+    Pg(PgDb),
+    My(MyDb),
+}
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl Server {
+    pub fn pg(tag: &str) -> Server {
+        Server::Pg(PgDb::new(tag).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    pub fn my(tag: &str) -> Server {
+        Server::My(MyDb::new(tag).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Server::Pg(db) => &db.url,
+            Server::My(db) => &db.url,
+        }
+    }
+
+    pub fn config(&self) -> &'static str {
+        match self {
+            Server::Pg(_) => "dialect = \"postgres\"\nserver_version = \"15\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 200\nbatch_pause = \"0ms\"\n",
+            Server::My(_) => "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 200\nbatch_pause = \"0ms\"\n",
+        }
+    }
+
+    /// This server's spelling of a statement.
+    pub fn pick<'a>(&self, pg: &'a str, my: &'a str) -> &'a str {
+        match self {
+            Server::Pg(_) => pg,
+            Server::My(_) => my,
+        }
+    }
+
+    pub fn exec(&self, sql: &str) {
+        match self {
+            Server::Pg(db) => PgConnection::establish(&db.url)
+                .expect("connect")
+                .batch_execute(sql),
+            Server::My(db) => MysqlConnection::establish(&db.url)
+                .expect("connect")
+                .batch_execute(sql),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            Server::Pg(db) => diesel::sql_query(sql)
+                .get_result::<N>(&mut PgConnection::establish(&db.url).expect("connect")),
+            Server::My(db) => diesel::sql_query(sql)
+                .get_result::<N>(&mut MysqlConnection::establish(&db.url).expect("connect")),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+    }
+
+    /// `0001_users`: a table of `rows` users with a nullable phone.
+    pub fn users(&self, dir: &Dir, rows: u32) {
+        let create = self.pick(
+            "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, phone text, n integer NOT NULL DEFAULT 0);\n",
+            "CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(100) NOT NULL, phone varchar(20), n int NOT NULL DEFAULT 0);\n",
+        );
+        let fill = match self {
+            Server::Pg(_) => format!(
+                "INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, {rows}) g;\n"
+            ),
+            Server::My(_) => format!(
+                "INSERT INTO users (name) SELECT CONCAT('user ', seq) FROM seq_1_to_{rows};\n"
+            ),
+        };
+        dir.write(
+            "0001_users/expand.sql",
+            &format!("{create}-- concertina:allow(unbatched-data-change): test data\n{fill}"),
+        );
+    }
+
+    pub fn columns(&self, table: &str) -> i64 {
+        self.scalar(&format!(
+            "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = {}",
+            self.pick("'public'", "DATABASE()")
+        ))
+    }
+}
+
+/// A migrations directory in a temp dir, removed at the end.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(server: &Server, tag: &str) -> Dir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "concertina-om-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("concertina.toml"), server.config()).expect("config");
+        Dir(dir)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Dir {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+        self
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn migrator(dir: &Dir, server: &Server) -> Migrator {
+    let mut m = Migrator::open(&dir.0, server.url()).unwrap_or_else(|e| panic!("open: {e}"));
+    m.lock(None, |_| {}).expect("lock");
+    m
+}
+
+pub fn apply(m: &mut Migrator, phases: &[Phase], to: Option<&str>) -> Result<usize, MigrateError> {
+    m.apply(phases, to, |_, _, _| {}, |_, _| {}, |_| {})
+}
+
+/// Every scenario, on both servers.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod pg {
+            $(#[test] fn $name() { super::$name(super::both::Server::pg(stringify!($name))) })*
+        }
+        mod mariadb {
+            $(#[test] fn $name() { super::$name(super::both::Server::my(stringify!($name))) })*
+        }
+    };
+}
