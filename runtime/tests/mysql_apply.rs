@@ -176,7 +176,7 @@ fn a_backfill_resumes_at_its_cursor_and_touches_no_row_twice() {
     assert_eq!(rec.rows_done, done_before);
     assert!(rec.cursor.is_some());
     // A cursor that does not fit the table's key is an error, not a panic.
-    db.exec("UPDATE concertina_migrations SET backfill_cursor = JSON_SET(backfill_cursor, '$.key', JSON_ARRAY('1', '2')) WHERE phase = 'backfill'");
+    db.exec("UPDATE concertina_migrations SET backfill_cursor = JSON_SET(backfill_cursor, '$.slices[0].key', JSON_ARRAY('1', '2')) WHERE phase = 'backfill'");
     let err = apply(&mut m, &[Phase::Backfill])
         .expect_err("bad cursor")
         .to_string();

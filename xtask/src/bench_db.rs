@@ -13,7 +13,6 @@ use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::source::SourceFile;
 use concertina_runtime::demo::server::Server;
 use concertina_runtime::engine::{BackfillOptions, Slices};
-use concertina_runtime::postgres::backfill::Backfill;
 use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -100,23 +99,27 @@ pub fn backfill(args: &[String]) -> Result<()> {
         .first()
         .map(|s| s.change.clone())
         .context("parse")?;
-    let mut engine = Backfill {
-        pg: &mut pg,
-        options: BackfillOptions {
-            batch_size: batch,
-            batch_target: Duration::from_millis(500),
-            batch_pause: Duration::ZERO,
-            max_replica_lag: Duration::from_secs(3600),
-            lock_timeout: Duration::from_millis(500),
-            lock_retries: 10,
-            workers,
-        },
-        version: "bench".into(),
+    let options = BackfillOptions {
+        batch_size: batch,
+        batch_target: Duration::from_millis(500),
+        batch_pause: Duration::ZERO,
+        max_replica_lag: Duration::from_secs(3600),
+        lock_timeout: Duration::from_millis(500),
+        lock_retries: 10,
+        workers,
     };
     let t = Instant::now();
-    let done = engine
-        .run_statement(0, &change, Slices::default(), 0, &mut |_| {})
-        .map_err(|e| anyhow!(e))?;
+    let done = concertina_runtime::postgres::backfill::run_statement(
+        &pg,
+        &options,
+        "bench",
+        0,
+        &change,
+        Slices::default(),
+        0,
+        &mut |_| {},
+    )
+    .map_err(|e| anyhow!(e))?;
     let engine_time = t.elapsed();
     if done != rows as i64 {
         bail!("the engine changed {done} rows, expected {rows}");

@@ -2,6 +2,7 @@
 //! the next run completes, no row is lost or written twice, the state table is consistent and
 //! the schema is the model's. DDL commits implicitly there, so a kill can land between a
 //! statement and its record in the state table: the rerun must notice the work is done.
+//! A parallel backfill (three workers, twelve slices) killed at points of its progress.
 //! Two migrators started together: one applies, the other names the holder.
 //! Server: `CONCERTINA_TEST_MYSQL_URL`, default mysql://root@127.0.0.1:3306/.
 
@@ -41,7 +42,8 @@ fn where_it_stopped(url: &str) -> String {
         .ok()
         .and_then(|mut c| {
             diesel::sql_query(
-                "SELECT GROUP_CONCAT(CONCAT(version, ' ', phase, ' ', status, ' ', statements_done, ' stmts ', rows_done, ' rows') ORDER BY version, phase SEPARATOR '; ') AS s
+                "SELECT GROUP_CONCAT(CONCAT(version, ' ', phase, ' ', status, ' ', statements_done, ' stmts ', rows_done, ' rows',
+                     COALESCE(CONCAT(' slice keys ', JSON_EXTRACT(backfill_cursor, '$.slices[*].key[0]')), '')) ORDER BY version, phase SEPARATOR '; ') AS s
                  FROM concertina_migrations WHERE version = '0002'",
             )
             .get_result::<S>(&mut c)
@@ -60,10 +62,15 @@ impl Drop for Dir {
 }
 
 fn migrations(tag: &str) -> Dir {
+    migrations_with(tag, "")
+}
+
+/// The test's migrations, with `runtime` appended to the `[runtime]` table.
+fn migrations_with(tag: &str, runtime: &str) -> Dir {
     let dir = std::env::temp_dir().join(format!("concertina-mykill-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let files = [
-        ("concertina.toml", "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 20\nbatch_size = 1000\nbatch_target = \"30ms\"\nbatch_pause = \"1ms\"\n".to_string()),
+        ("concertina.toml", format!("dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 20\nbatch_size = 1000\nbatch_target = \"30ms\"\nbatch_pause = \"1ms\"\n{runtime}")),
         ("0001_users/expand.sql", format!(
             "CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(100) NOT NULL, touched int NOT NULL DEFAULT 0) ENGINE=InnoDB;\n\
              -- concertina:allow(unbatched-data-change): test data\n\
@@ -100,8 +107,22 @@ enum KillAt {
     After(u64),
     /// As soon as the state table shows this many statements done in a phase.
     Statements(&'static str, u32),
+    /// As soon as the backfill's cursor (its slices) is saved.
+    BackfillCursorSaved,
     /// As soon as the backfill has saved this many rows done.
     BackfillRows(i64),
+}
+
+impl KillAt {
+    /// The state-table query that says the point is reached.
+    fn reached(&self) -> Option<String> {
+        match self {
+            KillAt::After(_) => None,
+            KillAt::Statements(phase, k) => Some(format!("SELECT COUNT(*) AS n FROM concertina_migrations WHERE version = '0002' AND phase = '{phase}' AND statements_done >= {k}")),
+            KillAt::BackfillCursorSaved => Some("SELECT COUNT(*) AS n FROM concertina_migrations WHERE version = '0002' AND phase = 'backfill' AND backfill_cursor IS NOT NULL".into()),
+            KillAt::BackfillRows(n) => Some(format!("SELECT COUNT(*) AS n FROM concertina_migrations WHERE version = '0002' AND phase = 'backfill' AND rows_done >= {n}")),
+        }
+    }
 }
 
 #[test]
@@ -117,11 +138,31 @@ fn kill_9_at_many_points_then_rerun_completes_exactly() {
     points.extend((1..4).map(|k| KillAt::Statements("expand", k)));
     points.extend((0..3).map(|k| KillAt::Statements("contract", k)));
     points.extend([1, 8_000, 20_000].map(KillAt::BackfillRows));
+    kill_at_each(&dir, "k", &points);
+}
+
+#[test]
+fn kill_9_during_a_parallel_backfill_then_rerun_completes_exactly() {
+    // Three workers, so three slices stand at different cursors when the kill lands; the
+    // rerun resumes each at its own key (and waits for the killed run's worker connections).
+    let dir = migrations_with("p", "backfill_workers = 3\n");
+    let mut points = vec![KillAt::BackfillCursorSaved];
+    points.extend(
+        [1, 2000, 6000, 12_000, 18_000, 24_000, 29_000]
+            .into_iter()
+            .map(KillAt::BackfillRows),
+    );
+    kill_at_each(&dir, "p", &points);
+}
+
+/// Runs `up --contract` once per point, kills it there with SIGKILL, runs it again and checks
+/// that the run completed exactly.
+fn kill_at_each(dir: &Dir, tag: &str, points: &[KillAt]) {
     let mut landed = Vec::new();
     for (i, point) in points.iter().enumerate() {
-        let db = MySqlTestDb::new(&format!("kill{i}")).unwrap_or_else(|e| panic!("{e}"));
+        let db = MySqlTestDb::new(&format!("kill{tag}{i}")).unwrap_or_else(|e| panic!("{e}"));
         let url = db.url.clone();
-        let setup = migrate(&dir, &url, &["up", "--to", "0001"])
+        let setup = migrate(dir, &url, &["up", "--to", "0001"])
             .output()
             .expect("setup");
         assert!(
@@ -129,17 +170,13 @@ fn kill_9_at_many_points_then_rerun_completes_exactly() {
             "setup: {}",
             String::from_utf8_lossy(&setup.stderr)
         );
-        let mut child = migrate(&dir, &url, &["up", "--contract"])
+        let mut child = migrate(dir, &url, &["up", "--contract"])
             .spawn()
             .expect("spawn");
-        match point {
-            KillAt::After(ms) => std::thread::sleep(Duration::from_millis(*ms)),
-            KillAt::Statements(..) | KillAt::BackfillRows(_) => {
+        match (point, point.reached()) {
+            (KillAt::After(ms), _) => std::thread::sleep(Duration::from_millis(*ms)),
+            (_, Some(sql)) => {
                 let deadline = Instant::now() + Duration::from_secs(30);
-                let sql = match point {
-                    KillAt::Statements(phase, k) => format!("SELECT COUNT(*) AS n FROM concertina_migrations WHERE version = '0002' AND phase = '{phase}' AND statements_done >= {k}"),
-                    _ => format!("SELECT COUNT(*) AS n FROM concertina_migrations WHERE version = '0002' AND phase = 'backfill' AND rows_done >= {}", match point { KillAt::BackfillRows(n) => *n, _ => 0 }),
-                };
                 while Instant::now() < deadline && try_count(&url, &sql).unwrap_or(0) < 1 {
                     if matches!(child.try_wait(), Ok(Some(_))) {
                         break;
@@ -147,13 +184,14 @@ fn kill_9_at_many_points_then_rerun_completes_exactly() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
+            (_, None) => {}
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         landed.push(format!("{point:?}: {}", where_it_stopped(&url)));
         // A server still finishing the killed run's statement holds the migrator lock until
         // it ends; `--wait` rides that out.
-        let rerun = migrate(&dir, &url, &["up", "--contract", "--wait", "2m"])
+        let rerun = migrate(dir, &url, &["up", "--contract", "--wait", "2m"])
             .output()
             .expect("rerun");
         let context = format!("kill point {i} ({point:?})");
@@ -188,7 +226,7 @@ fn kill_9_at_many_points_then_rerun_completes_exactly() {
             1,
             "{context}: rows_done must count each row once"
         );
-        let verify = migrate(&dir, &url, &["verify"]).output().expect("verify");
+        let verify = migrate(dir, &url, &["verify"]).output().expect("verify");
         assert!(
             verify.status.success(),
             "{context}: verify: {}",

@@ -2,7 +2,9 @@
 //! server (options, reports, errors, retries, the backfill cursor and its progress). The
 //! backends (`crate::backends::postgres`, `crate::backends::mysql`) run the statements.
 
+pub mod backfill;
 pub mod cursor;
+pub mod error;
 pub mod retry;
 
 use std::time::Duration;
@@ -11,6 +13,7 @@ use crate::error::RuntimeError;
 use concertina_codegen::change::QualName;
 
 pub use cursor::{integer_bounds, Cursor, Slice, Slices};
+pub use error::{DbError, DbErrorKind};
 pub use retry::{adapt, backoff, Jitter};
 
 #[derive(Debug, Clone)]
@@ -50,7 +53,7 @@ pub struct BackfillOptions {
     pub max_replica_lag: Duration,
     pub lock_timeout: Duration,
     pub lock_retries: u32,
-    /// Connections working slices of the key range at once (PostgreSQL; at least 1).
+    /// Connections working slices of the key range at once (at least 1).
     pub workers: usize,
 }
 

@@ -17,9 +17,10 @@ use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::source::SourceFile;
 use diesel::connection::SimpleConnection;
 
-use super::{describe_error, is_lock_wait_timeout, timeout_seconds, MySql, Version};
+use super::{db_error, describe_error, sql_literal, timeout_seconds, MySql, Version};
 use crate::backend::LockInfo;
 use crate::engine::{backoff, ApplyOptions, StepReport};
+use crate::engine::{DbError, DbErrorKind};
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
 
@@ -137,25 +138,21 @@ fn with_clause(sql: &str, change: &Change, online: Online) -> String {
     }
 }
 
-/// The server refused the requested algorithm or lock (errors 1845, 1846; 4092 when INSTANT
-/// ran out of row versions).
-fn is_refusal(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    (m.contains("is not supported") && (m.contains("algorithm=") || m.contains("lock=")))
-        || m.contains("maximum row versions")
-        || m.contains("row versions")
+/// The server refused the requested algorithm or lock (errors 1845, 1846; MySQL's 4092 when
+/// INSTANT ran out of row versions — on MariaDB 4092 is an unknown view).
+fn is_refusal(e: &DbError, mariadb: bool) -> bool {
+    e.kind == DbErrorKind::Refused || (!mariadb && e.code == "4092")
 }
 
 /// An error that means the statement's work is already there (a run killed after the
-/// statement committed and before its progress was recorded).
-fn already_done(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("duplicate column name")
-        || m.contains("duplicate key name")
-        || m.contains("already exists")
-        || m.contains("can't drop")
-        || m.contains("check that it exists")
-        || (m.contains("unknown column") && m.contains("in '"))
+/// statement committed and before its progress was recorded), by error number: the table,
+/// column, index, constraint, trigger or routine exists (1050, 1060, 1061, 1068, 1826, 1359,
+/// 1304), or what it drops or renames is gone (1091, 1054).
+fn already_done(e: &DbError) -> bool {
+    matches!(
+        e.code.parse::<u32>(),
+        Ok(1050 | 1054 | 1060 | 1061 | 1068 | 1091 | 1304 | 1359 | 1826)
+    )
 }
 
 fn recipe(message: &str) -> &'static str {
@@ -169,10 +166,6 @@ fn recipe(message: &str) -> &'static str {
     } else {
         "one change per ALTER (a combined ALTER takes the slowest algorithm), or the expand/backfill/contract recipe of the checker's rule for this change"
     }
-}
-
-fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// Records `done` statements of the phase (and clears the started mark).
@@ -319,7 +312,9 @@ impl MySql {
                     "START TRANSACTION;\n{};\n{record};\nCOMMIT",
                     statements.join(";\n")
                 );
-                report.retries = self.with_lock_retries(&body, None, options, false)?;
+                report.retries = self
+                    .with_lock_retries(&body, None, options, false)
+                    .map_err(|e| e.message)?;
             }
             _ => {
                 self.conn
@@ -344,10 +339,10 @@ impl MySql {
                             ran = true;
                             break;
                         }
-                        Err(message) if is_refusal(&message) => {
-                            refusals.push(format!("{}: {message}", online.clause(true)));
+                        Err(e) if is_refusal(&e, self.mariadb) => {
+                            refusals.push(format!("{}: {}", online.clause(true), e.message));
                         }
-                        Err(message) => return Err(message),
+                        Err(e) => return Err(e.message),
                     }
                 }
                 if !ran && !refusals.is_empty() {
@@ -359,12 +354,9 @@ impl MySql {
                     ));
                 }
                 if !ran {
-                    report.retries = self.with_lock_retries(
-                        &step.sql,
-                        table.as_ref(),
-                        options,
-                        first_after_resume,
-                    )?;
+                    report.retries = self
+                        .with_lock_retries(&step.sql, table.as_ref(), options, first_after_resume)
+                        .map_err(|e| e.message)?;
                 }
             }
         }
@@ -380,7 +372,7 @@ impl MySql {
         table: Option<&QualName>,
         options: &ApplyOptions,
         tolerate_done: bool,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, DbError> {
         let seconds = timeout_seconds(options.lock_timeout);
         let mut attempt = 0;
         loop {
@@ -393,14 +385,14 @@ impl MySql {
             match result {
                 Ok(()) => return Ok(attempt),
                 Err(e) => {
-                    let message = describe_error(&e);
+                    let error = db_error(&mut self.conn, &e);
                     // A transaction left open by a failed multi-statement body.
                     let _ = self.conn.batch_execute("ROLLBACK");
-                    if tolerate_done && already_done(&message) {
+                    if tolerate_done && already_done(&error) {
                         return Ok(attempt);
                     }
-                    if !is_lock_wait_timeout(&message) {
-                        return Err(message);
+                    if !error.is_retryable() {
+                        return Err(error);
                     }
                     if attempt >= options.lock_retries {
                         let blockers = self.blockers(table);
@@ -409,10 +401,13 @@ impl MySql {
                         } else {
                             format!(" (blocked by {})", blockers.join(", "))
                         };
-                        return Err(format!(
-                            "gave up after {} attempts: the metadata lock was not granted within lock_wait_timeout ({seconds} s){named}; retry when the blocking transaction is done, or raise lock_retries",
-                            attempt + 1
-                        ));
+                        return Err(DbError {
+                            message: format!(
+                                "gave up after {} attempts: the metadata lock was not granted within lock_wait_timeout ({seconds} s){named}; retry when the blocking transaction is done, or raise lock_retries",
+                                attempt + 1
+                            ),
+                            ..error
+                        });
                     }
                     attempt += 1;
                     std::thread::sleep(backoff(attempt, self.jitter.factor()));
@@ -480,13 +475,31 @@ mod tests {
             ),
             "ALTER TABLE t ADD COLUMN c int -- why\n, ALGORITHM=INSTANT"
         );
-        assert!(is_refusal(
-            "ALGORITHM=INSTANT is not supported. Reason: Cannot change column type. Try ALGORITHM=COPY"
-        ));
-        assert!(!is_refusal(
-            "Lock wait timeout exceeded; try restarting transaction"
-        ));
-        assert!(already_done("Duplicate column name 'c'"));
+    }
+
+    /// Decided by error number alone: the same message text in another language, or no text,
+    /// classifies the same.
+    #[test]
+    fn refusals_and_work_already_done_are_told_by_error_number() {
+        let error = |errno: u32| DbError {
+            kind: super::super::classify(errno),
+            code: errno.to_string(),
+            message: "(translated)".into(),
+        };
+        assert!(is_refusal(&error(1846), true));
+        assert!(is_refusal(&error(1845), false));
+        assert!(is_refusal(&error(4092), false));
+        assert!(
+            !is_refusal(&error(4092), true),
+            "MariaDB's 4092 is an unknown view"
+        );
+        assert!(!is_refusal(&error(1205), false));
+        assert!(already_done(&error(1060)));
+        assert!(already_done(&error(1091)));
+        assert!(!already_done(&error(1205)));
+        assert!(error(1205).is_retryable());
+        assert!(error(1213).is_retryable());
+        assert!(!error(1062).is_retryable());
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! The backfill engine on MySQL/MariaDB: each statement of `backfill.sql` runs as keyset
-//! batches over the primary key (or a unique index over NOT NULL columns). Both servers refuse
-//! `LIMIT` in `IN (SELECT …)`, so a batch's upper key comes first
+//! The backfill engine's MySQL/MariaDB side ([`BatchServer`]): the SQL of each query, one
+//! connection per worker. The batches, slices, workers, retries and progress are the shared
+//! engine's (`crate::engine::backfill`).
+//!
+//! Both servers refuse `LIMIT` in `IN (SELECT …)`, so a batch's upper key comes first
 //! (`SELECT k FROM t WHERE k > ? ORDER BY k LIMIT 1 OFFSET n-1`), then
 //! `UPDATE … WHERE k > ? AND k <= ? AND (<the statement's predicate>)` — a range scan of the
-//! clustered key. One short transaction per batch holds the update and the saved cursor and
-//! row count, so a killed migrator resumes at the cursor and touches no row twice.
+//! clustered key. Rows an app transaction holds: the batch waits at most
+//! `innodb_lock_wait_timeout` (the `lock_timeout`, in whole seconds) and the engine retries it
+//! with backoff; there is no `SKIP LOCKED` for `UPDATE` on these servers.
 //!
-//! Rows an app transaction holds: the batch waits at most `innodb_lock_wait_timeout` (the
-//! `lock_timeout`, in whole seconds) and is retried with backoff; there is no `SKIP LOCKED`
-//! for `UPDATE` on these servers.
+//! The saved cursor is rewritten per slice with `JSON_SET` in the batch's transaction. Worker
+//! `i` holds the named lock [`worker_lock_name`] while it lives, so that a new run waits until
+//! no worker of a killed run can still commit a batch.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concertina_codegen::change::{Change, QualName};
 use diesel::connection::SimpleConnection;
@@ -20,19 +23,13 @@ use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use super::MySql;
-use super::{describe_error, is_lock_wait_timeout, quote_ident, quoted_table, timeout_seconds};
-use crate::engine::{adapt, BackfillOptions, Cursor, Progress};
-use crate::engine::{backoff, ApplyError, ApplyOptions};
+use super::{db_error, describe_error, quote_ident, quoted_table, timeout_seconds};
+use crate::engine::backfill::{self, Batch, BatchServer, KeyColumn};
+use crate::engine::MAX_WORKERS;
+use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, DbError, Progress, Slices};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, StepKind};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
-
-#[derive(Debug, Clone)]
-struct KeyColumn {
-    name: String,
-    /// Integer keys are bound as integers (a string would compare as a double).
-    integer: bool,
-}
 
 #[derive(QueryableByName)]
 struct KeyRow {
@@ -59,7 +56,7 @@ struct OptInt {
 }
 
 /// The statement rebuilt around a key range: `{range}` is replaced per batch.
-struct Template {
+pub struct Template {
     table: QualName,
     reference: String,
     change: String,
@@ -175,15 +172,110 @@ fn bind_all<'f>(
     q
 }
 
-struct Engine<'a> {
-    db: &'a mut MySql,
-    options: BackfillOptions,
-    version: String,
+/// The named lock worker `slot` holds: server-wide names, so the database is part of it
+/// (hashed when the name would pass MySQL's 64 characters).
+pub fn worker_lock_name(database: &str, slot: usize) -> String {
+    let name = format!("concertina-worker-{slot}:{database}");
+    if name.len() <= 64 {
+        name
+    } else {
+        format!(
+            "concertina-worker-{slot}:{}",
+            &crate::plan::checksum(database)[..32]
+        )
+    }
+}
+
+/// One backfill connection to MySQL/MariaDB.
+pub struct MyBatch {
+    db: MySql,
+    database: String,
+    /// This connection's worker slot (its named lock).
+    slot: usize,
+    /// The next slot to give a new worker.
+    next_slot: usize,
     /// The server answers neither `SHOW REPLICA STATUS` nor `SHOW SLAVE STATUS`.
     no_replica_status: bool,
 }
 
-impl Engine<'_> {
+impl MyBatch {
+    fn connect(url: &str, mariadb: bool, slot: usize) -> Result<MyBatch, String> {
+        let mut db = MySql::connect(url, mariadb).map_err(|e| e.to_string())?;
+        let database = db.database.clone();
+        let got: OptInt = diesel::sql_query("SELECT CAST(GET_LOCK(?, 0) AS SIGNED) AS n")
+            .bind::<Text, _>(worker_lock_name(&database, slot))
+            .get_result(&mut db.conn)
+            .map_err(|e| format!("starting a backfill worker: {}", describe_error(&e)))?;
+        if got.n != Some(1) {
+            return Err(format!(
+                "starting a backfill worker: its lock `{}` is held by another session",
+                worker_lock_name(&database, slot)
+            ));
+        }
+        Ok(MyBatch {
+            db,
+            database,
+            slot,
+            next_slot: slot + 1,
+            no_replica_status: false,
+        })
+    }
+
+    /// Runs one statement of the batch's transaction, classifying a failure while the
+    /// server's diagnostics still describe it.
+    fn exec(
+        c: &mut diesel::MysqlConnection,
+        q: BoxedSqlQuery<'_, Mysql, diesel::query_builder::SqlQuery>,
+    ) -> Result<usize, DbError> {
+        q.execute(c).map_err(|e| db_error(c, &e))
+    }
+}
+
+/// Waits until no worker of an earlier (killed) run holds its lock on the server, so none can
+/// commit a batch after this run has read the cursor.
+fn wait_for_earlier_workers(db: &mut MySql) -> Result<(), String> {
+    let database = db.database.clone();
+    let names: Vec<String> = (0..MAX_WORKERS)
+        .map(|slot| worker_lock_name(&database, slot))
+        .collect();
+    let any_held = format!(
+        "SELECT CAST(COALESCE({}) AS SIGNED) AS n",
+        names
+            .iter()
+            .map(|n| format!("IS_USED_LOCK({})", super::sql_literal(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let held: OptInt = diesel::sql_query(&any_held)
+            .get_result(&mut db.conn)
+            .map_err(|e| describe_error(&e))?;
+        if held.n.is_none() {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "a backfill worker of an earlier run (connection {}) is still on the server after 10 minutes; end it (KILL {}) and run again",
+                held.n.unwrap_or_default(),
+                held.n.unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl BatchServer for MyBatch {
+    type Template = Template;
+
+    fn template(&self, change: &Change) -> Result<Template, String> {
+        template(change)
+    }
+
+    fn target(t: &Template) -> &QualName {
+        &t.table
+    }
+
     fn key_of(&mut self, table: &QualName) -> Result<Vec<KeyColumn>, String> {
         let exists: OptInt = diesel::sql_query(
             "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.TABLES
@@ -229,139 +321,11 @@ impl Engine<'_> {
             .iter()
             .map(|c| KeyColumn {
                 name: c.col.clone(),
+                ty: c.data_type.to_ascii_lowercase(),
+                // Integer keys are bound as integers (a string would compare as a double).
                 integer: c.data_type.to_ascii_lowercase().contains("int"),
             })
             .collect())
-    }
-
-    /// The upper key of the next batch of `n` keys after `lo`, or `None` past the last row.
-    fn upper_key(
-        &mut self,
-        t: &Template,
-        keys: &[KeyColumn],
-        lo: Option<&[String]>,
-        n: u64,
-    ) -> Result<Option<Vec<String>>, String> {
-        let table = quoted_table(&t.table);
-        let cols: Vec<String> = keys.iter().map(|k| quote_ident(&k.name)).collect();
-        let texts: Vec<String> = cols.iter().map(|c| format!("CAST({c} AS CHAR)")).collect();
-        let (bound, order) = match lo {
-            Some(_) => {
-                let (sql, order) = after(keys, &table);
-                (format!("WHERE {sql}"), order)
-            }
-            None => (String::new(), Vec::new()),
-        };
-        let sql = format!(
-            "SELECT CAST(JSON_ARRAY({}) AS CHAR) AS v FROM {table} {bound} ORDER BY {} LIMIT 1 OFFSET {}",
-            texts.join(", "),
-            cols.join(", "),
-            n.saturating_sub(1)
-        );
-        let lo_values = lo.map(<[String]>::to_vec).unwrap_or_default();
-        let query = bind_all(
-            diesel::sql_query(sql).into_boxed(),
-            keys,
-            &[(&order, &lo_values)],
-        );
-        let row: Option<OptText> = query
-            .get_result(&mut self.db.conn)
-            .optional()
-            .map_err(|e| describe_error(&e))?;
-        let Some(text) = row.and_then(|r| r.v) else {
-            return Ok(None);
-        };
-        let values: Vec<serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        Ok(Some(
-            values
-                .into_iter()
-                .map(|v| match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                })
-                .collect(),
-        ))
-    }
-
-    /// One batch over `(lo, hi]` (`hi` None: to the end), with the state row in the same
-    /// transaction. Returns the rows it changed.
-    fn batch(
-        &mut self,
-        t: &Template,
-        keys: &[KeyColumn],
-        lo: Option<&[String]>,
-        hi: Option<&[String]>,
-        next: &Cursor,
-    ) -> Result<i64, String> {
-        let mut range = Vec::new();
-        let mut groups: Vec<(Vec<usize>, Vec<String>)> = Vec::new();
-        if let Some(lo) = lo {
-            let (sql, order) = after(keys, &t.reference);
-            range.push(sql);
-            groups.push((order, lo.to_vec()));
-        }
-        if let Some(hi) = hi {
-            let (sql, order) = at_most(keys, &t.reference);
-            range.push(sql);
-            groups.push((order, hi.to_vec()));
-        }
-        if range.is_empty() {
-            range.push("TRUE".into());
-        }
-        let sql = t.change.replace("{range}", &range.join(" AND "));
-        let state = format!(
-            "UPDATE {} SET backfill_cursor = ?, rows_done = rows_done + ?, updated_at = UTC_TIMESTAMP(6)
-             WHERE version = ? AND phase = 'backfill'",
-            quote_ident(STATE_TABLE)
-        );
-        let cursor_json = next.to_json();
-        let mut attempt = 0;
-        loop {
-            let refs: Vec<(&[usize], &[String])> = groups
-                .iter()
-                .map(|(o, v)| (o.as_slice(), v.as_slice()))
-                .collect();
-            let version = self.version.clone();
-            let result = self
-                .db
-                .conn
-                .transaction::<_, diesel::result::Error, _>(|c| {
-                    let changed = bind_all(diesel::sql_query(sql.clone()).into_boxed(), keys, &refs)
-                        .execute(c)? as i64;
-                    diesel::sql_query(state.clone())
-                        .bind::<Text, _>(&cursor_json)
-                        .bind::<BigInt, _>(changed)
-                        .bind::<Text, _>(&version)
-                        .execute(c)?;
-                    Ok(changed)
-                });
-            match result {
-                Ok(n) => return Ok(n),
-                Err(e) => {
-                    let message = describe_error(&e);
-                    let retry = is_lock_wait_timeout(&message) || message.contains("Deadlock");
-                    if !retry {
-                        return Err(message);
-                    }
-                    if attempt >= self.options.lock_retries {
-                        let blockers = self.db.blockers(Some(&t.table));
-                        let named = if blockers.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (held by {})", blockers.join(", "))
-                        };
-                        return Err(format!(
-                            "gave up after {} attempts: rows of this batch stayed locked longer than innodb_lock_wait_timeout ({} s){named}; the cursor is saved, run the backfill again when the long transaction is done, or raise lock_retries",
-                            attempt + 1,
-                            timeout_seconds(self.options.lock_timeout)
-                        ));
-                    }
-                    attempt += 1;
-                    std::thread::sleep(backoff(attempt, self.db.jitter.factor()));
-                }
-            }
-        }
     }
 
     fn estimate(&mut self, table: &QualName) -> i64 {
@@ -381,120 +345,266 @@ impl Engine<'_> {
         // MariaDB 10.5+ and MySQL 8.0.22+ know SHOW REPLICA STATUS; older ones only the
         // SLAVE spelling. Both name the column Seconds_Behind_Master on MariaDB.
         for sql in ["SHOW REPLICA STATUS", "SHOW SLAVE STATUS"] {
-            match diesel::sql_query(sql).load::<Master>(&mut self.db.conn) {
-                Ok(rows) => {
-                    let worst = rows.iter().filter_map(|r| r.seconds).max().unwrap_or(0);
-                    return Duration::from_secs(worst.max(0) as u64);
-                }
-                Err(_) => continue,
+            if let Ok(rows) = diesel::sql_query(sql).load::<Master>(&mut self.db.conn) {
+                let worst = rows.iter().filter_map(|r| r.seconds).max().unwrap_or(0);
+                return Duration::from_secs(worst.max(0) as u64);
             }
         }
         self.no_replica_status = true;
         Duration::ZERO
     }
 
-    fn run_statement(
-        &mut self,
-        step_index: usize,
-        change: &Change,
-        mut cursor: Cursor,
-        rows_before: i64,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<i64, String> {
-        let t = template(change)?;
-        let keys = self.key_of(&t.table)?;
-        if cursor.key.as_ref().is_some_and(|k| k.len() != keys.len()) {
-            // The key changed since the cursor was saved (or the state row was edited).
-            return Err(format!(
-                "the saved backfill cursor has {} key value(s) but `{}` is keyed by {} column(s); clear `backfill_cursor` of this phase in {STATE_TABLE} to start the statement over (its predicate skips rows already done)",
-                cursor.key.as_ref().map_or(0, Vec::len),
-                t.table,
-                keys.len()
-            ));
-        }
-        let estimate = self.estimate(&t.table);
-        let started = Instant::now();
-        let mut batch_size = self.options.batch_size.max(1);
-        let mut rows_done: i64 = 0;
-        // A resumed statement's progress starts where the interrupted run left it.
-        let scanned_before = cursor.scanned;
-        let mut scanned: i64 = scanned_before;
-        on_progress(&Progress {
-            table: t.table.clone(),
-            rows_done: rows_before,
-            scanned,
-            scanned_before,
-            estimate,
-            batch_size,
-            elapsed: Duration::ZERO,
-            waiting_for_replicas: false,
-            workers: 1,
-        });
-        cursor.statement = step_index;
-        let seconds = timeout_seconds(self.options.lock_timeout);
+    fn prepare_session(&mut self, options: &BackfillOptions) -> Result<(), String> {
+        let seconds = timeout_seconds(options.lock_timeout);
         self.db
             .conn
             .batch_execute(&format!(
                 "SET SESSION innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
             ))
-            .map_err(|e| describe_error(&e))?;
-        // `revisiting` marks the last batch done (set in its own transaction).
-        while !cursor.revisiting {
-            while self.replica_lag() > self.options.max_replica_lag {
-                on_progress(&Progress {
-                    table: t.table.clone(),
-                    rows_done: rows_before + rows_done,
-                    scanned,
-                    scanned_before,
-                    estimate,
-                    batch_size,
-                    elapsed: started.elapsed(),
-                    waiting_for_replicas: true,
-                    workers: 1,
-                });
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            let hi = self.upper_key(&t, &keys, cursor.key.as_deref(), batch_size)?;
-            let batch_started = Instant::now();
-            let mut next = cursor.clone();
-            match &hi {
-                Some(hi) => {
-                    next.key = Some(hi.clone());
-                    next.scanned += batch_size as i64;
-                }
-                None => next.revisiting = true,
-            }
-            let changed = self.batch(&t, &keys, cursor.key.as_deref(), hi.as_deref(), &next)?;
-            rows_done += changed;
-            scanned += if hi.is_some() {
-                batch_size as i64
-            } else {
-                changed
-            };
-            cursor = next;
-            on_progress(&Progress {
-                table: t.table.clone(),
-                rows_done: rows_before + rows_done,
-                scanned,
-                scanned_before,
-                estimate,
-                batch_size,
-                elapsed: started.elapsed(),
-                waiting_for_replicas: false,
-                workers: 1,
-            });
-            if hi.is_none() {
-                break;
-            }
-            batch_size = adapt(
-                batch_size,
-                batch_started.elapsed(),
-                self.options.batch_target,
-            );
-            std::thread::sleep(self.options.batch_pause);
-        }
-        Ok(rows_done)
+            .map_err(|e| describe_error(&e))
     }
+
+    fn upper_key(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        lo: Option<&[String]>,
+        hi: Option<&[String]>,
+        n: u64,
+    ) -> Result<Option<Vec<String>>, String> {
+        let table = quoted_table(&t.table);
+        let cols: Vec<String> = keys.iter().map(|k| quote_ident(&k.name)).collect();
+        let texts: Vec<String> = cols.iter().map(|c| format!("CAST({c} AS CHAR)")).collect();
+        let (mut conditions, mut groups) = (Vec::new(), Vec::new());
+        let lo_values = lo.map(<[String]>::to_vec).unwrap_or_default();
+        let hi_values = hi.map(<[String]>::to_vec).unwrap_or_default();
+        if lo.is_some() {
+            let (sql, order) = after(keys, &table);
+            conditions.push(sql);
+            groups.push(order);
+        }
+        if hi.is_some() {
+            let (sql, order) = at_most(keys, &table);
+            conditions.push(sql);
+            groups.push(order);
+        }
+        let bound = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT CAST(JSON_ARRAY({}) AS CHAR) AS v FROM {table} {bound} ORDER BY {} LIMIT 1 OFFSET {}",
+            texts.join(", "),
+            cols.join(", "),
+            n.saturating_sub(1)
+        );
+        let mut values: Vec<(&[usize], &[String])> = Vec::new();
+        let mut g = groups.iter();
+        if lo.is_some() {
+            values.push((g.next().map_or(&[][..], Vec::as_slice), &lo_values));
+        }
+        if hi.is_some() {
+            values.push((g.next().map_or(&[][..], Vec::as_slice), &hi_values));
+        }
+        let query = bind_all(diesel::sql_query(sql).into_boxed(), keys, &values);
+        let row: Option<OptText> = query
+            .get_result(&mut self.db.conn)
+            .optional()
+            .map_err(|e| describe_error(&e))?;
+        let Some(text) = row.and_then(|r| r.v) else {
+            return Ok(None);
+        };
+        json_key(&text).map(Some)
+    }
+
+    fn integer_span(
+        &mut self,
+        t: &Template,
+        key: &KeyColumn,
+    ) -> Result<Option<(i128, i128)>, String> {
+        #[derive(QueryableByName)]
+        struct MinMax {
+            #[diesel(sql_type = Nullable<Text>)]
+            lo: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            hi: Option<String>,
+        }
+        let col = quote_ident(&key.name);
+        let m: MinMax = diesel::sql_query(format!(
+            "SELECT CAST(MIN({col}) AS CHAR) AS lo, CAST(MAX({col}) AS CHAR) AS hi FROM {}",
+            quoted_table(&t.table)
+        ))
+        .get_result(&mut self.db.conn)
+        .map_err(|e| describe_error(&e))?;
+        let parse = |v: Option<String>| v.and_then(|v| v.parse::<i128>().ok());
+        Ok(parse(m.lo).zip(parse(m.hi)))
+    }
+
+    fn sample_keys(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        estimate: i64,
+    ) -> Result<Vec<Vec<String>>, String> {
+        // Every n-th key in key order (an index-only scan of the clustered key), about 20,000.
+        let cols: Vec<String> = keys.iter().map(|k| quote_ident(&k.name)).collect();
+        let texts: Vec<String> = cols.iter().map(|c| format!("CAST({c} AS CHAR)")).collect();
+        let every = (estimate / 20_000).max(1);
+        let rows: Vec<OptText> = diesel::sql_query(format!(
+            "SELECT v FROM (SELECT CAST(JSON_ARRAY({}) AS CHAR) AS v,
+                                   ROW_NUMBER() OVER (ORDER BY {}) AS r
+                            FROM {}) s
+             WHERE MOD(r, {every}) = 0 ORDER BY r",
+            texts.join(", "),
+            cols.join(", "),
+            quoted_table(&t.table)
+        ))
+        .load(&mut self.db.conn)
+        .map_err(|e| describe_error(&e))?;
+        rows.into_iter()
+            .filter_map(|r| r.v)
+            .map(|v| json_key(&v))
+            .collect()
+    }
+
+    fn batch(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        b: &Batch,
+    ) -> Result<(i64, i64), DbError> {
+        let mut range = Vec::new();
+        let mut groups: Vec<(Vec<usize>, Vec<String>)> = Vec::new();
+        if let Some(lo) = b.lo {
+            let (sql, order) = after(keys, &t.reference);
+            range.push(sql);
+            groups.push((order, lo.to_vec()));
+        }
+        if let Some(hi) = b.hi {
+            let (sql, order) = at_most(keys, &t.reference);
+            range.push(sql);
+            groups.push((order, hi.to_vec()));
+        }
+        if range.is_empty() {
+            range.push("TRUE".into());
+        }
+        let sql = t.change.replace("{range}", &range.join(" AND "));
+        // Only this slice's entry of the cursor: the workers share the state row.
+        let state = format!(
+            "UPDATE {} SET backfill_cursor = JSON_SET(backfill_cursor, '$.slices[{}]', JSON_EXTRACT(?, '$')),
+                 rows_done = rows_done + ?, updated_at = UTC_TIMESTAMP(6)
+             WHERE version = ? AND phase = 'backfill'",
+            quote_ident(STATE_TABLE),
+            b.index
+        );
+        let refs: Vec<(&[usize], &[String])> = groups
+            .iter()
+            .map(|(o, v)| (o.as_slice(), v.as_slice()))
+            .collect();
+        let mut failure: Option<DbError> = None;
+        let result = self
+            .db
+            .conn
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                let changed = match Self::exec(
+                    c,
+                    bind_all(diesel::sql_query(sql.clone()).into_boxed(), keys, &refs),
+                ) {
+                    Ok(n) => n as i64,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(diesel::result::Error::RollbackTransaction);
+                    }
+                };
+                let slice = (b.save)(changed, changed).to_value().to_string();
+                let save = diesel::sql_query(state.clone())
+                    .into_boxed()
+                    .bind::<Text, _>(slice)
+                    .bind::<BigInt, _>(changed)
+                    .bind::<Text, _>(b.version.to_string());
+                if let Err(e) = Self::exec(c, save) {
+                    failure = Some(e);
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+                Ok((changed, changed))
+            });
+        match (result, failure) {
+            (Ok(r), _) => Ok(r),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(db_error(&mut self.db.conn, &e)),
+        }
+    }
+
+    fn save_cursor(&mut self, version: &str, cursor: &Slices) -> Result<(), String> {
+        diesel::sql_query(format!(
+            "UPDATE {} SET backfill_cursor = ?, updated_at = UTC_TIMESTAMP(6)
+             WHERE version = ? AND phase = 'backfill'",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(cursor.to_json())
+        .bind::<Text, _>(version)
+        .execute(&mut self.db.conn)
+        .map(|_| ())
+        .map_err(|e| format!("saving the backfill cursor: {}", describe_error(&e)))
+    }
+
+    fn worker(&mut self) -> Result<MyBatch, String> {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        MyBatch::connect(&self.db.url, self.db.mariadb, slot)
+    }
+
+    fn blockers(&mut self, table: &QualName) -> Vec<String> {
+        self.db.blockers(Some(table))
+    }
+}
+
+impl Drop for MyBatch {
+    fn drop(&mut self) {
+        let _ = self.db.conn.batch_execute(&format!(
+            "DO RELEASE_LOCK({})",
+            super::sql_literal(&worker_lock_name(&self.database, self.slot))
+        ));
+    }
+}
+
+/// Parses `JSON_ARRAY(CAST(k AS CHAR), …)` into the key's values.
+fn json_key(text: &str) -> Result<Vec<String>, String> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(values
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+/// Runs one backfill statement from `cursor`, on connections of its own (the state row of
+/// `version`, if any, gets the cursor): what a phase and `bench backfill` run.
+#[allow(clippy::too_many_arguments)]
+pub fn run_statement(
+    db: &MySql,
+    options: &BackfillOptions,
+    version: &str,
+    step_index: usize,
+    change: &Change,
+    cursor: Slices,
+    rows_before: i64,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<i64, String> {
+    let mut first = MyBatch::connect(&db.url, db.mariadb, 0)?;
+    backfill::run_statement(
+        &mut first,
+        options,
+        version,
+        step_index,
+        change,
+        cursor,
+        rows_before,
+        on_progress,
+    )
 }
 
 /// Runs one data change through the batched engine from the start, outside any phase (the
@@ -506,13 +616,16 @@ pub fn run_one(
     options: &BackfillOptions,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<i64, String> {
-    let mut engine = Engine {
+    run_statement(
         db,
-        options: options.clone(),
-        version: version.to_string(),
-        no_replica_status: false,
-    };
-    engine.run_statement(0, change, Cursor::default(), 0, on_progress)
+        options,
+        version,
+        0,
+        change,
+        Slices::default(),
+        0,
+        on_progress,
+    )
 }
 
 /// Runs a backfill phase, statement by statement, resuming at the saved cursor.
@@ -525,11 +638,13 @@ pub(super) fn run_phase(
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), ApplyError> {
     let interrupted = super::apply::interrupted_statement(existing);
-    let saved = existing
-        .filter(|r| r.status != Status::RolledBack)
-        .and_then(|r| r.cursor.as_deref())
-        .and_then(Cursor::from_json);
     let start_at = db.begin_phase(plan, existing)?;
+    // Workers of a killed run may still be finishing a batch on the server: wait for them,
+    // then read the cursor as they left it.
+    if let Err(message) = wait_for_earlier_workers(db) {
+        return Err(RuntimeError::query("starting the backfill", message).into());
+    }
+    let saved = db.saved_cursor(&plan.version)?;
     let mut rows_before = existing
         .filter(|r| r.status != Status::RolledBack)
         .map_or(0, |r| r.rows_done);
@@ -543,15 +658,18 @@ pub(super) fn run_phase(
         };
         let cursor = match &saved {
             Some(c) if c.statement == step.index => c.clone(),
-            _ => Cursor::default(),
+            _ => Slices::default(),
         };
-        let mut engine = Engine {
+        match run_statement(
             db,
-            options: options.clone(),
-            version: plan.version.clone(),
-            no_replica_status: false,
-        };
-        match engine.run_statement(step.index, change, cursor, rows_before, on_progress) {
+            options,
+            &plan.version,
+            step.index,
+            change,
+            cursor,
+            rows_before,
+            on_progress,
+        ) {
             Ok(rows) => rows_before += rows,
             Err(message) => return Err(db.fail_step(plan, step, message)),
         }
@@ -577,6 +695,7 @@ mod tests {
         (0..n)
             .map(|i| KeyColumn {
                 name: format!("k{i}"),
+                ty: "int".into(),
                 integer: true,
             })
             .collect()

@@ -5,7 +5,7 @@
 //! (`SET SESSION …` takes only integers we computed).
 
 mod apply;
-mod backfill;
+pub mod backfill;
 mod catalog;
 pub mod testdb;
 
@@ -20,7 +20,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::backend::{Backend, LockInfo};
 use crate::catalog::Fact;
 use crate::engine::{ApplyError, ApplyOptions, StepReport};
-use crate::engine::{BackfillOptions, Progress};
+use crate::engine::{BackfillOptions, DbError, DbErrorKind, Progress, Slices};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{
@@ -31,6 +31,7 @@ use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
 pub use backfill::run_one as backfill_one;
+pub use backfill::worker_lock_name;
 
 /// Quotes an identifier for MySQL: `` `a``b` ``.
 pub fn quote_ident(ident: &str) -> String {
@@ -70,10 +71,69 @@ impl Version {
 pub struct MySql {
     conn: MysqlConnection,
     url: String,
+    /// The database the URL names (`DATABASE()`).
+    database: String,
     pub mariadb: bool,
     pub version: Version,
     lock_name: String,
     jitter: crate::engine::Jitter,
+}
+
+/// A MySQL/MariaDB error number's kind (server error reference; MariaDB's own numbers noted).
+pub fn classify(errno: u32) -> DbErrorKind {
+    match errno {
+        // ER_LOCK_WAIT_TIMEOUT: a row lock (innodb_lock_wait_timeout) or a metadata lock
+        // (lock_wait_timeout) was not granted in time.
+        1205 => DbErrorKind::LockTimeout,
+        // ER_LOCK_DEADLOCK: chosen as the victim; the transaction was rolled back.
+        1213 => DbErrorKind::Deadlock,
+        // ER_QUERY_TIMEOUT (MySQL max_execution_time), ER_STATEMENT_TIMEOUT (MariaDB
+        // max_statement_time).
+        3024 | 1969 => DbErrorKind::StatementTimeout,
+        // ER_ALTER_OPERATION_NOT_SUPPORTED(_REASON): the ALGORITHM/LOCK asked for cannot do it.
+        1845 | 1846 => DbErrorKind::Refused,
+        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED (MariaDB), client: server gone / lost.
+        1053 | 1927 | 2006 | 2013 => DbErrorKind::Connection,
+        _ => DbErrorKind::Other,
+    }
+}
+
+/// The error of the statement that just failed on `conn`, classified by its error number,
+/// which `GET DIAGNOSTICS` reads while the server's diagnostics area still holds it (diesel
+/// keeps only the message text). Call it before anything else runs on the connection.
+pub fn db_error(conn: &mut MysqlConnection, e: &diesel::result::Error) -> DbError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let message = describe_error(e);
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => DbError {
+            kind: DbErrorKind::Connection,
+            code: String::new(),
+            message,
+        },
+        Error::DatabaseError(..) => {
+            let errno = conn
+                .batch_execute("GET DIAGNOSTICS CONDITION 1 @concertina_errno = MYSQL_ERRNO")
+                .ok()
+                .and_then(|_| {
+                    diesel::sql_query("SELECT CAST(@concertina_errno AS SIGNED) AS n")
+                        .get_result::<OptInt>(conn)
+                        .ok()
+                })
+                .and_then(|r| r.n)
+                .and_then(|n| u32::try_from(n).ok());
+            DbError {
+                kind: errno.map_or(DbErrorKind::Other, classify),
+                code: errno.map(|n| n.to_string()).unwrap_or_default(),
+                message,
+            }
+        }
+        _ => DbError::other(message),
+    }
+}
+
+/// A string literal for the few statements that take no placeholders.
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 #[derive(QueryableByName)]
@@ -165,6 +225,7 @@ impl MySql {
         Ok(MySql {
             conn,
             url: url.to_string(),
+            database: database.clone(),
             mariadb: mariadb || version_text.to_ascii_lowercase().contains("mariadb"),
             version,
             lock_name,
@@ -183,6 +244,35 @@ impl MySql {
     }
 
     /// The session that holds the migrator lock, as one line.
+    /// The saved backfill cursor of `version`. One that cannot be read is an error: starting
+    /// the statement over could write rows twice. A DDL statement's started mark (a backfill
+    /// phase may hold one for a statement that is not a data change) is no cursor.
+    fn saved_cursor(&mut self, version: &str) -> Result<Option<Slices>, RuntimeError> {
+        #[derive(QueryableByName)]
+        struct C {
+            #[diesel(sql_type = Nullable<Text>)]
+            backfill_cursor: Option<String>,
+        }
+        let row: Option<C> = diesel::sql_query(format!(
+            "SELECT backfill_cursor FROM {} WHERE version = ? AND phase = 'backfill'",
+            quote_ident(STATE_TABLE)
+        ))
+        .bind::<Text, _>(version)
+        .get_result(&mut self.conn)
+        .optional()
+        .map_err(|e| RuntimeError::query("reading the backfill cursor", e))?;
+        match row.and_then(|r| r.backfill_cursor) {
+            None => Ok(None),
+            Some(text) if text.contains("ddl_started") => Ok(None),
+            Some(text) => Slices::from_json(&text).map(Some).ok_or_else(|| {
+                RuntimeError::query(
+                    format!("reading the backfill cursor of version {version}"),
+                    format!("`{text}` is not a cursor this release can read; if the statement is safe to run again from its first row, set backfill_cursor to NULL in {STATE_TABLE}"),
+                )
+            }),
+        }
+    }
+
     fn lock_holder(&mut self) -> Result<String, RuntimeError> {
         let holder: OptInt = diesel::sql_query("SELECT CAST(IS_USED_LOCK(?) AS SIGNED) AS n")
             .bind::<Text, _>(&self.lock_name)
@@ -336,11 +426,6 @@ pub fn describe_error(e: &diesel::result::Error) -> String {
         diesel::result::Error::DatabaseError(_, info) => info.message().trim().replace('\n', " "),
         other => other.to_string().trim().replace('\n', " "),
     }
-}
-
-/// ER_LOCK_WAIT_TIMEOUT (1205): a metadata lock (DDL) or row lock (DML) was not granted in time.
-pub fn is_lock_wait_timeout(message: &str) -> bool {
-    message.contains("Lock wait timeout exceeded")
 }
 
 /// `lock_timeout` in whole seconds for `lock_wait_timeout`/`innodb_lock_wait_timeout`:

@@ -5,20 +5,14 @@
 
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
-use super::{describe_error, quote_ident, Postgres};
-use crate::engine::{backoff, ApplyError, ApplyOptions, Jitter, StepReport};
+use super::{quote_ident, Postgres};
+use crate::engine::{backoff, ApplyError, ApplyOptions, DbError, Jitter, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, Status, STATE_TABLE};
-
-fn is_lock_timeout(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("lock timeout") || m.contains("could not obtain lock")
-}
 
 pub struct Applier<'a> {
     pub pg: &'a mut Postgres,
@@ -49,11 +43,15 @@ impl<'a> Applier<'a> {
         }
     }
 
-    fn exec(&mut self, sql: &str, context: &str) -> Result<(), RuntimeError> {
-        self.pg
-            .connection()
-            .batch_execute(sql)
-            .map_err(|e| RuntimeError::query(context, e))
+    /// Runs migration SQL (or its state record) on the statements' connection.
+    fn exec(&mut self, sql: &str, context: &str) -> Result<(), String> {
+        self.pg.statements()?.execute(sql).map(|_| ()).map_err(|e| {
+            if context.is_empty() {
+                e.message
+            } else {
+                format!("{context}: {}", e.message)
+            }
+        })
     }
 
     /// Starts (or resumes) the state row of a phase; returns the steps already done.
@@ -221,15 +219,12 @@ impl<'a> Applier<'a> {
                 report.retries = self.with_lock_retries(&body, &step.sql)?;
             }
             StepKind::Session => {
-                self.exec(&step.sql, "applying a session setting")
-                    .map_err(|e| e.to_string())?;
-                self.exec(&record, "updating the state table")
-                    .map_err(|e| e.to_string())?;
+                self.exec(&step.sql, "")?;
+                self.exec(&record, "updating the state table")?;
             }
             StepKind::NonTransactional { index, drops } => {
                 report.skipped = self.non_transactional(step, index.as_ref(), *drops)?;
-                self.exec(&record, "updating the state table")
-                    .map_err(|e| e.to_string())?;
+                self.exec(&record, "updating the state table")?;
             }
             StepKind::SafeSetNotNull { table, column } => {
                 report.retries = self.safe_set_not_null(table, column, &record)?;
@@ -239,21 +234,22 @@ impl<'a> Applier<'a> {
         Ok(report)
     }
 
-    /// Runs `body` in a transaction under `lock_timeout`, retrying lock timeouts.
-    /// Returns how many retries it took; the final failure names what blocked it.
+    /// Runs `body` in a transaction under `lock_timeout`, retrying lock timeouts and deadlocks
+    /// (told by SQLSTATE). Returns how many retries it took; the final failure names what
+    /// blocked it.
     fn with_lock_retries(&mut self, body: &str, shown: &str) -> Result<u32, String> {
         let timeout_ms = self.options.lock_timeout.as_millis();
         let mut attempt = 0;
         loop {
             let sql =
                 format!("BEGIN;\nSET LOCAL lock_timeout = '{timeout_ms}ms';\n{body};\nCOMMIT;");
-            match self.pg.connection().batch_execute(&sql) {
-                Ok(()) => return Ok(attempt),
+            let conn = self.pg.statements()?;
+            match conn.execute(&sql) {
+                Ok(_) => return Ok(attempt),
                 Err(e) => {
-                    let message = describe_error(&e);
-                    let _ = self.pg.connection().batch_execute("ROLLBACK");
-                    if !is_lock_timeout(&message) {
-                        return Err(message);
+                    let _ = conn.execute("ROLLBACK");
+                    if !e.is_retryable() {
+                        return Err(e.message);
                     }
                     if attempt >= self.options.lock_retries {
                         let blockers = self.blockers(shown);
@@ -325,13 +321,12 @@ impl<'a> Applier<'a> {
                     self.exec(
                         &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
                         "dropping an INVALID index",
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                 }
                 _ => {}
             }
             let result = self.run_alone(&step.sql);
-            if let Err(message) = result {
+            if let Err(error) = result {
                 // A failed build leaves an INVALID index: never leave it behind.
                 if !drops {
                     let _ = self.exec(
@@ -339,29 +334,26 @@ impl<'a> Applier<'a> {
                         "",
                     );
                 }
-                return Err(explain_index_failure(&message));
+                return Err(explain_index_failure(&error));
             }
             return Ok(false);
         }
-        self.run_alone(&step.sql).map(|_| false)
+        self.run_alone(&step.sql)
+            .map(|_| false)
+            .map_err(|e| e.message)
     }
 
     /// One statement on its own (a multi-statement string would run as one implicit
     /// transaction, which `CONCURRENTLY` refuses), without `lock_timeout`.
-    fn run_alone(&mut self, sql: &str) -> Result<(), String> {
-        let conn = self.pg.connection();
-        conn.batch_execute("SET lock_timeout = 0")
-            .map_err(|e| e.to_string())?;
-        // Through the extended protocol: one statement, and errors keep their DETAIL.
-        let result = diesel::sql_query(sql)
-            .execute(conn)
-            .map(|_| ())
-            .map_err(|e| describe_error(&e));
+    fn run_alone(&mut self, sql: &str) -> Result<(), DbError> {
+        let conn = self.pg.statements().map_err(DbError::other)?;
+        conn.execute("SET lock_timeout = 0")?;
+        let result = conn.execute(sql).map(|_| ());
         let reset = format!(
             "SET lock_timeout = '{}ms'",
             self.options.lock_timeout.as_millis()
         );
-        let _ = self.pg.connection().batch_execute(&reset);
+        let _ = conn.execute(&reset);
         result
     }
 
@@ -445,10 +437,11 @@ pub fn helper_constraint_name(table: &str, column: &str) -> String {
     name
 }
 
-/// A unique index that cannot be built names the duplicated key PostgreSQL reported.
-fn explain_index_failure(message: &str) -> String {
-    let m = message.trim();
-    if m.contains("could not create unique index") {
+/// A unique index that cannot be built (unique_violation, 23505) names the duplicated key
+/// PostgreSQL reported.
+fn explain_index_failure(error: &DbError) -> String {
+    let m = error.message.trim();
+    if error.code == "23505" {
         format!("{m}; the table holds duplicate keys: remove or merge them (the key is named above), then run again")
     } else {
         m.to_string()
@@ -467,9 +460,16 @@ mod tests {
         );
         let long = helper_constraint_name(&"t".repeat(60), &"c".repeat(60));
         assert!(long.len() <= 63, "{}", long.len());
-        assert!(is_lock_timeout(
-            "ERROR: canceling statement due to lock timeout"
-        ));
-        assert!(!is_lock_timeout("duplicate key value"));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_explained_by_its_code_not_its_text() {
+        let e = |code: &str| DbError {
+            kind: super::super::raw::classify(code),
+            code: code.into(),
+            message: "(translated text)".into(),
+        };
+        assert!(explain_index_failure(&e("23505")).contains("duplicate keys"));
+        assert!(!explain_index_failure(&e("42P07")).contains("duplicate keys"));
     }
 }

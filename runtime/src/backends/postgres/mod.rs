@@ -15,10 +15,11 @@ pub mod apply;
 pub mod backfill;
 pub mod catalog;
 pub mod locks;
+pub mod raw;
 pub mod testdb;
 
 use self::apply::Applier;
-use self::backfill::{wait_for_earlier_workers, Backfill};
+use self::backfill::wait_for_earlier_workers;
 use crate::backend::LockInfo;
 use crate::catalog::Fact;
 use crate::engine::{ApplyError, ApplyOptions, StepReport};
@@ -34,6 +35,9 @@ use crate::url::redact;
 /// `pg_try_advisory_lock` key of the migrator: the bytes of "concerti".
 pub const LOCK_KEY: i64 = i64::from_be_bytes(*b"concerti");
 
+/// Advisory lock key the statements connection holds (shared) while it lives.
+pub const STATEMENTS_LOCK_KEY: i64 = i64::from_be_bytes(*b"concstmt");
+
 /// Quotes an identifier for PostgreSQL: `"a""b"`.
 pub fn quote_ident(ident: &str) -> String {
     concertina_codegen::dialect::DialectKind::Postgres
@@ -44,6 +48,10 @@ pub fn quote_ident(ident: &str) -> String {
 pub struct Postgres {
     conn: PgConnection,
     url: String,
+    /// The connection that runs the migration's own SQL, opened on first use: a libpq
+    /// connection whose errors keep their SQLSTATE, so lock timeouts and deadlocks are told by
+    /// code (diesel's connection keeps the state table and the migrator lock).
+    raw: Option<raw::RawPg>,
 }
 
 #[derive(QueryableByName)]
@@ -84,6 +92,7 @@ impl Postgres {
         Ok(Postgres {
             conn,
             url: url.to_string(),
+            raw: None,
         })
     }
 
@@ -99,6 +108,36 @@ impl Postgres {
 
     pub fn connection(&mut self) -> &mut PgConnection {
         &mut self.conn
+    }
+
+    /// The connection the migration's statements run on (see the `raw` field). It holds
+    /// [`STATEMENTS_LOCK_KEY`] (shared) while it lives; before it opens, this run waits until
+    /// the statements connection of a killed run is gone — its backend may still be running
+    /// the killed run's statement (a `CREATE INDEX CONCURRENTLY`) after the migrator lock,
+    /// held by the other connection, was released.
+    pub fn statements(&mut self) -> Result<&mut raw::RawPg, String> {
+        if self.raw.is_none() {
+            self.conn
+                .transaction::<_, diesel::result::Error, _>(|c| {
+                    c.batch_execute(&format!(
+                        "SET LOCAL lock_timeout = '10min'; SELECT pg_advisory_xact_lock({STATEMENTS_LOCK_KEY})"
+                    ))
+                })
+                .map_err(|e| {
+                    format!(
+                        "waiting for the statement of an earlier, killed run to end on the server: {}",
+                        describe_error(&e)
+                    )
+                })?;
+            let mut raw = raw::RawPg::connect(&self.url).map_err(|e| e.message)?;
+            raw.execute(&format!(
+                "SET application_name = 'concertina-migrator'; SELECT pg_advisory_lock_shared({STATEMENTS_LOCK_KEY})"
+            ))
+            .map_err(|e| e.message)?;
+            let _ = raw.execute("SET client_connection_check_interval = '1s'");
+            self.raw = Some(raw);
+        }
+        Ok(self.raw.as_mut().expect("connected above"))
     }
 
     /// Creates the state tables if missing, and refuses a layout newer than this release's.
@@ -352,12 +391,16 @@ impl crate::backend::Backend for Postgres {
                 Some(c) if c.statement == step.index => c.clone(),
                 _ => Slices::default(),
             };
-            let mut engine = Backfill {
-                pg: self,
-                options: options.clone(),
-                version: plan.version.clone(),
-            };
-            let result = engine.run_statement(step.index, change, cursor, rows_before, on_progress);
+            let result = backfill::run_statement(
+                self,
+                options,
+                &plan.version,
+                step.index,
+                change,
+                cursor,
+                rows_before,
+                on_progress,
+            );
             if let Ok(rows) = result {
                 rows_before += rows;
             }
