@@ -461,23 +461,10 @@ pub fn plan(db: DbArgs) -> ExitCode {
             if applied {
                 continue;
             }
-            let migration = m
-                .report
-                .migrations
-                .iter()
-                .find(|c| c.version == plan.version);
-            let parsed = migration
-                .and_then(|c| c.phase(plan.phase))
-                .map(|p| &p.parsed);
             let mut steps = Vec::new();
             for step in &plan.steps {
-                let change = parsed
-                    .and_then(|p| p.statements.iter().find(|s| s.line == step.line))
-                    .map(|s| s.change.clone());
-                let infos = change
-                    .as_ref()
-                    .map(|c| m.db.step_locks(c, step))
-                    .unwrap_or_default();
+                let change = step.change.as_ref();
+                let infos = change.map(|c| m.db.step_locks(c, step)).unwrap_or_default();
                 let locks: Vec<(String, String, &'static str, i64)> = infos
                     .into_iter()
                     .map(|l| {

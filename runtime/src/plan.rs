@@ -40,6 +40,24 @@ pub struct Step {
     pub line: usize,
     pub sql: String,
     pub kind: StepKind,
+    /// The checker's reading of the statement (`None` for a transaction of several), so that
+    /// nothing parses SQL again at run time.
+    pub change: Option<Change>,
+}
+
+/// The `Change` of one statement, read as the checker reads it: for steps made outside the
+/// checked files (`down`'s derived inverses).
+pub fn statement_change(
+    sql: &str,
+    dialect: concertina_codegen::dialect::DialectKind,
+) -> Option<Change> {
+    let file = concertina_codegen::source::SourceFile::new(
+        "step.sql",
+        "step.sql".into(),
+        format!("{sql};\n"),
+    );
+    let parsed = concertina_codegen::sql::parse_file(&file, dialect.dialect());
+    parsed.statements.into_iter().next().map(|s| s.change)
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +104,7 @@ pub fn plan_phase(
                             line,
                             sql: statements.join(";\n"),
                             kind: StepKind::Transaction { statements },
+                            change: None,
                         });
                     }
                 }
@@ -103,6 +122,7 @@ pub fn plan_phase(
             line: stmt.line,
             sql,
             kind,
+            change: Some(stmt.change.clone()),
         });
     }
     // A `BEGIN` without `COMMIT` still runs its statements, as one transaction.
@@ -113,6 +133,7 @@ pub fn plan_phase(
                 line,
                 sql: statements.join(";\n"),
                 kind: StepKind::Transaction { statements },
+                change: None,
             });
         }
     }

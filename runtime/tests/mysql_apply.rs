@@ -245,6 +245,10 @@ fn a_refused_online_alter_is_reported_never_copied() {
             line: 1,
             sql: sql.into(),
             kind: StepKind::Transactional,
+            change: concertina_runtime::plan::statement_change(
+                sql,
+                concertina_codegen::dialect::DialectKind::MariaDb,
+            ),
         }],
     };
     let mut backend = concertina_runtime::backend::connect(

@@ -13,8 +13,6 @@
 use std::time::Instant;
 
 use concertina_codegen::change::{AlterOp, Change, QualName};
-use concertina_codegen::dialect::DialectKind;
-use concertina_codegen::source::SourceFile;
 use diesel::connection::SimpleConnection;
 
 use super::{db_error, describe_error, sql_literal, timeout_seconds, MySql, Version};
@@ -197,18 +195,6 @@ pub(super) fn interrupted_statement(rec: Option<&PhaseRecord>) -> Option<usize> 
     v["ddl_started"].as_u64().map(|i| i as usize)
 }
 
-/// Parses one statement back into the model's terms (the plan keeps the text).
-fn change_of(sql: &str, mariadb: bool) -> Option<Change> {
-    let kind = if mariadb {
-        DialectKind::MariaDb
-    } else {
-        DialectKind::MySql
-    };
-    let file = SourceFile::new("step.sql", "step.sql".into(), format!("{sql};\n"));
-    let parsed = concertina_codegen::sql::parse_file(&file, kind.dialect());
-    parsed.statements.into_iter().next().map(|s| s.change)
-}
-
 fn changed_table(change: &Change) -> Option<QualName> {
     match change {
         Change::AlterTable { table, .. } => Some(table.clone()),
@@ -320,7 +306,7 @@ impl MySql {
                 self.conn
                     .batch_execute(&started_sql(plan, step.index))
                     .map_err(|e| format!("updating the state table: {}", describe_error(&e)))?;
-                let change = change_of(&step.sql, self.mariadb);
+                let change = step.change.clone();
                 let clauses = change
                     .as_ref()
                     .filter(|_| accepts_clause(&step.sql))
@@ -427,6 +413,16 @@ mod tests {
         assert!(accepts_clause("/* x */ create index i on t (c)"));
     }
     use super::*;
+    use concertina_codegen::dialect::DialectKind;
+
+    fn change_of(sql: &str, mariadb: bool) -> Option<Change> {
+        let kind = if mariadb {
+            DialectKind::MariaDb
+        } else {
+            DialectKind::MySql
+        };
+        crate::plan::statement_change(sql, kind)
+    }
 
     fn clauses(sql: &str, v: Version, mariadb: bool) -> Vec<Online> {
         online_clauses(&change_of(sql, mariadb).expect("parses"), v, mariadb)
