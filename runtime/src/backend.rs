@@ -9,6 +9,7 @@ use concertina_codegen::change::{Change, QualName};
 use concertina_codegen::dialect::DialectKind;
 
 use crate::catalog::Fact;
+use crate::engine::store::{self, StateSql};
 use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, Progress, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
@@ -42,8 +43,13 @@ pub trait Backend {
 
     fn unlock(&mut self) -> Result<(), RuntimeError>;
 
+    /// The connection the state store talks through.
+    fn state(&mut self) -> &mut dyn StateSql;
+
     /// Records a phase at or below the baseline as applied without running it.
-    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError>;
+    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
+        store::record_baseline(self.state(), plan)
+    }
 
     /// Runs every step of a DDL phase (expand, contract, down) not yet done, recording each.
     fn apply_ddl_phase(
@@ -65,7 +71,9 @@ pub trait Backend {
     ) -> Result<(), ApplyError>;
 
     /// After `down`: the expand and backfill of `version` are rolled back, its down row goes.
-    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError>;
+    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {
+        store::record_rollback(self.state(), version)
+    }
 
     /// The live schema's facts, without concertina's own tables.
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError>;
@@ -85,14 +93,20 @@ pub trait Backend {
 
     /// The versions diesel_migrations recorded in `__diesel_schema_migrations`; `None` when
     /// the database has no such table (diesel never ran here).
-    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError>;
+    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError> {
+        store::diesel_versions(self.state())
+    }
 
     /// Records `version` in diesel's table (created as diesel creates it when missing), so that
     /// `diesel migration run` or `run_pending_migrations` never runs it a second time.
-    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError>;
+    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        store::record_diesel_version(self.state(), version)
+    }
 
     /// Removes `version` from diesel's table (after `down`), if the table exists.
-    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError>;
+    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
+        store::forget_diesel_version(self.state(), version)
+    }
 
     /// The server's version as it reports it (`15.4`, `10.11.6-MariaDB`).
     fn server_version(&mut self) -> Result<String, RuntimeError>;

@@ -96,6 +96,7 @@ pub struct PhaseRecord {
 /// A state-table row as both backends select it (timestamps as text), before its phase and
 /// status are checked.
 #[derive(diesel::QueryableByName)]
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) struct StateRow {
     #[diesel(sql_type = Text)]
     version: String,
@@ -123,6 +124,7 @@ pub(crate) struct StateRow {
     last_error: Option<String>,
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 impl StateRow {
     /// An unknown phase or status (a newer release's row, a hand edit) is an error, not a guess.
     pub(crate) fn into_record(self) -> Result<PhaseRecord, RuntimeError> {

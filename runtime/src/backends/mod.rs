@@ -5,3 +5,5 @@
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+
+mod state_sql;

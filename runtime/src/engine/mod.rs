@@ -5,7 +5,9 @@
 pub mod backfill;
 pub mod cursor;
 pub mod error;
+pub mod phase;
 pub mod retry;
+pub mod store;
 
 use std::time::Duration;
 

@@ -257,7 +257,7 @@ impl MySql {
     /// so it is marked started before and recorded after (a kill in between leaves the
     /// mark, and the rerun accepts "already there" errors for that statement only); a
     /// transaction of the file records itself inside that transaction.
-    pub(super) fn run_step(
+    pub(super) fn run_recorded(
         &mut self,
         plan: &PhasePlan,
         step: &Step,

@@ -20,16 +20,14 @@ use diesel::connection::SimpleConnection;
 use diesel::mysql::Mysql;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::MySql;
 use super::{db_error, describe_error, quote_ident, quoted_table, timeout_seconds};
 use crate::engine::backfill::{self, Batch, BatchServer, KeyColumn};
 use crate::engine::MAX_WORKERS;
-use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, DbError, Progress, Slices};
-use crate::error::RuntimeError;
-use crate::plan::{PhasePlan, StepKind};
-use crate::state::{PhaseRecord, Status, STATE_TABLE};
+use crate::engine::{BackfillOptions, DbError, Progress, Slices};
+use crate::state::STATE_TABLE;
 
 #[derive(QueryableByName)]
 struct KeyRow {
@@ -233,7 +231,7 @@ impl MyBatch {
 
 /// Waits until no worker of an earlier (killed) run holds its lock on the server, so none can
 /// commit a batch after this run has read the cursor.
-fn wait_for_earlier_workers(db: &mut MySql) -> Result<(), String> {
+pub(super) fn wait_for_earlier_workers(db: &mut MySql) -> Result<(), String> {
     let database = db.database.clone();
     let names: Vec<String> = (0..MAX_WORKERS)
         .map(|slot| worker_lock_name(&database, slot))
@@ -626,65 +624,6 @@ pub fn run_one(
         0,
         on_progress,
     )
-}
-
-/// Runs a backfill phase, statement by statement, resuming at the saved cursor.
-pub(super) fn run_phase(
-    db: &mut MySql,
-    plan: &PhasePlan,
-    existing: Option<&PhaseRecord>,
-    apply: &ApplyOptions,
-    options: &BackfillOptions,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<(), ApplyError> {
-    let interrupted = super::apply::interrupted_statement(existing);
-    let start_at = db.begin_phase(plan, existing)?;
-    // Workers of a killed run may still be finishing a batch on the server: wait for them,
-    // then read the cursor as they left it.
-    if let Err(message) = wait_for_earlier_workers(db) {
-        return Err(RuntimeError::query("starting the backfill", message).into());
-    }
-    let saved = db.saved_cursor(&plan.version)?;
-    let mut rows_before = existing
-        .filter(|r| r.status != Status::RolledBack)
-        .map_or(0, |r| r.rows_done);
-    for step in plan.steps.iter().skip(start_at) {
-        let StepKind::Backfill { change, .. } = &step.kind else {
-            // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
-            if let Err(message) = db.run_step(plan, step, apply, interrupted == Some(step.index)) {
-                return Err(db.fail_step(plan, step, message));
-            }
-            continue;
-        };
-        let cursor = match &saved {
-            Some(c) if c.statement == step.index => c.clone(),
-            _ => Slices::default(),
-        };
-        match run_statement(
-            db,
-            options,
-            &plan.version,
-            step.index,
-            change,
-            cursor,
-            rows_before,
-            on_progress,
-        ) {
-            Ok(rows) => rows_before += rows,
-            Err(message) => return Err(db.fail_step(plan, step, message)),
-        }
-        diesel::sql_query(format!(
-            "UPDATE {} SET statements_done = ?, backfill_cursor = NULL, updated_at = UTC_TIMESTAMP(6)
-             WHERE version = ? AND phase = 'backfill'",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Integer, _>(step.index as i32 + 1)
-        .bind::<Text, _>(&plan.version)
-        .execute(&mut db.conn)
-        .map_err(|e| RuntimeError::query("updating the state table", e))?;
-    }
-    db.finish_phase(plan, Status::Done, None)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,22 @@ pub mod backfill;
 mod catalog;
 pub mod testdb;
 
+/// The state store's connection: `?` placeholders, `UTC_TIMESTAMP(6)`.
+mod state_sql {
+    crate::impl_state_sql!(
+        diesel::mysql::MysqlConnection,
+        diesel::mysql::Mysql,
+        crate::engine::store::Flavour {
+            numbered_placeholders: false,
+            now: "UTC_TIMESTAMP(6)",
+            current_schema: "DATABASE()",
+            quote: super::quote_ident,
+            insert_ignore: ("INSERT IGNORE", ""),
+            as_text: |e| format!("CAST({e} AS CHAR)"),
+        }
+    );
+}
+
 use std::collections::BTreeSet;
 
 use concertina_codegen::change::{Change, QualName};
@@ -20,13 +36,10 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::backend::{Backend, LockInfo};
 use crate::catalog::Fact;
 use crate::engine::{ApplyError, ApplyOptions, StepReport};
-use crate::engine::{BackfillOptions, DbError, DbErrorKind, Progress, Slices};
+use crate::engine::{BackfillOptions, DbError, DbErrorKind, Progress};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{
-    PhaseRecord, StateRow, Status, DIESEL_TABLE, DIESEL_TABLE_DDL, META_TABLE,
-    STATE_SCHEMA_VERSION, STATE_TABLE,
-};
+use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
 use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
@@ -243,36 +256,6 @@ impl MySql {
             .map_err(|e| RuntimeError::query(context, e))
     }
 
-    /// The session that holds the migrator lock, as one line.
-    /// The saved backfill cursor of `version`. One that cannot be read is an error: starting
-    /// the statement over could write rows twice. A DDL statement's started mark (a backfill
-    /// phase may hold one for a statement that is not a data change) is no cursor.
-    fn saved_cursor(&mut self, version: &str) -> Result<Option<Slices>, RuntimeError> {
-        #[derive(QueryableByName)]
-        struct C {
-            #[diesel(sql_type = Nullable<Text>)]
-            backfill_cursor: Option<String>,
-        }
-        let row: Option<C> = diesel::sql_query(format!(
-            "SELECT backfill_cursor FROM {} WHERE version = ? AND phase = 'backfill'",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(version)
-        .get_result(&mut self.conn)
-        .optional()
-        .map_err(|e| RuntimeError::query("reading the backfill cursor", e))?;
-        match row.and_then(|r| r.backfill_cursor) {
-            None => Ok(None),
-            Some(text) if text.contains("ddl_started") => Ok(None),
-            Some(text) => Slices::from_json(&text).map(Some).ok_or_else(|| {
-                RuntimeError::query(
-                    format!("reading the backfill cursor of version {version}"),
-                    format!("`{text}` is not a cursor this release can read; if the statement is safe to run again from its first row, set backfill_cursor to NULL in {STATE_TABLE}"),
-                )
-            }),
-        }
-    }
-
     fn lock_holder(&mut self) -> Result<String, RuntimeError> {
         let holder: OptInt = diesel::sql_query("SELECT CAST(IS_USED_LOCK(?) AS SIGNED) AS n")
             .bind::<Text, _>(&self.lock_name)
@@ -332,92 +315,6 @@ impl MySql {
         }
         out
     }
-
-    /// Starts (or resumes) the state row of a phase; returns the steps already done.
-    fn begin_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-    ) -> Result<usize, RuntimeError> {
-        let state = quote_ident(STATE_TABLE);
-        let result = match existing {
-            Some(rec) if rec.status == Status::RolledBack => {
-                // Undone by `down`: start over with the file as it is now.
-                diesel::sql_query(format!(
-                    "UPDATE {state} SET status = 'running', last_error = NULL, statements_done = 0,
-                         backfill_cursor = NULL, rows_done = 0, checksum = ?, applied_sql = ?,
-                         started_at = UTC_TIMESTAMP(6), finished_at = NULL, updated_at = UTC_TIMESTAMP(6)
-                     WHERE version = ? AND phase = ?"
-                ))
-                .bind::<Text, _>(&plan.checksum)
-                .bind::<Text, _>(&plan.text)
-                .bind::<Text, _>(&plan.version)
-                .bind::<Text, _>(plan.phase.as_str())
-                .execute(&mut self.conn)
-                .map(|_| 0)
-            }
-            // Resumed: the text is recorded again, since a failed phase may have been fixed
-            // past the statements that ran (drift::unfinished_edit_is_safe let it through).
-            Some(rec) => diesel::sql_query(format!(
-                "UPDATE {state} SET status = 'running', last_error = NULL, checksum = ?, applied_sql = ?,
-                     updated_at = UTC_TIMESTAMP(6)
-                 WHERE version = ? AND phase = ?"
-            ))
-            .bind::<Text, _>(&plan.checksum)
-            .bind::<Text, _>(&plan.text)
-            .bind::<Text, _>(&plan.version)
-            .bind::<Text, _>(plan.phase.as_str())
-            .execute(&mut self.conn)
-            .map(|_| rec.statements_done.max(0) as usize),
-            None => diesel::sql_query(format!(
-                "INSERT INTO {state} (version, name, phase, status, checksum, applied_sql, started_at)
-                 VALUES (?, ?, ?, 'running', ?, ?, UTC_TIMESTAMP(6))"
-            ))
-            .bind::<Text, _>(&plan.version)
-            .bind::<Text, _>(&plan.name)
-            .bind::<Text, _>(plan.phase.as_str())
-            .bind::<Text, _>(&plan.checksum)
-            .bind::<Text, _>(&plan.text)
-            .execute(&mut self.conn)
-            .map(|_| 0),
-        };
-        result.map_err(|e| RuntimeError::query("recording the phase in the state table", e))
-    }
-
-    fn finish_phase(
-        &mut self,
-        plan: &PhasePlan,
-        status: Status,
-        error: Option<&str>,
-    ) -> Result<(), RuntimeError> {
-        diesel::sql_query(format!(
-            "UPDATE {} SET status = ?, last_error = ?, updated_at = UTC_TIMESTAMP(6),
-                 finished_at = IF(? = 'done', UTC_TIMESTAMP(6), finished_at)
-             WHERE version = ? AND phase = ?",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(status.as_str())
-        .bind::<Nullable<Text>, _>(error)
-        .bind::<Text, _>(status.as_str())
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(plan.phase.as_str())
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("updating the state table", e))
-    }
-
-    /// Marks the phase failed with a located message and builds the error.
-    fn fail_step(&mut self, plan: &PhasePlan, step: &Step, message: String) -> ApplyError {
-        let located = format!("{}:{}: {message}", plan.file, step.line);
-        if let Err(e) = self.finish_phase(plan, Status::Failed, Some(&located)) {
-            return e.into();
-        }
-        ApplyError::Statement {
-            file: plan.file.clone(),
-            line: step.line,
-            message,
-        }
-    }
 }
 
 /// A driver error as one line.
@@ -433,6 +330,52 @@ pub fn describe_error(e: &diesel::result::Error) -> String {
 pub fn timeout_seconds(timeout: std::time::Duration) -> u64 {
     let ms = timeout.as_millis() as u64;
     ms.div_ceil(1000).max(1)
+}
+
+impl crate::engine::phase::PhaseServer for MySql {
+    fn state(&mut self) -> &mut dyn crate::engine::store::StateSql {
+        &mut self.conn
+    }
+
+    fn interrupted_statement(&self, existing: Option<&PhaseRecord>) -> Option<usize> {
+        apply::interrupted_statement(existing)
+    }
+
+    fn run_step(
+        &mut self,
+        plan: &PhasePlan,
+        step: &Step,
+        options: &ApplyOptions,
+        interrupted: bool,
+    ) -> Result<StepReport, String> {
+        MySql::run_recorded(self, plan, step, options, interrupted)
+    }
+
+    fn wait_for_earlier_workers(&mut self) -> Result<(), String> {
+        backfill::wait_for_earlier_workers(self)
+    }
+
+    fn run_statement(
+        &mut self,
+        options: &BackfillOptions,
+        version: &str,
+        step_index: usize,
+        change: &Change,
+        cursor: crate::engine::Slices,
+        rows_before: i64,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<i64, String> {
+        backfill::run_statement(
+            self,
+            options,
+            version,
+            step_index,
+            change,
+            cursor,
+            rows_before,
+            on_progress,
+        )
+    }
 }
 
 impl Backend for MySql {
@@ -515,6 +458,10 @@ impl Backend for MySql {
         rows.into_iter().map(StateRow::into_record).collect()
     }
 
+    fn state(&mut self) -> &mut dyn crate::engine::store::StateSql {
+        &mut self.conn
+    }
+
     fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
         // GET_LOCK(name, 0) does not wait: 1 taken, 0 held elsewhere; `--wait` polls.
         let got: OptInt = diesel::sql_query("SELECT CAST(GET_LOCK(?, 0) AS SIGNED) AS n")
@@ -535,22 +482,6 @@ impl Backend for MySql {
             .map_err(|e| RuntimeError::query("releasing the migrator lock", e))
     }
 
-    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
-        diesel::sql_query(format!(
-            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
-             VALUES (?, ?, ?, 'baselined', ?, ?, 0, UTC_TIMESTAMP(6))",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(&plan.name)
-        .bind::<Text, _>(plan.phase.as_str())
-        .bind::<Text, _>(&plan.checksum)
-        .bind::<Text, _>(&plan.text)
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("recording the baseline", e))
-    }
-
     fn apply_ddl_phase(
         &mut self,
         plan: &PhasePlan,
@@ -558,19 +489,7 @@ impl Backend for MySql {
         options: &ApplyOptions,
         on_step: &mut dyn FnMut(&Step, &StepReport),
     ) -> Result<(), ApplyError> {
-        // A migrator killed between a statement and its record: the statement may have
-        // committed (DDL is atomic and commits implicitly), so that one statement may find
-        // its work done when it runs again.
-        let interrupted = apply::interrupted_statement(existing);
-        let start_at = self.begin_phase(plan, existing)?;
-        for step in plan.steps.iter().skip(start_at) {
-            match self.run_step(plan, step, options, interrupted == Some(step.index)) {
-                Ok(report) => on_step(step, &report),
-                Err(message) => return Err(self.fail_step(plan, step, message)),
-            }
-        }
-        self.finish_phase(plan, Status::Done, None)?;
-        Ok(())
+        crate::engine::phase::run_ddl_phase(self, plan, existing, options, on_step)
     }
 
     fn run_backfill(
@@ -581,28 +500,7 @@ impl Backend for MySql {
         options: &BackfillOptions,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<(), ApplyError> {
-        backfill::run_phase(self, plan, existing, apply, options, on_progress)
-    }
-
-    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {
-        self.conn
-            .transaction::<_, diesel::result::Error, _>(|c| {
-                diesel::sql_query(format!(
-                    "UPDATE {} SET status = 'rolled_back', updated_at = UTC_TIMESTAMP(6)
-                     WHERE version = ? AND phase IN ('expand', 'backfill')",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(version)
-                .execute(c)?;
-                diesel::sql_query(format!(
-                    "DELETE FROM {} WHERE version = ? AND phase = 'down'",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(version)
-                .execute(c)?;
-                Ok(())
-            })
-            .map_err(|e| RuntimeError::query("recording the rollback", e))
+        crate::engine::phase::run_backfill_phase(self, plan, existing, apply, options, on_progress)
     }
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
@@ -626,55 +524,6 @@ impl Backend for MySql {
             }
             _ => None,
         })
-    }
-
-    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError> {
-        #[derive(QueryableByName)]
-        struct V {
-            #[diesel(sql_type = Text)]
-            version: String,
-        }
-        let exists: OptInt = diesel::sql_query(format!(
-            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.tables
-             WHERE table_schema = DATABASE() AND table_name = '{DIESEL_TABLE}'"
-        ))
-        .get_result(&mut self.conn)
-        .map_err(|e| RuntimeError::query("looking for diesel's migration table", e))?;
-        if exists.n.unwrap_or(0) == 0 {
-            return Ok(None);
-        }
-        let rows: Vec<V> = diesel::sql_query(format!(
-            "SELECT version FROM {DIESEL_TABLE} ORDER BY version"
-        ))
-        .load(&mut self.conn)
-        .map_err(|e| RuntimeError::query("reading diesel's migration table", e))?;
-        Ok(Some(rows.into_iter().map(|v| v.version).collect()))
-    }
-
-    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
-        self.conn
-            .batch_execute(DIESEL_TABLE_DDL)
-            .map_err(|e| RuntimeError::query("creating diesel's migration table", e))?;
-        diesel::sql_query(format!(
-            "INSERT IGNORE INTO {DIESEL_TABLE} (version) VALUES (?)"
-        ))
-        .bind::<Text, _>(version)
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("recording the version in diesel's migration table", e))
-    }
-
-    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
-        if self.diesel_versions()?.is_none() {
-            return Ok(());
-        }
-        diesel::sql_query(format!("DELETE FROM {DIESEL_TABLE} WHERE version = ?"))
-            .bind::<Text, _>(version)
-            .execute(&mut self.conn)
-            .map(|_| ())
-            .map_err(|e| {
-                RuntimeError::query("removing the version from diesel's migration table", e)
-            })
     }
 
     fn server_version(&mut self) -> Result<String, RuntimeError> {

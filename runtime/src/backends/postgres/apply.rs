@@ -9,10 +9,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::{quote_ident, Postgres};
-use crate::engine::{backoff, ApplyError, ApplyOptions, DbError, Jitter, StepReport};
-use crate::error::RuntimeError;
+use crate::engine::{backoff, ApplyOptions, DbError, Jitter, StepReport};
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{PhaseRecord, Status, STATE_TABLE};
+use crate::state::STATE_TABLE;
 
 pub struct Applier<'a> {
     pub pg: &'a mut Postgres,
@@ -54,62 +53,6 @@ impl<'a> Applier<'a> {
         })
     }
 
-    /// Starts (or resumes) the state row of a phase; returns the steps already done.
-    fn begin_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-    ) -> Result<usize, RuntimeError> {
-        if let Some(rec) = existing.filter(|r| r.status == Status::RolledBack) {
-            // Undone by `down`: start over with the file as it is now.
-            diesel::sql_query(format!(
-                "UPDATE {} SET status = 'running', last_error = NULL, statements_done = 0,
-                     backfill_cursor = NULL, rows_done = 0, checksum = $3, applied_sql = $4,
-                     started_at = now(), finished_at = NULL, updated_at = now()
-                 WHERE version = $1 AND phase = $2",
-                quote_ident(STATE_TABLE)
-            ))
-            .bind::<Text, _>(&plan.version)
-            .bind::<Text, _>(plan.phase.as_str())
-            .bind::<Text, _>(&plan.checksum)
-            .bind::<Text, _>(&plan.text)
-            .execute(self.pg.connection())
-            .map_err(|e| RuntimeError::query("updating the state table", e))?;
-            let _ = rec;
-            return Ok(0);
-        }
-        if let Some(rec) = existing {
-            // Resumed: the text is recorded again, since a failed phase may have been fixed
-            // past the statements that ran (drift::unfinished_edit_is_safe let it through).
-            diesel::sql_query(format!(
-                "UPDATE {} SET status = 'running', last_error = NULL, checksum = $3,
-                     applied_sql = $4, updated_at = now()
-                 WHERE version = $1 AND phase = $2",
-                quote_ident(STATE_TABLE)
-            ))
-            .bind::<Text, _>(&plan.version)
-            .bind::<Text, _>(plan.phase.as_str())
-            .bind::<Text, _>(&plan.checksum)
-            .bind::<Text, _>(&plan.text)
-            .execute(self.pg.connection())
-            .map_err(|e| RuntimeError::query("updating the state table", e))?;
-            return Ok(rec.statements_done.max(0) as usize);
-        }
-        diesel::sql_query(format!(
-            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, started_at)
-             VALUES ($1, $2, $3, 'running', $4, $5, now())",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(&plan.name)
-        .bind::<Text, _>(plan.phase.as_str())
-        .bind::<Text, _>(&plan.checksum)
-        .bind::<Text, _>(&plan.text)
-        .execute(self.pg.connection())
-        .map_err(|e| RuntimeError::query("recording the phase in the state table", e))?;
-        Ok(0)
-    }
-
     fn record_step_sql(plan: &PhasePlan, done: usize) -> String {
         format!(
             "UPDATE {} SET statements_done = {done}, updated_at = now() WHERE version = '{}' AND phase = '{}'",
@@ -119,90 +62,7 @@ impl<'a> Applier<'a> {
         )
     }
 
-    fn finish_phase(
-        &mut self,
-        plan: &PhasePlan,
-        status: Status,
-        error: Option<&str>,
-    ) -> Result<(), RuntimeError> {
-        diesel::sql_query(format!(
-            "UPDATE {} SET status = $1, last_error = $2, updated_at = now(),
-                 finished_at = CASE WHEN $1 = 'done' THEN now() ELSE finished_at END
-             WHERE version = $3 AND phase = $4",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(status.as_str())
-        .bind::<diesel::sql_types::Nullable<Text>, _>(error)
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(plan.phase.as_str())
-        .execute(self.pg.connection())
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("updating the state table", e))
-    }
-
-    /// Starts (or resumes) a phase in the state table; returns the steps already done.
-    pub fn begin(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-    ) -> Result<usize, RuntimeError> {
-        self.begin_phase(plan, existing)
-    }
-
-    /// Marks a phase done.
-    pub fn done(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
-        self.finish_phase(plan, Status::Done, None)
-    }
-
-    /// Marks a phase failed with a located message.
-    pub fn fail(&mut self, plan: &PhasePlan, message: &str) -> Result<(), RuntimeError> {
-        self.finish_phase(plan, Status::Failed, Some(message))
-    }
-
-    /// Runs one step and records it; on failure the phase is marked failed.
-    pub fn apply_one(&mut self, plan: &PhasePlan, step: &Step) -> Result<StepReport, ApplyError> {
-        self.apply_step(plan, step).map_err(|message| {
-            let located = format!("{}:{}: {message}", plan.file, step.line);
-            let _ = self.finish_phase(plan, Status::Failed, Some(&located));
-            ApplyError::Statement {
-                file: plan.file.clone(),
-                line: step.line,
-                message,
-            }
-        })
-    }
-
-    /// Runs every step of a DDL phase (expand, contract) not yet done.
-    pub fn apply_ddl_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        mut on_step: impl FnMut(&Step, &StepReport),
-    ) -> Result<Vec<StepReport>, ApplyError> {
-        let start_at = self.begin_phase(plan, existing)?;
-        let mut reports = Vec::new();
-        for step in plan.steps.iter().skip(start_at) {
-            match self.apply_step(plan, step) {
-                Ok(report) => {
-                    on_step(step, &report);
-                    reports.push(report);
-                }
-                Err(message) => {
-                    let located = format!("{}:{}: {message}", plan.file, step.line);
-                    self.finish_phase(plan, Status::Failed, Some(&located))?;
-                    return Err(ApplyError::Statement {
-                        file: plan.file.clone(),
-                        line: step.line,
-                        message,
-                    });
-                }
-            }
-        }
-        self.finish_phase(plan, Status::Done, None)?;
-        Ok(reports)
-    }
-
-    fn apply_step(&mut self, plan: &PhasePlan, step: &Step) -> Result<StepReport, String> {
+    pub fn apply_step(&mut self, plan: &PhasePlan, step: &Step) -> Result<StepReport, String> {
         let started = Instant::now();
         let record = Self::record_step_sql(plan, step.index + 1);
         let mut report = StepReport {

@@ -18,6 +18,22 @@ pub mod locks;
 pub mod raw;
 pub mod testdb;
 
+/// The state store's connection: `$n` placeholders, `now()`.
+mod state_sql {
+    crate::impl_state_sql!(
+        diesel::pg::PgConnection,
+        diesel::pg::Pg,
+        crate::engine::store::Flavour {
+            numbered_placeholders: true,
+            now: "now()",
+            current_schema: "current_schema()",
+            quote: super::quote_ident,
+            insert_ignore: ("INSERT", " ON CONFLICT DO NOTHING"),
+            as_text: |e| format!("({e})::text"),
+        }
+    );
+}
+
 use self::apply::Applier;
 use self::backfill::wait_for_earlier_workers;
 use crate::backend::LockInfo;
@@ -26,10 +42,7 @@ use crate::engine::{ApplyError, ApplyOptions, StepReport};
 use crate::engine::{BackfillOptions, Progress, Slices};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
-use crate::state::{
-    PhaseRecord, StateRow, DIESEL_TABLE, DIESEL_TABLE_DDL, META_TABLE, STATE_SCHEMA_VERSION,
-    STATE_TABLE,
-};
+use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
 use crate::url::redact;
 
 /// `pg_try_advisory_lock` key of the migrator: the bytes of "concerti".
@@ -204,28 +217,7 @@ impl Postgres {
     /// The saved backfill cursor of `version`. One that cannot be read is an error: starting
     /// the statement over could write rows twice.
     pub fn saved_cursor(&mut self, version: &str) -> Result<Option<Slices>, RuntimeError> {
-        #[derive(QueryableByName)]
-        struct C {
-            #[diesel(sql_type = Nullable<Text>)]
-            backfill_cursor: Option<String>,
-        }
-        let row: Option<C> = diesel::sql_query(format!(
-            "SELECT backfill_cursor FROM {} WHERE version = $1 AND phase = 'backfill'",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(version)
-        .get_result(&mut self.conn)
-        .optional()
-        .map_err(|e| RuntimeError::query("reading the backfill cursor", e))?;
-        match row.and_then(|r| r.backfill_cursor) {
-            None => Ok(None),
-            Some(text) => Slices::from_json(&text).map(Some).ok_or_else(|| {
-                RuntimeError::query(
-                    format!("reading the backfill cursor of version {version}"),
-                    format!("`{text}` is not a cursor this release can read; if the statement is safe to run again from its first row, set backfill_cursor to NULL in {STATE_TABLE}"),
-                )
-            }),
-        }
+        crate::engine::store::saved_cursor(&mut self.conn, version)
     }
 
     /// Takes the migrator lock without waiting. `Ok(None)` when taken; otherwise who holds it.
@@ -308,6 +300,48 @@ impl Postgres {
     }
 }
 
+impl crate::engine::phase::PhaseServer for Postgres {
+    fn state(&mut self) -> &mut dyn crate::engine::store::StateSql {
+        &mut self.conn
+    }
+
+    fn run_step(
+        &mut self,
+        plan: &PhasePlan,
+        step: &Step,
+        options: &ApplyOptions,
+        _interrupted: bool,
+    ) -> Result<StepReport, String> {
+        Applier::new(self, options.clone()).apply_step(plan, step)
+    }
+
+    fn wait_for_earlier_workers(&mut self) -> Result<(), String> {
+        wait_for_earlier_workers(self)
+    }
+
+    fn run_statement(
+        &mut self,
+        options: &BackfillOptions,
+        version: &str,
+        step_index: usize,
+        change: &Change,
+        cursor: Slices,
+        rows_before: i64,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<i64, String> {
+        backfill::run_statement(
+            self,
+            options,
+            version,
+            step_index,
+            change,
+            cursor,
+            rows_before,
+            on_progress,
+        )
+    }
+}
+
 impl crate::backend::Backend for Postgres {
     fn describe(&self) -> String {
         Postgres::describe(self)
@@ -325,28 +359,16 @@ impl crate::backend::Backend for Postgres {
         Postgres::load_state(self)
     }
 
+    fn state(&mut self) -> &mut dyn crate::engine::store::StateSql {
+        &mut self.conn
+    }
+
     fn try_lock(&mut self) -> Result<Option<String>, RuntimeError> {
         Postgres::try_lock(self)
     }
 
     fn unlock(&mut self) -> Result<(), RuntimeError> {
         Postgres::unlock(self)
-    }
-
-    fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
-        diesel::sql_query(format!(
-            "INSERT INTO {} (version, name, phase, status, checksum, applied_sql, statements_done, finished_at)
-             VALUES ($1, $2, $3, 'baselined', $4, $5, 0, now())",
-            quote_ident(STATE_TABLE)
-        ))
-        .bind::<Text, _>(&plan.version)
-        .bind::<Text, _>(&plan.name)
-        .bind::<Text, _>(plan.phase.as_str())
-        .bind::<Text, _>(&plan.checksum)
-        .bind::<Text, _>(&plan.text)
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("recording the baseline", e))
     }
 
     fn apply_ddl_phase(
@@ -356,9 +378,7 @@ impl crate::backend::Backend for Postgres {
         options: &ApplyOptions,
         on_step: &mut dyn FnMut(&Step, &StepReport),
     ) -> Result<(), ApplyError> {
-        let mut applier = Applier::new(self, options.clone());
-        applier.apply_ddl_phase(plan, existing, on_step)?;
-        Ok(())
+        crate::engine::phase::run_ddl_phase(self, plan, existing, options, on_step)
     }
 
     fn run_backfill(
@@ -369,142 +389,11 @@ impl crate::backend::Backend for Postgres {
         options: &BackfillOptions,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<(), ApplyError> {
-        let mut applier = Applier::new(self, apply.clone());
-        let start_at = applier.begin(plan, rec)?;
-        // Workers of a killed run may still be finishing a batch on the server: wait for them,
-        // then read the cursor as they left it.
-        if let Err(message) = wait_for_earlier_workers(self) {
-            return Err(RuntimeError::query("starting the backfill", message).into());
-        }
-        let saved = self.saved_cursor(&plan.version)?;
-        let mut rows_before = rec
-            .filter(|r| r.status != crate::state::Status::RolledBack)
-            .map_or(0, |r| r.rows_done);
-        for step in plan.steps.iter().skip(start_at) {
-            let StepKind::Backfill { change, .. } = &step.kind else {
-                // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
-                let mut applier = Applier::new(self, apply.clone());
-                applier.apply_one(plan, step)?;
-                continue;
-            };
-            let cursor = match &saved {
-                Some(c) if c.statement == step.index => c.clone(),
-                _ => Slices::default(),
-            };
-            let result = backfill::run_statement(
-                self,
-                options,
-                &plan.version,
-                step.index,
-                change,
-                cursor,
-                rows_before,
-                on_progress,
-            );
-            if let Ok(rows) = result {
-                rows_before += rows;
-            }
-            if let Err(message) = result {
-                let located = format!("{}:{}: {message}", plan.file, step.line);
-                let mut applier = Applier::new(self, apply.clone());
-                applier.fail(plan, &located)?;
-                return Err(ApplyError::Statement {
-                    file: plan.file.clone(),
-                    line: step.line,
-                    message,
-                });
-            }
-            diesel::sql_query(format!(
-                "UPDATE {} SET statements_done = $1, backfill_cursor = NULL, updated_at = now()
-                 WHERE version = $2 AND phase = 'backfill'",
-                quote_ident(STATE_TABLE)
-            ))
-            .bind::<Integer, _>(step.index as i32 + 1)
-            .bind::<Text, _>(&plan.version)
-            .execute(&mut self.conn)
-            .map_err(|e| RuntimeError::query("updating the state table", e))?;
-        }
-        let mut applier = Applier::new(self, apply.clone());
-        applier.done(plan)?;
-        Ok(())
-    }
-
-    fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {
-        self.conn
-            .transaction::<_, diesel::result::Error, _>(|c| {
-                diesel::sql_query(format!(
-                    "UPDATE {} SET status = 'rolled_back', updated_at = now()
-                     WHERE version = $1 AND phase IN ('expand', 'backfill')",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(version)
-                .execute(c)?;
-                diesel::sql_query(format!(
-                    "DELETE FROM {} WHERE version = $1 AND phase = 'down'",
-                    quote_ident(STATE_TABLE)
-                ))
-                .bind::<Text, _>(version)
-                .execute(c)?;
-                Ok(())
-            })
-            .map_err(|e| RuntimeError::query("recording the rollback", e))
+        crate::engine::phase::run_backfill_phase(self, plan, rec, apply, options, on_progress)
     }
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
         self::catalog::live_facts(self)
-    }
-
-    fn diesel_versions(&mut self) -> Result<Option<Vec<String>>, RuntimeError> {
-        #[derive(QueryableByName)]
-        struct Exists {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            e: bool,
-        }
-        #[derive(QueryableByName)]
-        struct V {
-            #[diesel(sql_type = Text)]
-            version: String,
-        }
-        let exists: Exists = diesel::sql_query(format!(
-            "SELECT to_regclass('{DIESEL_TABLE}') IS NOT NULL AS e"
-        ))
-        .get_result(&mut self.conn)
-        .map_err(|e| RuntimeError::query("looking for diesel's migration table", e))?;
-        if !exists.e {
-            return Ok(None);
-        }
-        let rows: Vec<V> = diesel::sql_query(format!(
-            "SELECT version::text AS version FROM {DIESEL_TABLE} ORDER BY version"
-        ))
-        .load(&mut self.conn)
-        .map_err(|e| RuntimeError::query("reading diesel's migration table", e))?;
-        Ok(Some(rows.into_iter().map(|v| v.version).collect()))
-    }
-
-    fn record_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
-        self.conn
-            .batch_execute(DIESEL_TABLE_DDL)
-            .map_err(|e| RuntimeError::query("creating diesel's migration table", e))?;
-        diesel::sql_query(format!(
-            "INSERT INTO {DIESEL_TABLE} (version) VALUES ($1) ON CONFLICT DO NOTHING"
-        ))
-        .bind::<Text, _>(version)
-        .execute(&mut self.conn)
-        .map(|_| ())
-        .map_err(|e| RuntimeError::query("recording the version in diesel's migration table", e))
-    }
-
-    fn forget_diesel_version(&mut self, version: &str) -> Result<(), RuntimeError> {
-        if self.diesel_versions()?.is_none() {
-            return Ok(());
-        }
-        diesel::sql_query(format!("DELETE FROM {DIESEL_TABLE} WHERE version = $1"))
-            .bind::<Text, _>(version)
-            .execute(&mut self.conn)
-            .map(|_| ())
-            .map_err(|e| {
-                RuntimeError::query("removing the version from diesel's migration table", e)
-            })
     }
 
     fn server_version(&mut self) -> Result<String, RuntimeError> {
