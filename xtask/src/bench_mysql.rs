@@ -48,6 +48,7 @@ fn load(conn: &mut MysqlConnection, t: &str, rows: u64) -> Result<()> {
 }
 
 pub fn backfill(args: &[String]) -> Result<()> {
+    let workers = flag(args, "--workers", 1)?.max(1);
     let rows = flag(args, "--rows", 5_000_000)? as u64;
     let batch = flag(args, "--batch", 10_000)? as u64;
     if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
@@ -70,7 +71,7 @@ pub fn backfill(args: &[String]) -> Result<()> {
         bail!("the plain UPDATE changed {n} rows, expected {rows}");
     }
 
-    eprintln!("bench: concertina's keyset engine, batch {batch}, no pause");
+    eprintln!("bench: concertina's keyset engine, batch {batch}, {workers} worker(s), no pause");
     let mut my = MySql::connect(&db.url, true).map_err(|e| anyhow!("{e}"))?;
     my.ensure_state_table().map_err(|e| anyhow!("{e}"))?;
     let file = SourceFile::new(
@@ -91,8 +92,7 @@ pub fn backfill(args: &[String]) -> Result<()> {
         max_replica_lag: Duration::from_secs(3600),
         lock_timeout: Duration::from_millis(500),
         lock_retries: 10,
-        // The MySQL engine runs one connection.
-        workers: 1,
+        workers,
     };
     let t = Instant::now();
     let done =
@@ -102,13 +102,13 @@ pub fn backfill(args: &[String]) -> Result<()> {
     if done != rows as i64 {
         bail!("the engine changed {done} rows, expected {rows}");
     }
-    println!("bench backfill (mariadb/mysql): {rows} rows, batch {batch}");
+    println!("bench backfill (mariadb/mysql): {rows} rows, batch {batch}, {workers} worker(s)");
     println!(
         "  plain UPDATE (baseline):   {:>8.2} s",
         plain.as_secs_f64()
     );
     println!(
-        "  concertina keyset engine:  {:>8.2} s   {:.2}x the plain UPDATE (target <= 1.5x)",
+        "  concertina keyset engine, {workers} worker(s):  {:>8.2} s   {:.2}x the plain UPDATE (target <= 1.5x)",
         engine.as_secs_f64(),
         engine.as_secs_f64() / plain.as_secs_f64()
     );

@@ -1,5 +1,6 @@
 //! This repository's `cargo xtask`: `migrate …` is concertina's CLI (what users put in their own
-//! xtask), `bench …` runs the benchmarks, `readme` regenerates the README's rule table.
+//! xtask), `bench …` runs the benchmarks, `readme` regenerates the README's rule table,
+//! `new-rule` scaffolds a rule.
 
 /// The checker allocates many small model objects; mimalloc frees them far faster than glibc.
 #[global_allocator]
@@ -9,6 +10,7 @@ mod bench;
 mod bench_db;
 mod bench_derive;
 mod bench_mysql;
+mod new_rule;
 mod readme;
 
 use std::process::ExitCode;
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => exit(bench::run(&args[2..])),
         Some("readme") => exit(readme::run(&args[2..])),
+        Some("new-rule") => exit(new_rule::run(&args[2..])),
         Some("-h" | "--help") | None => {
             println!("{HELP}");
             ExitCode::SUCCESS
@@ -42,7 +45,9 @@ tasks:
   bench backfill      the backfill engine against one plain UPDATE (--rows N, default 5000000;
                       --dialect mariadb: on DATABASE_URL or CONCERTINA_TEST_MYSQL_URL)
   bench app-impact    app latency during the demo migrations against the same workload without
-  readme [--check]    regenerate (or verify) the README's rule table";
+  readme [--check]    regenerate (or verify) the README's rule table
+  new-rule <id> --group postgres|mysql|common|compat
+                      scaffold a rule: its file and tests, registration, fixture, trybuild case";
 
 fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
