@@ -362,6 +362,8 @@ pub enum Change {
     RenameIndex {
         from: QualName,
         to: String,
+        /// `ALTER INDEX IF EXISTS`: an index unknown to the model is no surprise.
+        if_exists: bool,
     },
     /// `ALTER INDEX … ATTACH PARTITION`.
     AttachIndex {
@@ -479,6 +481,11 @@ pub enum Change {
     },
     /// A `DO` block or other procedural code: it may do anything.
     ProceduralBlock,
+    /// A PL/pgSQL statement (`RAISE`, `PERFORM`, …) written outside a `DO` block or function
+    /// body: the server refuses it, so it changes nothing. `what` names it (`RAISE NOTICE`).
+    ProceduralOutsideBlock {
+        what: String,
+    },
     /// Understood and harmless to the schema model (`COMMENT`, `GRANT`, `ANALYZE`, `VACUUM`…).
     NoSchemaEffect {
         what: String,
@@ -503,6 +510,7 @@ impl Change {
                 | Change::Rollback
                 | Change::SetVariable { .. }
                 | Change::NoSchemaEffect { .. }
+                | Change::ProceduralOutsideBlock { .. }
         )
     }
 

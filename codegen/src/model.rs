@@ -688,7 +688,11 @@ impl Schema {
                     }
                 }
             }
-            Change::RenameIndex { from, to } => match self.indexes.get(from).cloned() {
+            Change::RenameIndex {
+                from,
+                to,
+                if_exists,
+            } => match self.indexes.get(from).cloned() {
                 Some(idx) => {
                     let to = QualName::new(from.schema.clone(), to.clone());
                     self.rename_index(from, &to);
@@ -707,6 +711,7 @@ impl Schema {
                         }
                     }
                 }
+                None if *if_exists => {}
                 None => warn(format!("index `{from}` is unknown to the model")),
             },
             Change::AttachIndex { parent, child } => {
@@ -864,6 +869,7 @@ impl Schema {
             | Change::Rollback
             | Change::SetVariable { .. }
             | Change::ProceduralBlock
+            | Change::ProceduralOutsideBlock { .. }
             | Change::NoSchemaEffect { .. }
             | Change::Opaque { .. } => {}
         }

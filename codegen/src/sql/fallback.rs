@@ -10,12 +10,12 @@ use super::lower::Lowerer;
 use crate::change::{AlterOp, Change, ConstraintKind, ConstraintSpec, ObjectKind, QualName};
 
 /// A token sequence without trivia, with helpers to read words.
-struct Words<'a> {
-    tokens: Vec<&'a TokenWithSpan>,
+pub(super) struct Words<'a> {
+    pub(super) tokens: Vec<&'a TokenWithSpan>,
 }
 
 impl<'a> Words<'a> {
-    fn new(tokens: &'a [TokenWithSpan]) -> Self {
+    pub(super) fn new(tokens: &'a [TokenWithSpan]) -> Self {
         Words {
             tokens: tokens
                 .iter()
@@ -25,27 +25,27 @@ impl<'a> Words<'a> {
     }
 
     /// The unquoted keyword at `i`, upper case.
-    fn kw(&self, i: usize) -> Option<String> {
+    pub(super) fn kw(&self, i: usize) -> Option<String> {
         match &self.tokens.get(i)?.token {
             Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
             _ => None,
         }
     }
 
-    fn is(&self, i: usize, kw: &str) -> bool {
+    pub(super) fn is(&self, i: usize, kw: &str) -> bool {
         self.kw(i).as_deref() == Some(kw)
     }
 
-    fn starts(&self, kws: &[&str]) -> bool {
+    pub(super) fn starts(&self, kws: &[&str]) -> bool {
         kws.iter().enumerate().all(|(i, k)| self.is(i, k))
     }
 
-    fn find(&self, from: usize, kw: &str) -> Option<usize> {
+    pub(super) fn find(&self, from: usize, kw: &str) -> Option<usize> {
         (from..self.tokens.len()).find(|&i| self.is(i, kw))
     }
 
     /// A possibly qualified name starting at `i`; returns it and the index after it.
-    fn name(&self, lower: &Lowerer, i: usize) -> Option<(QualName, usize)> {
+    pub(super) fn name(&self, lower: &Lowerer, i: usize) -> Option<(QualName, usize)> {
         let mut parts = Vec::new();
         let mut j = i;
         loop {
@@ -72,7 +72,7 @@ impl<'a> Words<'a> {
         Some((QualName::new(schema, parts.pop()?), j))
     }
 
-    fn skip_if_exists(&self, i: usize) -> usize {
+    pub(super) fn skip_if_exists(&self, i: usize) -> usize {
         if self.is(i, "IF") && self.is(i + 1, "EXISTS") {
             i + 2
         } else {
@@ -81,7 +81,7 @@ impl<'a> Words<'a> {
     }
 }
 
-fn parse_tokens(lower: &Lowerer, tokens: Vec<TokenWithSpan>) -> Option<Statement> {
+pub(super) fn parse_tokens(lower: &Lowerer, tokens: Vec<TokenWithSpan>) -> Option<Statement> {
     let mut stmts = Parser::new(lower.dialect.parser())
         .with_tokens_with_locations(tokens)
         .parse_statements()

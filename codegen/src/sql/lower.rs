@@ -534,6 +534,7 @@ impl Lowerer<'_> {
                 ast::AlterIndexOperation::RenameIndex { index_name } => Change::RenameIndex {
                     from: self.name(name),
                     to: self.last_part(index_name),
+                    if_exists: false,
                 },
             },
             Statement::CreateType {
@@ -795,6 +796,12 @@ impl Lowerer<'_> {
                     if_exists: false,
                     ops: vec![AlterOp::RenameTable { to }],
                 }
+            }
+            // MySQL `EXECUTE stmt [USING …]` runs a statement text built at run time
+            // (`PREPARE stmt FROM @s`): it may be DDL, so it is procedural code the model cannot
+            // follow, and backfill flags it like a `DO` block (see `sql::forms`).
+            Statement::Execute { .. } if self.dialect.kind() != DialectKind::Postgres => {
+                Change::ProceduralBlock
             }
             other => Change::NoSchemaEffect {
                 what: statement_kind(other),

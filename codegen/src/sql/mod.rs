@@ -2,6 +2,7 @@
 //! the `-- concertina:` annotations written between them.
 
 mod fallback;
+mod forms;
 mod lower;
 mod split;
 
@@ -146,6 +147,9 @@ fn lower_tokens(
     tokens: Vec<sqlparser::tokenizer::TokenWithSpan>,
     text: &str,
 ) -> (Change, Option<String>) {
+    if let Some(change) = forms::procedural_outside_block(lowerer, &tokens) {
+        return (change, None);
+    }
     let parsed = Parser::new(lowerer.dialect.parser())
         .with_tokens_with_locations(tokens)
         .parse_statements();
@@ -159,7 +163,7 @@ fn lower_tokens(
         Ok(stmts) if stmts.len() == 1 => (lowerer.lower(&stmts[0]), None),
         Ok(stmts) => {
             let reason = format!("parsed as {} statements, expected one", stmts.len());
-            match fallback::recognize(lowerer, &retokenize()) {
+            match recognize(lowerer, &retokenize()) {
                 Some(change) => (change, None),
                 None => (
                     Change::Opaque {
@@ -169,7 +173,7 @@ fn lower_tokens(
                 ),
             }
         }
-        Err(e) => match fallback::recognize(lowerer, &retokenize()) {
+        Err(e) => match recognize(lowerer, &retokenize()) {
             Some(change) => (change, None),
             None => {
                 let reason = e.to_string();
@@ -186,6 +190,11 @@ fn lower_tokens(
             }
         },
     }
+}
+
+/// The token-level forms: `fallback`'s, then `forms`'.
+fn recognize(lowerer: &Lowerer, tokens: &[sqlparser::tokenizer::TokenWithSpan]) -> Option<Change> {
+    fallback::recognize(lowerer, tokens).or_else(|| forms::recognize(lowerer, tokens))
 }
 
 const DIRECTIVE: &str = "concertina:";

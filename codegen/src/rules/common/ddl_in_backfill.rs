@@ -5,7 +5,11 @@
 //! batch session; `BEGIN`/`COMMIT`/`ROLLBACK` are flagged (an explicit transaction would turn
 //! the batches back into one long transaction); `INSERT … VALUES` is flagged (nothing to batch:
 //! it belongs in expand); so are `SELECT`, `ANALYZE`, `COMMENT`, `DO` blocks and unparsed
-//! statements, which the runtime cannot batch either.
+//! statements, which the runtime cannot batch either. MySQL dynamic SQL counts as DDL here:
+//! `EXECUTE s` runs whatever text `PREPARE s FROM @v` was given, schema changes included, so
+//! it is flagged as a `DO` block is (and `PREPARE` / `DEALLOCATE` as statements without
+//! schema effect: nothing to batch). A top-level PL/pgSQL statement (`PERFORM f()`) is
+//! `procedural-outside-block`'s, not this rule's.
 
 use crate::change::Change;
 use crate::diag::Severity;
@@ -64,6 +68,8 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         Change::NoSchemaEffect { .. } => out.report(format!(
             "`{what}` in backfill.sql: the runtime runs backfill statements in keyset batches and cannot batch it"
         )),
+        // The server refuses it: `procedural-outside-block` reports it.
+        Change::ProceduralOutsideBlock { .. } => {}
         Change::Opaque { .. } | Change::ProceduralBlock => out.report(format!(
             "`{what}` in backfill.sql is not a plain `UPDATE` / `DELETE` / `INSERT … SELECT`: the runtime cannot run it in keyset batches"
         )),
@@ -138,6 +144,37 @@ mod tests {
         .server("8.0")
         .hits(ID);
         assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn mysql_dynamic_sql_is_flagged() {
+        let sql = "SET @s = 'ALTER TABLE users ADD COLUMN x int';\nPREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;";
+        let all = Case::mysql(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+            &[(Phase::Backfill, sql)],
+        )
+        .run();
+        let hits: Vec<(usize, &str)> = all
+            .iter()
+            .filter(|d| d.rule == ID)
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+            [2, 3, 4],
+            "{all:?}"
+        );
+        assert!(
+            hits[1]
+                .1
+                .starts_with("`EXECUTE` in backfill.sql is not a plain"),
+            "{}",
+            hits[1].1
+        );
+        assert!(
+            all.iter().all(|d| d.rule != "unparsed-statement"),
+            "{all:?}"
+        );
     }
 
     #[test]
