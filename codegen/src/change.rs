@@ -207,6 +207,7 @@ pub enum AlterOp {
     AlterColumnType {
         column: String,
         ty: SqlType,
+        /// `USING expr` other than the column itself (`USING col` does what no `USING` does).
         using: bool,
         collation: Option<String>,
     },

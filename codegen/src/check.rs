@@ -11,6 +11,7 @@ use crate::diag::{sort_diagnostics, Diagnostic, Severity};
 use crate::dialect::Dialect;
 use crate::layout::{Migration, MigrationSet, Phase};
 use crate::model::Schema;
+use crate::rules::lock_scope;
 use crate::rules::{self, FileState, Findings, StatementCtx, Window};
 use crate::source::SourceFile;
 use crate::sql::{self, ParsedFile, Statement};
@@ -288,6 +289,8 @@ fn check_phase(
         ));
     }
     let mut file_state = FileState::default();
+    let mut phase_end = schema.clone();
+    replay(&mut phase_end, &phase.parsed);
     for stmt in &phase.parsed.statements {
         if let Some(reason) = stmt.unparsed.as_ref().filter(|_| !stmt.unterminated) {
             out.push(diagnostic(
@@ -307,10 +310,12 @@ fn check_phase(
             statement: stmt,
             change: &stmt.change,
             schema,
+            phase_end: &phase_end,
             window,
             file: &file_state,
             source,
         };
+        let targets = lock_scope::lock_targets(&stmt.change, schema, &file_state);
         let mut used = vec![false; stmt.allows.len()];
         // `unparsed-statement` is suppressible like any rule.
         if stmt.unparsed.is_some() && !stmt.unterminated {
@@ -330,6 +335,7 @@ fn check_phase(
             let mut findings = Findings::default();
             (rule.check)(&ctx, &mut findings);
             for f in findings.items {
+                let f = lock_scope::scope_finding(rule.id, rule.severity, f, &targets, config);
                 if let Some(i) = stmt
                     .allows
                     .iter()

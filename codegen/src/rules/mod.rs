@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod compat;
+pub mod lock_scope;
 pub mod mysql;
 pub mod postgres;
 #[cfg(test)]
@@ -128,6 +129,9 @@ pub struct StatementCtx<'a> {
     pub change: &'a Change,
     /// The model just before this statement.
     pub schema: &'a Schema,
+    /// The model at the end of this phase file. Removal is judged on it: an object dropped
+    /// and recreated in the same file was not removed for the old app.
+    pub phase_end: &'a Schema,
     pub window: &'a Window,
     pub file: &'a FileState,
     pub source: &'a SourceFile,

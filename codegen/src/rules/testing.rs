@@ -1,5 +1,6 @@
 //! Test helpers for rules: run phase files against a baseline schema, in memory.
 
+use crate::change::QualName;
 use crate::config::{Config, RuntimeConfig, ServerVersion};
 use crate::diag::Diagnostic;
 use crate::dialect::DialectKind;
@@ -13,6 +14,8 @@ pub struct Case<'a> {
     pub server: &'a str,
     pub setup: &'a str,
     pub phases: &'a [(Phase, &'a str)],
+    /// concertina.toml's `small_tables`.
+    pub small_tables: &'a [&'a str],
 }
 
 impl<'a> Case<'a> {
@@ -22,6 +25,7 @@ impl<'a> Case<'a> {
             server: "14",
             setup,
             phases,
+            small_tables: &[],
         }
     }
 
@@ -32,6 +36,7 @@ impl<'a> Case<'a> {
             server: "8.0.35",
             setup,
             phases,
+            small_tables: &[],
         }
     }
 
@@ -42,6 +47,7 @@ impl<'a> Case<'a> {
             server: "10.11",
             setup,
             phases,
+            small_tables: &[],
         }
     }
 
@@ -100,6 +106,14 @@ impl<'a> Case<'a> {
         };
         let config = Config {
             types: Default::default(),
+            small_tables: self
+                .small_tables
+                .iter()
+                .map(|t| {
+                    let d = self.dialect.dialect();
+                    QualName::new(d.default_schema(), d.normalize_object(t, false))
+                })
+                .collect(),
             dialect: self.dialect,
             server_version: ServerVersion::parse(self.server).expect("test server version"),
             baseline: Some("0001".into()),

@@ -857,9 +857,12 @@ impl Lowerer<'_> {
                     AlterColumnOperation::SetDataType {
                         data_type, using, ..
                     } => AlterOp::AlterColumnType {
+                        // `USING col` is what no `USING` does (measured: no rewrite).
+                        using: using.as_ref().is_some_and(|e| {
+                            self.expr(e).bare_column.as_deref() != Some(column.as_str())
+                        }),
                         column,
                         ty: self.sql_type(data_type).0,
-                        using: using.is_some(),
                         collation: None,
                     },
                     AlterColumnOperation::AddGenerated { .. } => AlterOp::AddIdentity { column },
