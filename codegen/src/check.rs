@@ -9,7 +9,7 @@ use crate::change::{AlterOp, Change};
 use crate::config::Config;
 use crate::diag::{sort_diagnostics, Diagnostic, Severity};
 use crate::dialect::Dialect;
-use crate::layout::{Migration, MigrationSet, Phase};
+use crate::layout::{Layout, Migration, MigrationSet, Phase};
 use crate::model::Schema;
 use crate::rules::lock_scope;
 use crate::rules::{self, FileState, Findings, StatementCtx, Window};
@@ -138,7 +138,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
             .iter()
             .map(|p| p.parsed.statements.len())
             .sum::<usize>();
-        let window = build_window(schema, &phases);
+        let window = build_window(schema, &phases, migration.layout);
         let baselined = baseline_position.is_some_and(|b| position <= b);
         if !baselined {
             check_migration(
@@ -180,7 +180,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     }
 }
 
-fn build_window(start: Arc<Schema>, phases: &[CheckedPhase]) -> Window {
+fn build_window(start: Arc<Schema>, phases: &[CheckedPhase], layout: Layout) -> Window {
     let mut schema = (*start).clone();
     let mut expanded = None;
     let mut backfilled = BTreeSet::new();
@@ -213,6 +213,7 @@ fn build_window(start: Arc<Schema>, phases: &[CheckedPhase]) -> Window {
         phases: phases.iter().map(|p| p.phase).collect(),
         backfilled,
         renames,
+        layout,
     }
 }
 
@@ -284,7 +285,10 @@ fn check_phase(
             1,
             "empty-phase",
             Severity::Warning,
-            format!("{} holds no statement", phase.phase.file_name()),
+            format!(
+                "{} holds no statement",
+                source.rel_path.rsplit('/').next().unwrap_or_default()
+            ),
             "remove the empty file, or write the phase's statements in it".into(),
         ));
     }

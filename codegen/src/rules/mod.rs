@@ -18,7 +18,7 @@ use crate::change::{Change, QualName};
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::dialect::{Dialect, DialectKind};
-use crate::layout::Phase;
+use crate::layout::{Layout, Phase};
 use crate::model::Schema;
 use crate::source::SourceFile;
 use crate::sql::{Rename, Statement};
@@ -97,6 +97,8 @@ pub struct Window {
     /// Columns the backfill assigns, per table.
     pub backfilled: BTreeSet<(QualName, String)>,
     pub renames: Vec<Rename>,
+    /// concertina's phase files or diesel's `up.sql` / `down.sql`.
+    pub layout: Layout,
 }
 
 impl Window {
@@ -166,6 +168,21 @@ impl StatementCtx<'_> {
     /// The oldest server to be safe on is at least `major.minor`.
     pub fn server_at_least(&self, major: u32, minor: u32) -> bool {
         self.config.server_version.at_least(major, minor)
+    }
+
+    /// The phase file's real name: `expand.sql`, or diesel's `up.sql`.
+    pub fn file_name(&self) -> &str {
+        let path = self.source.rel_path.as_str();
+        path.rsplit(['/', '\\']).next().unwrap_or(path)
+    }
+
+    /// Where this migration's contract work goes, for help texts: its contract.sql, or for a
+    /// diesel migration (no contract phase) a later migration.
+    pub fn contract_place(&self) -> &'static str {
+        match self.window.layout {
+            Layout::Concertina => "this migration's contract.sql",
+            Layout::Diesel => "the up.sql of a later migration (a diesel migration has no contract phase: make it a migration of its own, deployed once no app reads it)",
+        }
     }
 
     /// The statement's source text.

@@ -16,6 +16,8 @@ pub struct Case<'a> {
     pub phases: &'a [(Phase, &'a str)],
     /// concertina.toml's `small_tables`.
     pub small_tables: &'a [&'a str],
+    /// The checked migration is a diesel one: `up.sql` (expand) and `down.sql`.
+    pub diesel: bool,
 }
 
 impl<'a> Case<'a> {
@@ -26,6 +28,7 @@ impl<'a> Case<'a> {
             setup,
             phases,
             small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -37,6 +40,7 @@ impl<'a> Case<'a> {
             setup,
             phases,
             small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -48,6 +52,7 @@ impl<'a> Case<'a> {
             setup,
             phases,
             small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -68,20 +73,31 @@ impl<'a> Case<'a> {
 
     /// The whole report, sources included (for rendering).
     pub fn report(&self) -> crate::check::Report {
-        let file = |dir: &str, phase: Phase, text: &str| PhaseFile {
-            phase,
-            source: SourceFile::new(
-                format!("{dir}/{}", phase.file_name()),
-                format!("{dir}/{}", phase.file_name()).into(),
-                text.to_string(),
-            ),
+        let diesel = self.diesel;
+        let file = |dir: &str, phase: Phase, text: &str| {
+            let name = match phase {
+                Phase::Expand if diesel && dir != "0001_setup" => "up.sql",
+                other => other.file_name(),
+            };
+            PhaseFile {
+                phase,
+                source: SourceFile::new(
+                    format!("{dir}/{name}"),
+                    format!("{dir}/{name}").into(),
+                    text.to_string(),
+                ),
+            }
         };
         let migration = |order: u128, dir: &str, phases: Vec<PhaseFile>| Migration {
             version: format!("{order:04}"),
             order,
             name: dir[5..].to_string(),
             dir_name: dir.to_string(),
-            layout: Layout::Concertina,
+            layout: if diesel && order == 2 {
+                Layout::Diesel
+            } else {
+                Layout::Concertina
+            },
             run_in_transaction: true,
             phases,
         };

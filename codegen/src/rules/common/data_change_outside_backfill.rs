@@ -40,7 +40,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     }
     out.report(format!(
         "`{verb}` of `{table}` in {} with a `WHERE` that pins no key: the checker cannot tell how many rows it touches, and it runs as one transaction holding every touched row's lock",
-        ctx.phase.file_name()
+        ctx.file_name()
     ));
 }
 

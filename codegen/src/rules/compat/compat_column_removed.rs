@@ -133,7 +133,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             None if has_contract => {}
             None => out.report_with_help(
                 format!("`DROP COLUMN {c}` on `{t}` in expand breaks the old app (S(N-1)): it still selects and writes `{c}`, so its queries fail until it is gone"),
-                format!("keep `{c}` in expand; stop using it in the new app; drop it in this migration's contract.sql (`ALTER TABLE {t} DROP COLUMN {c}`), which runs once no app reads it"),
+                format!("keep `{c}` in {}; stop using it in the new app; drop it (`ALTER TABLE {t} DROP COLUMN {c}`) in {}, which runs once no app reads it", ctx.file_name(), ctx.contract_place()),
             ),
         }
     }
@@ -266,6 +266,24 @@ mod tests {
             hits[0].message.contains("adds `email` back") && hits[0].message.contains("`text`"),
             "{}",
             hits[0].message
+        );
+    }
+
+    #[test]
+    fn diesel_help_names_up_sql_and_no_contract_sql() {
+        let mut case = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "ALTER TABLE users DROP COLUMN email;")],
+        );
+        case.diesel = true;
+        let hits = case.hits(ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].help.contains("keep `email` in up.sql")
+                && hits[0].help.contains("later migration")
+                && !hits[0].help.contains("contract.sql"),
+            "{}",
+            hits[0].help
         );
     }
 }

@@ -149,7 +149,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             None if has_contract => {}
             None => out.report_with_help(
                 format!("dropping {kind} `{name}` in expand breaks the old app (S(N-1)): it still queries `{name}`, so its queries fail until it is gone"),
-                format!("keep `{name}` in expand; stop using it in the new app; drop it in this migration's contract.sql, which runs once no app reads it"),
+                format!("keep `{name}` in {}; stop using it in the new app; drop it in {}, which runs once no app reads it", ctx.file_name(), ctx.contract_place()),
             ),
         }
     }
