@@ -5,7 +5,9 @@
 //! object first, by name, in the same file silences the rule. Dependents found:
 //! - of a table or view: views reading it; foreign keys of other tables referencing it;
 //!   functions whose body names it (word match);
-//! - of a column `t.c`: views reading `t` whose query names `c` (word match) or selects `*`;
+//! - of a column `t.c`: views whose query reads `t.c`, placed by scope through subqueries,
+//!   `EXISTS` and CTEs, or selects `*` from `t` into its result (word match when the query
+//!   could not be analysed);
 //!   foreign keys of other tables referencing `t(c)` (or `t`'s primary key when `c` is in it);
 //!   generated columns of `t` computed from `c`; indexes of `t` whose expression or predicate
 //!   uses `c`, or that cover `c` with other columns, and constraints over `c` with other
@@ -110,7 +112,11 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> ColumnDependents
     let mut deps = ColumnDependents::default();
     let out = &mut deps.blocking;
     for v in schema.views.values() {
-        if v.reads.contains(t) && (mentions(&v.query, c) || selects_star(&v.query)) {
+        // The analysed query when there is one; word matches otherwise.
+        let reads = schema.view_reads_column(v, t, c).unwrap_or_else(|| {
+            v.reads.contains(t) && (mentions(&v.query, c) || selects_star(&v.query))
+        });
+        if reads {
             out.push(format!("view `{}`", v.name));
         }
     }
@@ -579,5 +585,30 @@ mod tests {
             "{}",
             hits[0].help
         );
+    }
+
+    #[test]
+    fn view_dependencies_are_placed_through_exists_subqueries_and_ctes() {
+        let setup = format!("{SETUP}\nCREATE VIEW buyers AS SELECT u.id, u.email FROM users u WHERE EXISTS (SELECT * FROM orders o WHERE o.user_id = u.id);\nCREATE VIEW spend AS WITH s AS (SELECT user_id, count(*) AS n FROM orders GROUP BY user_id) SELECT users.id, s.n FROM users JOIN s ON s.user_id = users.id;");
+        // Neither view reads orders.note: `EXISTS (SELECT * …)` returns no column.
+        let hits = contract(&setup, "ALTER TABLE orders DROP COLUMN note;");
+        assert!(hits.is_empty(), "{hits:?}");
+        // Both read orders.user_id.
+        let hits = contract(
+            &setup,
+            "ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey;\nALTER TABLE orders DROP COLUMN user_id;",
+        );
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].message.contains("view `buyers`") && hits[0].message.contains("view `spend`"),
+            "{}",
+            hits[0].message
+        );
+        // users.last is read by neither.
+        let hits = contract(
+            &setup,
+            "ALTER TABLE users DROP COLUMN full_name;\nALTER TABLE users DROP COLUMN last;",
+        );
+        assert!(hits.is_empty(), "{hits:?}");
     }
 }
