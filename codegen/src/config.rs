@@ -443,6 +443,41 @@ mod tests {
     }
 
     #[test]
+    fn small_tables_are_names_normalised_and_validated() {
+        let c = parse("dialect = \"postgres\"\nserver_version = \"14\"\nsmall_tables = [\"Countries\", \"billing.plans\"]\n").unwrap();
+        assert_eq!(
+            c.small_tables,
+            [
+                QualName::new("public", "countries"),
+                QualName::new("billing", "plans")
+            ]
+        );
+        assert!(c.declares_small(&QualName::new("public", "countries")));
+        assert!(!c.declares_small(&QualName::new("public", "plans")));
+        let my =
+            parse("dialect = \"mysql\"\nserver_version = \"8.0\"\nsmall_tables = [\"Settings\"]\n")
+                .unwrap();
+        assert!(my.declares_small(&QualName::new("", "settings")));
+        for (value, expect) in [
+            ("[1]", "is not a table name"),
+            ("[\"a b\"]", "is not a table name"),
+            ("[\"a.b.c\"]", "is not a table name"),
+            ("[\"\"]", "is not a table name"),
+            ("[\"t\", \"T\"]", "listed twice"),
+        ] {
+            let e = parse(&format!(
+                "dialect = \"postgres\"\nserver_version = \"14\"\nsmall_tables = {value}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("small_tables") && e.contains(expect),
+                "{value}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn reads_a_full_file() {
         let c = parse(
             "dialect = \"postgres\"\nserver_version = \"12.4\"\nbaseline = \"0003\"\n[runtime]\nlock_timeout = \"250ms\"\nbatch_size = 500\n",

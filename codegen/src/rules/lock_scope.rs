@@ -243,4 +243,34 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert!(hits[0].is_error());
     }
+
+    #[test]
+    fn materialized_views_are_known_to_lock_rules() {
+        let setup = "CREATE TABLE orders (id bigint PRIMARY KEY, total int);\nCREATE MATERIALIZED VIEW totals AS SELECT id, total FROM orders;";
+        let diags = Case::pg(
+            setup,
+            &[(
+                Phase::Expand,
+                "CREATE INDEX totals_total ON totals (total);\nREFRESH MATERIALIZED VIEW totals;",
+            )],
+        )
+        .run();
+        assert!(
+            diags.iter().all(|d| d.rule != "unknown-object"),
+            "{diags:?}"
+        );
+        for rule in ["index-not-concurrent", "refresh-matview-blocking"] {
+            let hit: Vec<_> = diags.iter().filter(|d| d.rule == rule).collect();
+            assert_eq!(hit.len(), 1, "{rule}: {diags:?}");
+            assert!(hit[0].is_error(), "{rule}: a known materialized view");
+        }
+        // One the model never saw: a warning, with the reason.
+        let hits = Case::pg(
+            setup,
+            &[(Phase::Expand, "REFRESH MATERIALIZED VIEW elsewhere;")],
+        )
+        .hits("refresh-matview-blocking");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(!hits[0].is_error() && hits[0].message.contains("unknown to the model"));
+    }
 }

@@ -147,7 +147,10 @@ impl StatementCtx<'_> {
     }
 
     /// Not created earlier in this file. A table unknown to the model (an opaque statement
-    /// may have created it) counts as existing: the safe assumption.
+    /// may have created it) counts as existing: the safe assumption, so rules still look at
+    /// it. A lock rule's error on such a table is then reported as a warning that says the
+    /// model does not know the table (see [`lock_scope`]): never silently dropped, never an
+    /// error as if it were a known populated table.
     pub fn is_existing_table(&self, table: &QualName) -> bool {
         !self.is_new_table(table)
     }
