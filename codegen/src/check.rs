@@ -355,7 +355,10 @@ fn check_phase(
                     rule.id,
                     f.severity.unwrap_or(rule.severity),
                     f.message,
-                    f.help.unwrap_or_else(|| rule.help.to_string()),
+                    phase_terms(
+                        window.layout,
+                        f.help.unwrap_or_else(|| rule.help.to_string()),
+                    ),
                 ));
             }
         }
@@ -388,6 +391,23 @@ fn check_phase(
     for allow in &phase.parsed.dangling_allows {
         report_unused_allow(source, allow, known_ids, out);
     }
+}
+
+/// A recipe in the migration's own terms: a diesel migration has `up.sql` and `down.sql`,
+/// no backfill or contract phase, so a recipe naming those files says what they are.
+fn phase_terms(layout: Layout, help: String) -> String {
+    if layout != Layout::Diesel {
+        return help;
+    }
+    help.replace("`backfill.sql`", "backfill.sql")
+        .replace(
+            "backfill.sql",
+            "a backfill phase (a diesel migration has none: give this migration concertina's expand.sql/backfill.sql/contract.sql layout)",
+        )
+        .replace(
+            "contract.sql",
+            "a later migration's up.sql (a diesel migration has no contract phase)",
+        )
 }
 
 fn report_unused_allow(

@@ -348,4 +348,25 @@ mod tests {
             "{all:?}"
         );
     }
+
+    #[test]
+    fn diesel_messages_name_up_sql_and_no_backfill_file() {
+        let mut case = Case::pg(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+            &[(
+                Phase::Expand,
+                "UPDATE users SET name = 'x' WHERE name IS NULL;",
+            )],
+        );
+        case.diesel = true;
+        let hits = case.hits("data-change-outside-backfill");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].message.contains("in up.sql"), "{}", hits[0].message);
+        assert!(
+            hits[0].help.contains("a diesel migration has none")
+                && !hits[0].help.contains("`backfill.sql`"),
+            "{}",
+            hits[0].help
+        );
+    }
 }
