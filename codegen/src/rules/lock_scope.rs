@@ -74,7 +74,8 @@ pub fn lock_targets(change: &Change, schema: &Schema, file: &FileState) -> Vec<L
     let relation = |name: &QualName| LockTarget {
         name: name.clone(),
         known: schema.tables.contains_key(name)
-            || schema.views.get(name).is_some_and(|v| v.materialized)
+            // A view the model knows: its base tables are (an `UPDATE` through it).
+            || schema.views.contains_key(name)
             || file.created_tables.contains(name),
     };
     let index_table = |name: &QualName| match schema.indexes.get(name) {
