@@ -11,6 +11,7 @@ use crate::change::{
 use crate::types::SqlType;
 
 mod derived;
+pub use derived::UNKNOWN_TYPE;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
