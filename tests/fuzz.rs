@@ -139,6 +139,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
     };
     let config = Config {
         types: Default::default(),
+        small_tables: Vec::new(),
         dialect,
         server_version: ServerVersion::parse(server).unwrap_or(ServerVersion::new(14, 0, 0)),
         baseline: None,

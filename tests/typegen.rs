@@ -117,3 +117,15 @@ fn tables_keyed_to_each_other_get_one_joinable() {
         "{joinables:#?}"
     );
 }
+
+#[test]
+fn an_untyped_create_table_as_column_asks_for_a_cast() {
+    let errors = generated("tests/fixtures/typegen_ctas", Features::ALL).expect_err("untyped");
+    // `region` comes from `sales`, `sales` from its cast; `total` is an aggregate.
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("`region_totals.total`") && errors[0].contains("cast it in the query"),
+        "{}",
+        errors[0]
+    );
+}

@@ -148,6 +148,47 @@ pub enum LabelPosition {
     After(String),
 }
 
+/// A column reference of a query, with the tables it may belong to: one list per scope level,
+/// innermost first (SQL resolves a name at the innermost level that has it). A reference that
+/// resolves to a subquery's or CTE's output is not listed: that subquery's own references are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnRef {
+    pub column: String,
+    pub scopes: Vec<Vec<QualName>>,
+}
+
+/// Where an output column of a query comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSource {
+    /// A column of a table (resolved like [`ColumnRef`]).
+    Column(ColumnRef),
+    /// `expr::type` / `CAST(expr AS type)`.
+    Cast(SqlType),
+    /// `*` or `t.*`: every column of these tables, in order.
+    Star(Vec<QualName>),
+    /// Anything else: a type the model does not work out.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    /// `None` for a star.
+    pub name: Option<String>,
+    pub source: OutputSource,
+}
+
+/// What a query (a view's, a `CREATE TABLE … AS SELECT`'s) reads and returns, from its AST.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryShape {
+    /// The top-level `SELECT`'s columns, in order.
+    pub outputs: Vec<OutputColumn>,
+    /// Every column reference, through subqueries, `EXISTS` and CTEs.
+    pub refs: Vec<ColumnRef>,
+    /// Tables the query reads whole: a `*` whose columns reach the result (not one inside
+    /// `EXISTS`), or a reference the lowering could not place.
+    pub all_columns_of: Vec<QualName>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateTable {
     pub name: QualName,
@@ -161,6 +202,8 @@ pub struct CreateTable {
     pub partition_of: Option<QualName>,
     /// `CREATE TABLE … AS SELECT`: the tables it reads.
     pub as_select_from: Option<Vec<QualName>>,
+    /// `CREATE TABLE … AS SELECT`: its columns come from the query.
+    pub as_select_shape: Option<QueryShape>,
     /// `CREATE TABLE … (LIKE other)`.
     pub like: Option<QualName>,
     /// `LIKE other INCLUDING DEFAULTS`: the copied columns keep their defaults.
@@ -207,6 +250,7 @@ pub enum AlterOp {
     AlterColumnType {
         column: String,
         ty: SqlType,
+        /// `USING expr` other than the column itself (`USING col` does what no `USING` does).
         using: bool,
         collation: Option<String>,
     },
@@ -423,8 +467,11 @@ pub enum Change {
         materialized: bool,
         or_replace: bool,
         reads: Vec<QualName>,
-        /// The query text: which columns it mentions is found by word match.
+        /// The query text.
         query: String,
+        /// Which columns it reads; `None` when the query could not be analysed (the rules fall
+        /// back to word matches on `query`).
+        shape: Option<QueryShape>,
     },
     RefreshMaterializedView {
         name: QualName,

@@ -9,8 +9,9 @@ use crate::change::{AlterOp, Change};
 use crate::config::Config;
 use crate::diag::{sort_diagnostics, Diagnostic, Severity};
 use crate::dialect::Dialect;
-use crate::layout::{Migration, MigrationSet, Phase};
+use crate::layout::{Layout, Migration, MigrationSet, Phase};
 use crate::model::Schema;
+use crate::rules::lock_scope;
 use crate::rules::{self, FileState, Findings, StatementCtx, Window};
 use crate::source::SourceFile;
 use crate::sql::{self, ParsedFile, Statement};
@@ -137,7 +138,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
             .iter()
             .map(|p| p.parsed.statements.len())
             .sum::<usize>();
-        let window = build_window(schema, &phases);
+        let window = build_window(schema, &phases, migration.layout);
         let baselined = baseline_position.is_some_and(|b| position <= b);
         if !baselined {
             check_migration(
@@ -179,7 +180,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     }
 }
 
-fn build_window(start: Arc<Schema>, phases: &[CheckedPhase]) -> Window {
+fn build_window(start: Arc<Schema>, phases: &[CheckedPhase], layout: Layout) -> Window {
     let mut schema = (*start).clone();
     let mut expanded = None;
     let mut backfilled = BTreeSet::new();
@@ -212,6 +213,7 @@ fn build_window(start: Arc<Schema>, phases: &[CheckedPhase]) -> Window {
         phases: phases.iter().map(|p| p.phase).collect(),
         backfilled,
         renames,
+        layout,
     }
 }
 
@@ -283,11 +285,16 @@ fn check_phase(
             1,
             "empty-phase",
             Severity::Warning,
-            format!("{} holds no statement", phase.phase.file_name()),
+            format!(
+                "{} holds no statement",
+                source.rel_path.rsplit('/').next().unwrap_or_default()
+            ),
             "remove the empty file, or write the phase's statements in it".into(),
         ));
     }
     let mut file_state = FileState::default();
+    let mut phase_end = schema.clone();
+    replay(&mut phase_end, &phase.parsed);
     for stmt in &phase.parsed.statements {
         if let Some(reason) = stmt.unparsed.as_ref().filter(|_| !stmt.unterminated) {
             out.push(diagnostic(
@@ -307,10 +314,12 @@ fn check_phase(
             statement: stmt,
             change: &stmt.change,
             schema,
+            phase_end: &phase_end,
             window,
             file: &file_state,
             source,
         };
+        let targets = lock_scope::lock_targets(&stmt.change, schema, &file_state);
         let mut used = vec![false; stmt.allows.len()];
         // `unparsed-statement` is suppressible like any rule.
         if stmt.unparsed.is_some() && !stmt.unterminated {
@@ -330,6 +339,7 @@ fn check_phase(
             let mut findings = Findings::default();
             (rule.check)(&ctx, &mut findings);
             for f in findings.items {
+                let f = lock_scope::scope_finding(rule.id, rule.severity, f, &targets, config);
                 if let Some(i) = stmt
                     .allows
                     .iter()
@@ -345,7 +355,10 @@ fn check_phase(
                     rule.id,
                     f.severity.unwrap_or(rule.severity),
                     f.message,
-                    f.help.unwrap_or_else(|| rule.help.to_string()),
+                    phase_terms(
+                        window.layout,
+                        f.help.unwrap_or_else(|| rule.help.to_string()),
+                    ),
                 ));
             }
         }
@@ -378,6 +391,23 @@ fn check_phase(
     for allow in &phase.parsed.dangling_allows {
         report_unused_allow(source, allow, known_ids, out);
     }
+}
+
+/// A recipe in the migration's own terms: a diesel migration has `up.sql` and `down.sql`,
+/// no backfill or contract phase, so a recipe naming those files says what they are.
+fn phase_terms(layout: Layout, help: String) -> String {
+    if layout != Layout::Diesel {
+        return help;
+    }
+    help.replace("`backfill.sql`", "backfill.sql")
+        .replace(
+            "backfill.sql",
+            "a backfill phase (a diesel migration has none: give this migration concertina's expand.sql/backfill.sql/contract.sql layout)",
+        )
+        .replace(
+            "contract.sql",
+            "a later migration's up.sql (a diesel migration has no contract phase)",
+        )
 }
 
 fn report_unused_allow(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::change::QualName;
 use crate::diag::{Diagnostic, Severity};
 use crate::dialect::DialectKind;
 use crate::error::LoadError;
@@ -184,6 +185,10 @@ pub struct Config {
     /// `[types]`: the diesel SQL type and Rust type generated for a SQL type name, for types
     /// concertina does not map (or maps differently): `inet = { sql = "...", rust = "..." }`.
     pub types: BTreeMap<String, TypeOverride>,
+    /// `small_tables`: tables the project declares small (a few thousand rows at most). A lock
+    /// rule on one of them is a warning that says so, never silent: the declaration is the
+    /// project's, concertina never guesses a table's size.
+    pub small_tables: Vec<QualName>,
     /// Where the file was read from.
     pub path: PathBuf,
     /// What is suspicious but not wrong (`unknown-server-version`): `check` reports these
@@ -203,6 +208,8 @@ struct RawConfig {
     runtime: RawRuntime,
     #[serde(default)]
     types: BTreeMap<String, TypeOverride>,
+    #[serde(default)]
+    small_tables: Vec<toml::Value>,
 }
 
 /// One `[types]` entry: paths as the generated code should spell them.
@@ -227,7 +234,55 @@ struct RawRuntime {
     backfill_workers: Option<toml::Value>,
 }
 
+/// `small_tables = ["countries", "billing.plans"]`: each a table name, optionally
+/// schema-qualified, normalised as the dialect normalises an unquoted name; no duplicates.
+fn small_tables(values: &[toml::Value], dialect: DialectKind) -> Result<Vec<QualName>, String> {
+    let d = dialect.dialect();
+    let mut out: Vec<QualName> = Vec::new();
+    for v in values {
+        let toml::Value::String(s) = v else {
+            return Err(format!(
+                "small_tables: `{v}` is not a table name; write strings such as [\"countries\", \"billing.plans\"]"
+            ));
+        };
+        let parts: Vec<&str> = s.split('.').map(str::trim).collect();
+        let ident_ok = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+        };
+        let name = match parts.as_slice() {
+            [t] if ident_ok(t) => QualName::new(d.default_schema(), d.normalize_object(t, false)),
+            [schema, t] if ident_ok(schema) && ident_ok(t) => QualName::new(
+                d.normalize_object(schema, false),
+                d.normalize_object(t, false),
+            ),
+            _ => {
+                return Err(format!(
+                    "small_tables: \"{s}\" is not a table name; write `table` or `schema.table` (letters, digits, `_`)"
+                ))
+            }
+        };
+        if out.contains(&name) {
+            return Err(format!("small_tables: \"{s}\" is listed twice"));
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
 impl Config {
+    /// The project declared `table` small in `small_tables`.
+    pub fn declares_small(&self, table: &QualName) -> bool {
+        self.small_tables.iter().any(|t| {
+            t == table
+                || (self.dialect != DialectKind::Postgres
+                    && t.name.eq_ignore_ascii_case(&table.name)
+                    && (t.schema.is_empty() || t.schema.eq_ignore_ascii_case(&table.schema)))
+        })
+    }
+
     /// Reads `concertina.toml` from a migrations directory.
     pub fn load(dir: &Path) -> Result<Config, LoadError> {
         let path = dir.join(CONFIG_FILE);
@@ -360,12 +415,14 @@ impl Config {
                 }
             },
         };
+        let small_tables = small_tables(&raw.small_tables, dialect).map_err(bad)?;
         Ok(Config {
             dialect,
             server_version,
             baseline,
             runtime,
             types: raw.types,
+            small_tables,
             path,
             warnings,
             source,
@@ -383,6 +440,41 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, LoadError> {
         Config::parse(text, PathBuf::from("m/concertina.toml"))
+    }
+
+    #[test]
+    fn small_tables_are_names_normalised_and_validated() {
+        let c = parse("dialect = \"postgres\"\nserver_version = \"14\"\nsmall_tables = [\"Countries\", \"billing.plans\"]\n").unwrap();
+        assert_eq!(
+            c.small_tables,
+            [
+                QualName::new("public", "countries"),
+                QualName::new("billing", "plans")
+            ]
+        );
+        assert!(c.declares_small(&QualName::new("public", "countries")));
+        assert!(!c.declares_small(&QualName::new("public", "plans")));
+        let my =
+            parse("dialect = \"mysql\"\nserver_version = \"8.0\"\nsmall_tables = [\"Settings\"]\n")
+                .unwrap();
+        assert!(my.declares_small(&QualName::new("", "settings")));
+        for (value, expect) in [
+            ("[1]", "is not a table name"),
+            ("[\"a b\"]", "is not a table name"),
+            ("[\"a.b.c\"]", "is not a table name"),
+            ("[\"\"]", "is not a table name"),
+            ("[\"t\", \"T\"]", "listed twice"),
+        ] {
+            let e = parse(&format!(
+                "dialect = \"postgres\"\nserver_version = \"14\"\nsmall_tables = {value}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("small_tables") && e.contains(expect),
+                "{value}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod compat;
+pub mod lock_scope;
 pub mod mysql;
 pub mod postgres;
 #[cfg(test)]
@@ -17,7 +18,7 @@ use crate::change::{Change, QualName};
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::dialect::{Dialect, DialectKind};
-use crate::layout::Phase;
+use crate::layout::{Layout, Phase};
 use crate::model::Schema;
 use crate::source::SourceFile;
 use crate::sql::{Rename, Statement};
@@ -96,6 +97,8 @@ pub struct Window {
     /// Columns the backfill assigns, per table.
     pub backfilled: BTreeSet<(QualName, String)>,
     pub renames: Vec<Rename>,
+    /// concertina's phase files or diesel's `up.sql` / `down.sql`.
+    pub layout: Layout,
 }
 
 impl Window {
@@ -128,6 +131,9 @@ pub struct StatementCtx<'a> {
     pub change: &'a Change,
     /// The model just before this statement.
     pub schema: &'a Schema,
+    /// The model at the end of this phase file. Removal is judged on it: an object dropped
+    /// and recreated in the same file was not removed for the old app.
+    pub phase_end: &'a Schema,
     pub window: &'a Window,
     pub file: &'a FileState,
     pub source: &'a SourceFile,
@@ -141,7 +147,10 @@ impl StatementCtx<'_> {
     }
 
     /// Not created earlier in this file. A table unknown to the model (an opaque statement
-    /// may have created it) counts as existing: the safe assumption.
+    /// may have created it) counts as existing: the safe assumption, so rules still look at
+    /// it. A lock rule's error on such a table is then reported as a warning that says the
+    /// model does not know the table (see [`lock_scope`]): never silently dropped, never an
+    /// error as if it were a known populated table.
     pub fn is_existing_table(&self, table: &QualName) -> bool {
         !self.is_new_table(table)
     }
@@ -162,6 +171,21 @@ impl StatementCtx<'_> {
     /// The oldest server to be safe on is at least `major.minor`.
     pub fn server_at_least(&self, major: u32, minor: u32) -> bool {
         self.config.server_version.at_least(major, minor)
+    }
+
+    /// The phase file's real name: `expand.sql`, or diesel's `up.sql`.
+    pub fn file_name(&self) -> &str {
+        let path = self.source.rel_path.as_str();
+        path.rsplit(['/', '\\']).next().unwrap_or(path)
+    }
+
+    /// Where this migration's contract work goes, for help texts: its contract.sql, or for a
+    /// diesel migration (no contract phase) a later migration.
+    pub fn contract_place(&self) -> &'static str {
+        match self.window.layout {
+            Layout::Concertina => "this migration's contract.sql",
+            Layout::Diesel => "the up.sql of a later migration (a diesel migration has no contract phase: make it a migration of its own, deployed once no app reads it)",
+        }
     }
 
     /// The statement's source text.

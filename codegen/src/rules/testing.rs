@@ -1,5 +1,6 @@
 //! Test helpers for rules: run phase files against a baseline schema, in memory.
 
+use crate::change::QualName;
 use crate::config::{Config, RuntimeConfig, ServerVersion};
 use crate::diag::Diagnostic;
 use crate::dialect::DialectKind;
@@ -13,6 +14,10 @@ pub struct Case<'a> {
     pub server: &'a str,
     pub setup: &'a str,
     pub phases: &'a [(Phase, &'a str)],
+    /// concertina.toml's `small_tables`.
+    pub small_tables: &'a [&'a str],
+    /// The checked migration is a diesel one: `up.sql` (expand) and `down.sql`.
+    pub diesel: bool,
 }
 
 impl<'a> Case<'a> {
@@ -22,6 +27,8 @@ impl<'a> Case<'a> {
             server: "14",
             setup,
             phases,
+            small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -32,6 +39,8 @@ impl<'a> Case<'a> {
             server: "8.0.35",
             setup,
             phases,
+            small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -42,6 +51,8 @@ impl<'a> Case<'a> {
             server: "10.11",
             setup,
             phases,
+            small_tables: &[],
+            diesel: false,
         }
     }
 
@@ -62,20 +73,31 @@ impl<'a> Case<'a> {
 
     /// The whole report, sources included (for rendering).
     pub fn report(&self) -> crate::check::Report {
-        let file = |dir: &str, phase: Phase, text: &str| PhaseFile {
-            phase,
-            source: SourceFile::new(
-                format!("{dir}/{}", phase.file_name()),
-                format!("{dir}/{}", phase.file_name()).into(),
-                text.to_string(),
-            ),
+        let diesel = self.diesel;
+        let file = |dir: &str, phase: Phase, text: &str| {
+            let name = match phase {
+                Phase::Expand if diesel && dir != "0001_setup" => "up.sql",
+                other => other.file_name(),
+            };
+            PhaseFile {
+                phase,
+                source: SourceFile::new(
+                    format!("{dir}/{name}"),
+                    format!("{dir}/{name}").into(),
+                    text.to_string(),
+                ),
+            }
         };
         let migration = |order: u128, dir: &str, phases: Vec<PhaseFile>| Migration {
             version: format!("{order:04}"),
             order,
             name: dir[5..].to_string(),
             dir_name: dir.to_string(),
-            layout: Layout::Concertina,
+            layout: if diesel && order == 2 {
+                Layout::Diesel
+            } else {
+                Layout::Concertina
+            },
             run_in_transaction: true,
             phases,
         };
@@ -100,6 +122,14 @@ impl<'a> Case<'a> {
         };
         let config = Config {
             types: Default::default(),
+            small_tables: self
+                .small_tables
+                .iter()
+                .map(|t| {
+                    let d = self.dialect.dialect();
+                    QualName::new(d.default_schema(), d.normalize_object(t, false))
+                })
+                .collect(),
             dialect: self.dialect,
             server_version: ServerVersion::parse(self.server).expect("test server version"),
             baseline: Some("0001".into()),

@@ -17,6 +17,8 @@ use crate::change::{
 use crate::dialect::{Dialect, DialectKind};
 use crate::types::SqlType;
 
+mod shape;
+
 pub struct Lowerer<'d> {
     pub dialect: &'d dyn Dialect,
 }
@@ -397,6 +399,7 @@ impl Lowerer<'_> {
                     partitioned: ct.partition_by.is_some(),
                     partition_of: ct.partition_of.as_ref().map(|p| self.name(p)),
                     as_select_from: ct.query.as_ref().map(|q| self.tables_read(q.as_ref())),
+                    as_select_shape: ct.query.as_ref().map(|q| self.query_shape(q)),
                     like,
                     like_defaults,
                     indexes: ct
@@ -590,6 +593,7 @@ impl Lowerer<'_> {
                 or_replace: v.or_replace,
                 reads: self.tables_read(v.query.as_ref()),
                 query: v.query.to_string(),
+                shape: Some(self.query_shape(&v.query)),
             },
             Statement::RefreshMaterializedView(r) => Change::RefreshMaterializedView {
                 name: self.name(&r.name),
@@ -864,9 +868,12 @@ impl Lowerer<'_> {
                     AlterColumnOperation::SetDataType {
                         data_type, using, ..
                     } => AlterOp::AlterColumnType {
+                        // `USING col` is what no `USING` does (measured: no rewrite).
+                        using: using.as_ref().is_some_and(|e| {
+                            self.expr(e).bare_column.as_deref() != Some(column.as_str())
+                        }),
                         column,
                         ty: self.sql_type(data_type).0,
-                        using: using.is_some(),
                         collation: None,
                     },
                     AlterColumnOperation::AddGenerated { .. } => AlterOp::AddIdentity { column },

@@ -64,6 +64,8 @@ pub enum TypegenError {
         ty: String,
         key: String,
     },
+    #[error("concertina: column `{table}.{column}` comes from an expression of `CREATE TABLE … AS SELECT` whose type the model cannot work out: cast it in the query (`expr::type AS {column}`), or turn the types off with `#[migration(types = false)]`")]
+    UntypedQueryColumn { table: String, column: String },
 }
 
 pub struct Options {

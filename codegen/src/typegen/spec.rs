@@ -334,6 +334,12 @@ impl TypegenError {
                 ty: ty.to_string(),
                 feature,
             },
+            Unmapped::Unknown if ty.name == crate::model::UNKNOWN_TYPE && ty.schema.is_none() => {
+                TypegenError::UntypedQueryColumn {
+                    table: table.to_string(),
+                    column: column.to_string(),
+                }
+            }
             Unmapped::Unknown => TypegenError::Unmappable {
                 table: table.to_string(),
                 column: column.to_string(),

@@ -40,7 +40,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     }
     out.report(format!(
         "`{verb}` of `{table}` in {} with a `WHERE` that pins no key: the checker cannot tell how many rows it touches, and it runs as one transaction holding every touched row's lock",
-        ctx.phase.file_name()
+        ctx.file_name()
     ));
 }
 
@@ -346,6 +346,27 @@ mod tests {
         assert!(
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn diesel_messages_name_up_sql_and_no_backfill_file() {
+        let mut case = Case::pg(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+            &[(
+                Phase::Expand,
+                "UPDATE users SET name = 'x' WHERE name IS NULL;",
+            )],
+        );
+        case.diesel = true;
+        let hits = case.hits("data-change-outside-backfill");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].message.contains("in up.sql"), "{}", hits[0].message);
+        assert!(
+            hits[0].help.contains("a diesel migration has none")
+                && !hits[0].help.contains("`backfill.sql`"),
+            "{}",
+            hits[0].help
         );
     }
 }

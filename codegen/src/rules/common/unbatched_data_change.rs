@@ -24,8 +24,17 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !matches!(ctx.phase, Phase::Expand | Phase::Contract | Phase::Down) {
         return;
     }
-    let phase = ctx.phase.file_name();
+    let phase = ctx.file_name();
     const WHY: &str = "one long transaction: row locks on every row until it commits, bloat, a WAL/binlog burst and replica lag, and no resume after a failure";
+    // A copy only reads its source. PostgreSQL reads it from a snapshot, without row locks;
+    // InnoDB under its default REPEATABLE READ takes shared locks on every source row it reads
+    // (measured on MariaDB 10.11: an `UPDATE` of a source row waits for the open
+    // `INSERT … SELECT`; under READ COMMITTED it does not).
+    let copy_why = if ctx.is_postgres() {
+        "one long transaction: the source rows are read from a snapshot, not locked, but every copied row is written in it, a WAL burst and replica lag, bloat if it fails, and no resume after a failure"
+    } else {
+        "one long transaction: under InnoDB's default REPEATABLE READ it takes shared locks on every source row it reads, so writes to them wait until it commits (not under READ COMMITTED); a binlog burst and replica lag, and no resume after a failure"
+    };
     match ctx.change {
         Change::Update {
             table,
@@ -46,7 +55,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             let sources = existing_sources(ctx, select_from);
             if !sources.is_empty() {
                 out.report(format!(
-                    "`INSERT INTO {table} … SELECT` in {phase} copies every row of {sources} in {WHY}"
+                    "`INSERT INTO {table} … SELECT` in {phase} copies every row of {sources} in {copy_why}"
                 ));
             }
         }
@@ -55,7 +64,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
                 let sources = existing_sources(ctx, from);
                 if !sources.is_empty() {
                     out.report(format!(
-                        "`CREATE TABLE {} AS SELECT` in {phase} copies every row of {sources} in {WHY}",
+                        "`CREATE TABLE {} AS SELECT` in {phase} copies every row of {sources} in {copy_why}",
                         ct.name
                     ));
                 }
@@ -223,5 +232,33 @@ mod tests {
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
         );
+    }
+
+    #[test]
+    fn copies_say_the_source_is_read_not_locked_on_postgres_and_locked_on_innodb() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, name text);\nCREATE TABLE archive (id bigint PRIMARY KEY, name text);";
+        let sql = "INSERT INTO archive SELECT id, name FROM users;\nCREATE TABLE users_copy AS SELECT id, name FROM users;";
+        let pg = Case::pg(setup, &[(Phase::Expand, sql)]).hits(ID);
+        assert_eq!(pg.len(), 2, "{pg:?}");
+        for h in &pg {
+            assert!(
+                h.message.contains("read from a snapshot, not locked")
+                    && !h.message.contains("row locks on every row"),
+                "{}",
+                h.message
+            );
+        }
+        let my = Case::mysql(setup, &[(Phase::Expand, sql)]).hits(ID);
+        assert_eq!(my.len(), 2, "{my:?}");
+        assert!(
+            my[0].message.contains("shared locks on every source row"),
+            "{}",
+            my[0].message
+        );
+        // Diesel: the real file name.
+        let mut case = Case::pg(setup, &[(Phase::Expand, "UPDATE users SET name = '';")]);
+        case.diesel = true;
+        let h = case.hits(ID);
+        assert!(h[0].message.contains("in up.sql"), "{}", h[0].message);
     }
 }

@@ -10,6 +10,7 @@
 use crate::change::{AlterOp, Change, QualName};
 use crate::diag::Severity;
 use crate::layout::Phase;
+use crate::rules::compat::compat_type_changed::type_change_problem;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -61,7 +62,13 @@ pub(crate) fn removed_old_columns(ctx: &StatementCtx) -> Vec<Removal> {
             AlterOp::RenameTable { .. } => break,
             _ => continue,
         };
-        if old.column(column).is_some() {
+        // Judged at the end of the file: a column dropped and re-added (in this `ALTER` or
+        // later in the file) is still there for the old app.
+        let at_end = ctx
+            .phase_end
+            .table(table)
+            .is_some_and(|t| t.columns.iter().any(|c| same(&c.name, column)));
+        if old.column(column).is_some() && !at_end {
             out.push(Removal {
                 table: table.clone(),
                 column: column.clone(),
@@ -72,9 +79,47 @@ pub(crate) fn removed_old_columns(ctx: &StatementCtx) -> Vec<Removal> {
     out
 }
 
+/// Columns of `S(N-1)` this statement drops that the file adds back with a type the old app
+/// cannot use: (column, problem).
+fn readded_incompatibly(ctx: &StatementCtx) -> Vec<(String, String)> {
+    let Change::AlterTable { table, ops, .. } = ctx.change else {
+        return Vec::new();
+    };
+    let (Some(old), Some(end)) = (ctx.window.before.table(table), ctx.phase_end.table(table))
+    else {
+        return Vec::new();
+    };
+    if ctx.is_new_table(table) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            AlterOp::DropColumn { name, .. } => {
+                if let (Some(before), Some(after)) = (old.column(name), end.column(name)) {
+                    if let Some(why) = type_change_problem(ctx, &before.ty, &after.ty) {
+                        out.push((name.clone(), why));
+                    }
+                }
+            }
+            AlterOp::RenameTable { .. } => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     if ctx.phase != Phase::Expand {
         return;
+    }
+    if let Change::AlterTable { table, .. } = ctx.change {
+        for (c, why) in readded_incompatibly(ctx) {
+            out.report_with_help(
+                format!("`DROP COLUMN {c}` on `{table}` in expand: the file adds `{c}` back, but {why}"),
+                format!("keep `{c}` as it is in expand; add the new column under another name, backfill it, and drop `{c}` in contract"),
+            );
+        }
     }
     let has_contract = ctx.window.has_phase(Phase::Contract);
     for r in removed_old_columns(ctx) {
@@ -88,7 +133,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             None if has_contract => {}
             None => out.report_with_help(
                 format!("`DROP COLUMN {c}` on `{t}` in expand breaks the old app (S(N-1)): it still selects and writes `{c}`, so its queries fail until it is gone"),
-                format!("keep `{c}` in expand; stop using it in the new app; drop it in this migration's contract.sql (`ALTER TABLE {t} DROP COLUMN {c}`), which runs once no app reads it"),
+                format!("keep `{c}` in {}; stop using it in the new app; drop it (`ALTER TABLE {t} DROP COLUMN {c}`) in {}, which runs once no app reads it", ctx.file_name(), ctx.contract_place()),
             ),
         }
     }
@@ -193,6 +238,52 @@ mod tests {
         assert!(
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn dropped_and_re_added_in_the_file_is_not_removed() {
+        // In one ALTER, and across statements of the file.
+        for sql in [
+            "ALTER TABLE users DROP COLUMN email, ADD COLUMN email text;",
+            "ALTER TABLE users DROP COLUMN email;\nALTER TABLE users ADD COLUMN email varchar;",
+        ] {
+            let all = Case::pg(SETUP, &[(Phase::Expand, sql)]).run();
+            assert!(
+                all.iter()
+                    .all(|d| d.rule != ID && d.rule != "contract-in-expand"),
+                "{sql}: {all:?}"
+            );
+        }
+        // Re-added with a type the old app cannot read: what changed is reported.
+        let hits = expand_hits(
+            SETUP,
+            "ALTER TABLE users DROP COLUMN email;\nALTER TABLE users ADD COLUMN email integer;",
+            ID,
+        );
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].message.contains("adds `email` back") && hits[0].message.contains("`text`"),
+            "{}",
+            hits[0].message
+        );
+    }
+
+    #[test]
+    fn diesel_help_names_up_sql_and_no_contract_sql() {
+        let mut case = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "ALTER TABLE users DROP COLUMN email;")],
+        );
+        case.diesel = true;
+        let hits = case.hits(ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].help.contains("keep `email` in up.sql")
+                && hits[0].help.contains("later migration")
+                && !hits[0].help.contains("contract.sql"),
+            "{}",
+            hits[0].help
         );
     }
 }

@@ -188,7 +188,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         out.report(format!(
             "{} in {} removes {} from {} before contract: the old app (S(N-1)) still writes and reads {}, so its writes fail and its reads of old rows cannot decode",
             ch.how,
-            ctx.phase.file_name(),
+            ctx.file_name(),
             quoted(&ch.removed),
             ch.subject,
             if ch.removed.len() == 1 { "it" } else { "them" }

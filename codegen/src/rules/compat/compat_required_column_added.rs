@@ -74,7 +74,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
                 if required_now && old_app_omits(c) {
                     out.report_with_help(
                         format!("dropping the default of `{table}.{c}` makes it NOT NULL without default while the old app (S(N-1)) may omit it: its inserts fail"),
-                        format!("keep the default until contract, or `ALTER COLUMN {c} DROP NOT NULL` first; drop the default in contract.sql once no app omits `{c}`"),
+                        format!("keep the default until contract, or `ALTER COLUMN {c} DROP NOT NULL` first; drop the default in {} once no app omits `{c}`", ctx.contract_place()),
                     );
                 }
             }
@@ -85,7 +85,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
                         let c = &column.name;
                         out.report_with_help(
                             format!("`MODIFY {c}` on `{table}` restates it NOT NULL without its default: the old app (S(N-1)) may omit `{c}`, so its inserts fail (strict mode, error 1364)"),
-                            format!("restate the column with its `DEFAULT` in expand; drop the default in contract.sql once no app omits `{c}`"),
+                            format!("restate the column with its `DEFAULT` in {}; drop the default in {} once no app omits `{c}`", ctx.file_name(), ctx.contract_place()),
                         );
                     }
                 }

@@ -8,6 +8,7 @@
 use crate::change::{AlterOp, Change, ObjectKind, QualName};
 use crate::diag::Severity;
 use crate::layout::Phase;
+use crate::rules::compat::compat_type_changed::type_change_problem;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -25,6 +26,37 @@ pub(crate) struct RelationRemoval {
     /// `table`, `view` or `materialized view`.
     pub kind: &'static str,
     pub renamed_to: Option<QualName>,
+    /// The file creates the relation again under its name (judged at the end of the file):
+    /// what the old app used that the new one lacks or has with an incompatible type. Never
+    /// empty: a compatible recreation is no removal.
+    pub recreated_without: Vec<String>,
+}
+
+/// A table or view of `S(N-1)` dropped (or renamed away) by this statement is back under its
+/// name at the end of the file: `None` when it is not, else what changed incompatibly.
+fn recreated(ctx: &StatementCtx, name: &QualName) -> Option<Vec<String>> {
+    let end = ctx.phase_end;
+    let before = &ctx.window.before;
+    if let (Some(old), Some(new)) = (before.table(name), end.table(name)) {
+        let mut changed = Vec::new();
+        for c in &old.columns {
+            match new.column(&c.name) {
+                None => changed.push(format!("column `{}` is gone", c.name)),
+                Some(n) => {
+                    if let Some(why) = type_change_problem(ctx, &c.ty, &n.ty) {
+                        changed.push(format!("column `{}`: {why}", c.name));
+                    }
+                }
+            }
+        }
+        return Some(changed);
+    }
+    // A view recreated (or replaced) as a view, a table replaced by a view of its name: the
+    // old app's queries still find it.
+    if end.views.contains_key(name) || end.tables.contains_key(name) {
+        return Some(Vec::new());
+    }
+    None
 }
 
 fn old_kind(ctx: &StatementCtx, name: &QualName) -> Option<&'static str> {
@@ -55,10 +87,17 @@ pub(crate) fn removed_old_relations(ctx: &StatementCtx) -> Vec<RelationRemoval> 
         } => names
             .iter()
             .filter_map(|n| {
-                old_kind(ctx, n).map(|kind| RelationRemoval {
+                let kind = old_kind(ctx, n)?;
+                let recreated_without = match recreated(ctx, n) {
+                    Some(changed) if changed.is_empty() => return None,
+                    Some(changed) => changed,
+                    None => Vec::new(),
+                };
+                Some(RelationRemoval {
                     name: n.clone(),
                     kind,
                     renamed_to: None,
+                    recreated_without,
                 })
             })
             .collect(),
@@ -69,10 +108,17 @@ pub(crate) fn removed_old_relations(ctx: &StatementCtx) -> Vec<RelationRemoval> 
                 _ => None,
             })
             .and_then(|to| {
-                old_kind(ctx, table).map(|kind| RelationRemoval {
+                let kind = old_kind(ctx, table)?;
+                let recreated_without = match recreated(ctx, table) {
+                    Some(changed) if changed.is_empty() => return None,
+                    Some(changed) => changed,
+                    None => Vec::new(),
+                };
+                Some(RelationRemoval {
                     name: table.clone(),
                     kind,
                     renamed_to: Some(to.clone()),
+                    recreated_without,
                 })
             })
             .into_iter()
@@ -88,6 +134,13 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     let has_contract = ctx.window.has_phase(Phase::Contract);
     for r in removed_old_relations(ctx) {
         let (name, kind) = (&r.name, r.kind);
+        if !r.recreated_without.is_empty() {
+            out.report_with_help(
+                format!("{kind} `{name}` is dropped and created again in this file, but not as the old app (S(N-1)) uses it: {}", r.recreated_without.join("; ")),
+                format!("keep `{name}`'s columns as they are in expand (add new ones beside them); drop or change the old ones in contract"),
+            );
+            continue;
+        }
         match &r.renamed_to {
             Some(to) => out.report_with_help(
                 format!("renaming {kind} `{name}` to `{to}` in expand breaks the old app (S(N-1)): it still queries `{name}`, so its queries fail until it is gone"),
@@ -96,7 +149,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             None if has_contract => {}
             None => out.report_with_help(
                 format!("dropping {kind} `{name}` in expand breaks the old app (S(N-1)): it still queries `{name}`, so its queries fail until it is gone"),
-                format!("keep `{name}` in expand; stop using it in the new app; drop it in this migration's contract.sql, which runs once no app reads it"),
+                format!("keep `{name}` in {}; stop using it in the new app; drop it in {}, which runs once no app reads it", ctx.file_name(), ctx.contract_place()),
             ),
         }
     }
@@ -187,6 +240,44 @@ mod tests {
         assert!(
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn dropped_and_recreated_in_the_file_is_not_removed() {
+        for sql in [
+            "DROP VIEW active_users;\nALTER TABLE users ADD COLUMN email text;\nCREATE VIEW active_users AS SELECT id, name, email FROM users;",
+            "CREATE OR REPLACE VIEW active_users AS SELECT id, name FROM users WHERE id > 0;",
+            "DROP TABLE legacy;\nCREATE TABLE legacy (id bigint PRIMARY KEY, note text);",
+        ] {
+            for phases in [
+                vec![(Phase::Expand, sql)],
+                vec![(Phase::Expand, sql), (Phase::Contract, "SELECT 1;")],
+            ] {
+                let all = Case::pg(SETUP, &phases).run();
+                assert!(
+                    all.iter()
+                        .all(|d| d.rule != ID && d.rule != "contract-in-expand"),
+                    "{sql}: {all:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_recreated_table_reports_what_actually_changed() {
+        let hits = expand_hits(
+            SETUP,
+            "DROP TABLE users CASCADE;\nCREATE TABLE users (id integer PRIMARY KEY, email text);",
+            ID,
+        );
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        let m = &hits[0].message;
+        assert!(
+            m.contains("dropped and created again")
+                && m.contains("column `name` is gone")
+                && m.contains("column `id`"),
+            "{m}"
         );
     }
 }

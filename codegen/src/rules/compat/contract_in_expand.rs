@@ -42,7 +42,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         }
     }
     for r in removed_old_relations(ctx) {
-        if r.renamed_to.is_none() {
+        if r.renamed_to.is_none() && r.recreated_without.is_empty() {
             out.report(format!(
                 "dropping {} `{}` belongs in contract.sql: expand runs while the old app (S(N-1)) still queries it",
                 r.kind, r.name

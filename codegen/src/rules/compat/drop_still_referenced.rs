@@ -5,12 +5,20 @@
 //! object first, by name, in the same file silences the rule. Dependents found:
 //! - of a table or view: views reading it; foreign keys of other tables referencing it;
 //!   functions whose body names it (word match);
-//! - of a column `t.c`: views reading `t` whose query names `c` (word match) or selects `*`;
+//! - of a column `t.c`: views whose query reads `t.c`, placed by scope through subqueries,
+//!   `EXISTS` and CTEs, or selects `*` from `t` into its result (word match when the query
+//!   could not be analysed);
 //!   foreign keys of other tables referencing `t(c)` (or `t`'s primary key when `c` is in it);
 //!   generated columns of `t` computed from `c`; indexes of `t` whose expression or predicate
 //!   uses `c`, or that cover `c` with other columns, and constraints over `c` with other
 //!   columns (dropped with it silently); triggers on `t` whose function body uses `NEW.c` /
 //!   `OLD.c`; functions whose body names both `t` and `c`.
+//!
+//! A column whose only dependents are its own table's indexes and constraints is a warning:
+//! the drop succeeds and takes them along (PostgreSQL drops each; InnoDB narrows an index to
+//! its other columns). Except a MySQL/MariaDB `CHECK` over other columns too: measured on
+//! MariaDB 10.11, the server refuses the drop (`ERROR 1054 Unknown column 'a' in 'CHECK'`),
+//! so that one is an error like a view or a foreign key of another table.
 //!
 //! Function bodies and view queries are matched by words, so a same-named column of another
 //! table may cause a false positive: `allow` it with that reason. Checked in contract and down
@@ -26,7 +34,7 @@ pub static RULE: Rule = Rule {
     id: "drop-still-referenced",
     severity: Severity::Error,
     summary: "contract drops a column or table that an object of `S(N)` still uses (view, function body, trigger, generated column, index expression, foreign key), or drops with `CASCADE`",
-    help: "first drop or rewrite each dependent object by name in the same contract.sql (`DROP VIEW v`, `CREATE OR REPLACE FUNCTION …`, `ALTER TABLE t DROP CONSTRAINT fk`), then drop without `CASCADE`",
+    help: "first drop or rewrite each dependent object by name earlier in the same file (`DROP VIEW v`, `CREATE OR REPLACE FUNCTION …`, `ALTER TABLE t DROP CONSTRAINT fk`), then drop without `CASCADE`",
     check,
 };
 
@@ -90,11 +98,25 @@ fn relation_dependents(schema: &Schema, rel: &QualName) -> Vec<String> {
     out
 }
 
+/// What uses column `c` of table `t`: objects that make the drop fail or that break
+/// (`blocking`), and the table's own indexes and constraints the server drops or narrows with
+/// the column (`with_it`).
+#[derive(Debug, Default)]
+struct ColumnDependents {
+    blocking: Vec<String>,
+    with_it: Vec<String>,
+}
+
 /// Objects that use column `c` of table `t`.
-fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> Vec<String> {
-    let mut out = Vec::new();
+fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> ColumnDependents {
+    let mut deps = ColumnDependents::default();
+    let out = &mut deps.blocking;
     for v in schema.views.values() {
-        if v.reads.contains(t) && (mentions(&v.query, c) || selects_star(&v.query)) {
+        // The analysed query when there is one; word matches otherwise.
+        let reads = schema.view_reads_column(v, t, c).unwrap_or_else(|| {
+            v.reads.contains(t) && (mentions(&v.query, c) || selects_star(&v.query))
+        });
+        if reads {
             out.push(format!("view `{}`", v.name));
         }
     }
@@ -132,8 +154,24 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> Vec<String> {
         }
         for con in &tb.constraints {
             let cols = con.kind.columns();
-            if cols.iter().any(|x| x == c) && cols.iter().any(|x| x != c) {
+            if !(cols.iter().any(|x| x == c) && cols.iter().any(|x| x != c)) {
+                continue;
+            }
+            let check = matches!(con.kind, ConstraintKind::Check { .. });
+            if schema.mysql && check {
+                // Measured on MariaDB 10.11: `ERROR 1054 Unknown column 'a' in 'CHECK'`.
                 out.push(format!(
+                    "check constraint `{}` (also over other columns: the server refuses the drop)",
+                    con.name
+                ));
+            } else if schema.mysql {
+                deps.with_it.push(format!(
+                    "{} constraint `{}` (narrowed to its other columns)",
+                    con.kind.label(),
+                    con.name
+                ));
+            } else {
+                deps.with_it.push(format!(
                     "{} constraint `{}` (also over other columns, dropped with it)",
                     con.kind.label(),
                     con.name
@@ -152,8 +190,17 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> Vec<String> {
             .chain(i.predicate.iter())
             .any(|e| e.columns.iter().any(|x| x == c) || mentions(&e.text, c));
         let multi = i.columns.iter().any(|x| x == c) && i.columns.iter().any(|x| x != c);
-        if in_expr || multi {
-            out.push(format!("index `{}` (dropped with it)", i.name));
+        if in_expr && schema.mysql {
+            out.push(format!("index `{}` (an expression over it)", i.name));
+        } else if in_expr || (multi && !schema.mysql) {
+            deps.with_it
+                .push(format!("index `{}` (dropped with it)", i.name));
+        } else if multi {
+            // Measured on MariaDB 10.11: `KEY (b, c)` becomes `KEY (b)`.
+            deps.with_it.push(format!(
+                "index `{}` (narrowed to its other columns)",
+                i.name
+            ));
         }
     }
     let triggers: Vec<&str> = schema
@@ -182,12 +229,23 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> Vec<String> {
             ));
         }
     }
-    out
+    deps
 }
 
-fn report(out: &mut Findings, verb: String, phase: Phase, cascade: bool, deps: Vec<String>) {
+/// The recipe, in the file's own terms: a down migration undoes what up/expand created.
+fn help(ctx: &StatementCtx) -> String {
+    let file = ctx.file_name();
+    if ctx.phase == Phase::Down {
+        format!("a down migration undoes what its expand (up) created: earlier in the same {file}, drop or rewrite by name each dependent object (the ones expand created first, in reverse order), then drop without `CASCADE`")
+    } else {
+        format!("first drop or rewrite each dependent object by name earlier in the same {file} (`DROP VIEW v`, `CREATE OR REPLACE FUNCTION …`, `ALTER TABLE t DROP CONSTRAINT fk`), then drop without `CASCADE`")
+    }
+}
+
+fn report(ctx: &StatementCtx, out: &mut Findings, verb: String, cascade: bool, deps: Vec<String>) {
+    let phase = ctx.file_name();
     let list = deps.join(", ");
-    let phase = phase.file_name();
+    let before = out.items.len();
     match (cascade, deps.is_empty()) {
         (true, true) => out.report(format!(
             "{verb} in {phase} uses `CASCADE`: it silently drops every object that depends on it (views, foreign keys of other tables, …), including ones an app still uses"
@@ -200,6 +258,30 @@ fn report(out: &mut Findings, verb: String, phase: Phase, cascade: bool, deps: V
         )),
         (false, true) => {}
     }
+    for f in &mut out.items[before..] {
+        f.help = Some(help(ctx));
+    }
+}
+
+/// A column whose only dependents are its table's own indexes and constraints: the drop
+/// succeeds and takes them along (PostgreSQL drops each; InnoDB narrows an index to its other
+/// columns). Worth a warning, not "the drop fails".
+fn report_with_it(ctx: &StatementCtx, out: &mut Findings, verb: String, with_it: &[String]) {
+    if with_it.is_empty() {
+        return;
+    }
+    let phase = ctx.file_name();
+    let list = with_it.join(", ");
+    let how = if ctx.is_postgres() {
+        "PostgreSQL drops every index and constraint over a dropped column"
+    } else {
+        "InnoDB takes the column out of each index; a unique index over the remaining columns may then reject duplicates and fail the drop"
+    };
+    out.items.push(crate::rules::Finding {
+        message: format!("{verb} in {phase} also takes {list} with it ({how}): check that no app relies on them"),
+        severity: Some(Severity::Warning),
+        help: Some(format!("if an app still needs what they enforce or speed up, create the replacement (e.g. `CREATE INDEX CONCURRENTLY` over the remaining columns) before this {phase}")),
+    });
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
@@ -213,21 +295,25 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             }
             for op in ops {
                 match op {
-                    AlterOp::DropColumn { name, cascade, .. } => report(
-                        out,
-                        format!("`DROP COLUMN {name}` on `{table}`"),
-                        ctx.phase,
-                        *cascade,
-                        column_dependents(ctx.schema, table, name),
-                    ),
+                    AlterOp::DropColumn { name, cascade, .. } => {
+                        let deps = column_dependents(ctx.schema, table, name);
+                        let verb = format!("`DROP COLUMN {name}` on `{table}`");
+                        if deps.blocking.is_empty() && !cascade {
+                            report_with_it(ctx, out, verb, &deps.with_it);
+                        } else {
+                            let mut all = deps.blocking;
+                            all.extend(deps.with_it);
+                            report(ctx, out, verb, *cascade, all);
+                        }
+                    }
                     AlterOp::DropConstraint {
                         name,
                         cascade: true,
                         ..
                     } => report(
+                        ctx,
                         out,
                         format!("`DROP CONSTRAINT {name}` on `{table}`"),
-                        ctx.phase,
                         true,
                         Vec::new(),
                     ),
@@ -270,9 +356,9 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
                     ObjectKind::Other => "",
                 };
                 report(
+                    ctx,
                     out,
                     format!("`DROP {what} {name}`").replace("DROP  ", "DROP "),
-                    ctx.phase,
                     *cascade,
                     deps,
                 );
@@ -415,5 +501,114 @@ mod tests {
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
         );
+    }
+
+    #[test]
+    fn own_indexes_and_constraints_go_with_the_column() {
+        // PostgreSQL drops them with the column: a warning naming them, not "the drop fails".
+        let setup = format!("{SETUP}\nCREATE INDEX users_name ON users (last, first);\nALTER TABLE users ADD CONSTRAINT names_differ CHECK (first <> last);\nCREATE INDEX orders_note ON orders (lower(note));");
+        let hits = contract(
+            &setup,
+            "ALTER TABLE users DROP COLUMN full_name;\nALTER TABLE users DROP COLUMN last;",
+        );
+        // The generated column that read `last` went first.
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(!hits[0].is_error(), "{hits:?}");
+        assert!(
+            hits[0].message.contains("index `users_name`")
+                && hits[0].message.contains("check constraint `names_differ`")
+                && !hits[0].message.contains("the drop fails"),
+            "{}",
+            hits[0].message
+        );
+        let hits = contract(&setup, "ALTER TABLE orders DROP COLUMN note;");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(!hits[0].is_error(), "{hits:?}");
+        let m = &hits[0].message;
+        assert!(
+            m.contains("index `orders_note`")
+                && m.contains("PostgreSQL drops every index and constraint")
+                && !m.contains("the drop fails"),
+            "{m}"
+        );
+        let setup = "CREATE TABLE p (id bigint PRIMARY KEY, a int, b int, CONSTRAINT a_below_b CHECK (a < b));\nCREATE INDEX p_ab ON p (a, b);";
+        let hits = contract(setup, "ALTER TABLE p DROP COLUMN a;");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(!hits[0].is_error(), "{hits:?}");
+        assert!(
+            hits[0].message.contains("check constraint `a_below_b`")
+                && hits[0].message.contains("index `p_ab`"),
+            "{}",
+            hits[0].message
+        );
+    }
+
+    #[test]
+    fn mariadb_narrows_indexes_but_refuses_a_check_over_other_columns() {
+        // Measured on MariaDB 10.11: `KEY (b, c)` loses `c`; `CHECK (a < b)` makes
+        // `DROP COLUMN a` fail with error 1054.
+        let setup = "CREATE TABLE p (id int PRIMARY KEY, a int, b int, c int, CONSTRAINT a_below_b CHECK (a < b), KEY p_bc (b, c));";
+        let hits =
+            Case::mariadb(setup, &[(Phase::Contract, "ALTER TABLE p DROP COLUMN c;")]).hits(ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(!hits[0].is_error());
+        assert!(
+            hits[0].message.contains("index `p_bc` (narrowed"),
+            "{}",
+            hits[0].message
+        );
+        let hits =
+            Case::mariadb(setup, &[(Phase::Contract, "ALTER TABLE p DROP COLUMN a;")]).hits(ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].is_error());
+        assert!(
+            hits[0].message.contains("check constraint `a_below_b`")
+                && hits[0].message.contains("the drop fails"),
+            "{}",
+            hits[0].message
+        );
+    }
+
+    #[test]
+    fn help_names_the_file_the_drop_is_in() {
+        let mut case = Case::pg(SETUP, &[(Phase::Down, "DROP TABLE users;")]);
+        case.diesel = true;
+        let hits = case.hits(ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].message.contains("in down.sql"),
+            "{}",
+            hits[0].message
+        );
+        assert!(
+            hits[0].help.contains("down.sql") && !hits[0].help.contains("contract"),
+            "{}",
+            hits[0].help
+        );
+    }
+
+    #[test]
+    fn view_dependencies_are_placed_through_exists_subqueries_and_ctes() {
+        let setup = format!("{SETUP}\nCREATE VIEW buyers AS SELECT u.id, u.email FROM users u WHERE EXISTS (SELECT * FROM orders o WHERE o.user_id = u.id);\nCREATE VIEW spend AS WITH s AS (SELECT user_id, count(*) AS n FROM orders GROUP BY user_id) SELECT users.id, s.n FROM users JOIN s ON s.user_id = users.id;");
+        // Neither view reads orders.note: `EXISTS (SELECT * …)` returns no column.
+        let hits = contract(&setup, "ALTER TABLE orders DROP COLUMN note;");
+        assert!(hits.is_empty(), "{hits:?}");
+        // Both read orders.user_id.
+        let hits = contract(
+            &setup,
+            "ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey;\nALTER TABLE orders DROP COLUMN user_id;",
+        );
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].message.contains("view `buyers`") && hits[0].message.contains("view `spend`"),
+            "{}",
+            hits[0].message
+        );
+        // users.last is read by neither.
+        let hits = contract(
+            &setup,
+            "ALTER TABLE users DROP COLUMN full_name;\nALTER TABLE users DROP COLUMN last;",
+        );
+        assert!(hits.is_empty(), "{hits:?}");
     }
 }

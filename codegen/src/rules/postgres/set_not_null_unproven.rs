@@ -90,7 +90,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             Phase::Expand | Phase::Backfill => {
                 out.report(format!(
                     "{what} on `{table}.{column}` in {} {scan}",
-                    ctx.phase.file_name().trim_end_matches(".sql")
+                    ctx.file_name()
                 ));
             }
             Phase::Contract | Phase::Down => {

@@ -10,6 +10,9 @@ use crate::change::{
 };
 use crate::types::SqlType;
 
+mod derived;
+pub use derived::UNKNOWN_TYPE;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
@@ -103,6 +106,9 @@ pub struct View {
     pub materialized: bool,
     pub reads: Vec<QualName>,
     pub query: String,
+    /// Which columns the query reads (see [`crate::change::QueryShape`]); `None` when it
+    /// could not be analysed.
+    pub shape: Option<crate::change::QueryShape>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -551,7 +557,10 @@ impl Schema {
                 }
                 let mut table = Table {
                     name: ct.name.clone(),
-                    columns: ct.columns.iter().map(column_from_spec).collect(),
+                    columns: match &ct.as_select_shape {
+                        Some(shape) if ct.columns.is_empty() => self.query_columns(shape),
+                        _ => ct.columns.iter().map(column_from_spec).collect(),
+                    },
                     constraints: Vec::new(),
                     partitioned: ct.partitioned,
                     partition_of: ct.partition_of.clone(),
@@ -802,6 +811,7 @@ impl Schema {
                 materialized,
                 reads,
                 query,
+                shape,
                 ..
             } => {
                 self.views.insert(
@@ -811,8 +821,16 @@ impl Schema {
                         materialized: *materialized,
                         reads: reads.clone(),
                         query: query.clone(),
+                        shape: shape.clone(),
                     }),
                 );
+            }
+            Change::RefreshMaterializedView { name, .. } => {
+                if !self.views.get(name).is_some_and(|v| v.materialized) {
+                    warn(format!(
+                        "materialized view `{name}` is unknown to the model"
+                    ));
+                }
             }
             Change::CreateFunction {
                 name,
@@ -860,7 +878,6 @@ impl Schema {
                 self.instant_row_versions.remove(table);
             }
             Change::CreateRule { .. }
-            | Change::RefreshMaterializedView { .. }
             | Change::RewriteIndex { .. }
             | Change::Reindex { .. }
             | Change::RewriteTable { table: None, .. }
@@ -1190,6 +1207,10 @@ impl Schema {
 
     fn create_index(&mut self, ci: &CreateIndex, warn: &mut impl FnMut(String)) {
         let Some(table) = self.tables.get(&ci.table).cloned() else {
+            if self.views.get(&ci.table).is_some_and(|v| v.materialized) {
+                self.index_materialized_view(ci, warn);
+                return;
+            }
             warn(format!("table `{}` is unknown to the model", ci.table));
             return;
         };
@@ -1286,7 +1307,11 @@ impl Schema {
                 }
                 found
             }
-            ObjectKind::View | ObjectKind::MaterializedView => self.views.remove(name).is_some(),
+            ObjectKind::View | ObjectKind::MaterializedView => {
+                // A materialized view's indexes go with it.
+                self.indexes.retain(|_, i| &i.table != name);
+                self.views.remove(name).is_some()
+            }
             ObjectKind::Index => {
                 let Some(idx) = self.indexes.remove(name) else {
                     return false;
