@@ -448,6 +448,14 @@ fn update_file_state(state: &mut FileState, stmt: &Statement) {
         Change::CreateTable(ct) => {
             state.created_tables.insert(ct.name.clone());
         }
+        // A materialized view created in the file is as new as a table: no one reads it yet.
+        Change::CreateView {
+            name,
+            materialized: true,
+            ..
+        } => {
+            state.created_tables.insert(name.clone());
+        }
         Change::AlterTable { table, ops, .. } => {
             for op in ops {
                 if let AlterOp::RenameTable { to } = op {

@@ -260,10 +260,20 @@ mod tests {
             diags.iter().all(|d| d.rule != "unknown-object"),
             "{diags:?}"
         );
-        for rule in ["index-not-concurrent", "refresh-matview-blocking"] {
+        // REFRESH blocks the view's readers: an error. An index build blocks only REFRESH
+        // (index-not-concurrent says so, as a warning).
+        for (rule, error) in [
+            ("index-not-concurrent", false),
+            ("refresh-matview-blocking", true),
+        ] {
             let hit: Vec<_> = diags.iter().filter(|d| d.rule == rule).collect();
             assert_eq!(hit.len(), 1, "{rule}: {diags:?}");
-            assert!(hit[0].is_error(), "{rule}: a known materialized view");
+            assert_eq!(
+                hit[0].is_error(),
+                error,
+                "{rule}: a known materialized view"
+            );
+            assert!(!hit[0].message.contains("unknown to the model"), "{rule}");
         }
         // One the model never saw: a warning, with the reason.
         let hits = Case::pg(

@@ -6,7 +6,8 @@
 //! `COMMENT ON AGGREGATE|CONSTRAINT|FUNCTION f(args) …`, `DROP AGGREGATE`,
 //! `ALTER TABLE … ALTER CONSTRAINT c [NOT] DEFERRABLE …`, `CREATE|DROP STATISTICS`,
 //! `CREATE MATERIALIZED VIEW … WITH [NO] DATA`, `ALTER INDEX IF EXISTS i RENAME TO j`,
-//! `CREATE FUNCTION … COST n ROWS n`. MySQL: the `BINARY` attribute of a text column type,
+//! `CREATE FUNCTION … COST n ROWS n`, `CREATE TABLE … USING heap` and columns' `COMPRESSION` /
+//! `STORAGE`. MySQL: the `BINARY` attribute of a text column type,
 //! `PREPARE s FROM …` and `DROP PREPARE s`.
 //!
 //! Dynamic SQL in MySQL (`SET @s = '…'; PREPARE s FROM @s; EXECUTE s; DEALLOCATE PREPARE s;`)
@@ -102,6 +103,7 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
     }
     if w.starts(&["CREATE"]) {
         return create_table_not_null(lower, tokens, &w)
+            .or_else(|| create_table_storage(lower, tokens, &w))
             .or_else(|| materialized_view_with_data(lower, tokens, &w))
             .or_else(|| function_cost_rows(lower, tokens, &w));
     }
@@ -303,6 +305,45 @@ fn create_table_not_null(lower: &Lowerer, tokens: &[TokenWithSpan], w: &Words) -
             ct.constraints.extend(specs);
             Some(Change::CreateTable(ct))
         }
+        _ => None,
+    }
+}
+
+/// `CREATE TABLE` with storage clauses: a column's `COMPRESSION m` / `STORAGE s` (PostgreSQL
+/// 14+ / any), the table's access method `USING heap`. How rows are stored changes nothing the
+/// model tracks: parsed without them, so the table and its columns are known.
+fn create_table_storage(lower: &Lowerer, tokens: &[TokenWithSpan], w: &Words) -> Option<Change> {
+    let table = w.find(1, "TABLE")?;
+    if table > 3 {
+        return None;
+    }
+    let mut skip: Vec<&TokenWithSpan> = Vec::new();
+    let (mut depth, mut closed) = (0usize, false);
+    for i in table..w.tokens.len() {
+        match token(w, i)? {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth = depth.saturating_sub(1);
+                closed |= depth == 0;
+            }
+            Token::Word(_) if depth == 1 && (w.is(i, "COMPRESSION") || w.is(i, "STORAGE")) => {
+                if matches!(token(w, i + 1), Some(Token::Word(_))) {
+                    skip.extend([w.tokens[i], w.tokens[i + 1]]);
+                }
+            }
+            Token::Word(_) if depth == 0 && closed && w.is(i, "USING") => {
+                if matches!(token(w, i + 1), Some(Token::Word(_))) {
+                    skip.extend([w.tokens[i], w.tokens[i + 1]]);
+                }
+            }
+            _ => {}
+        }
+    }
+    if skip.is_empty() {
+        return None;
+    }
+    match lower.lower(&parse_tokens(lower, without(tokens, &skip))?) {
+        change @ Change::CreateTable(_) => Some(change),
         _ => None,
     }
 }
@@ -665,6 +706,23 @@ mod tests {
         assert!(schema
             .indexes
             .contains_key(&QualName::new("public", "t_a_idx")));
+    }
+
+    #[test]
+    fn create_table_storage_clauses_leave_a_known_table() {
+        let schema = replay(
+            "CREATE TABLE refunds (id bigint PRIMARY KEY, body text COMPRESSION lz4 NOT NULL, blob bytea STORAGE EXTERNAL, note text) USING heap;",
+            DialectKind::Postgres,
+        );
+        let t = &schema.tables[&QualName::new("public", "refunds")];
+        assert_eq!(t.columns.len(), 4);
+        assert!(!nullable(&schema, "refunds", "body"));
+        assert!(nullable(&schema, "refunds", "note"));
+        // A `USING` inside a column's expression is not the access method.
+        assert!(matches!(
+            pg("CREATE TABLE u (id int, CONSTRAINT ex EXCLUDE USING gist (id WITH =)) USING heap"),
+            Change::CreateTable(_)
+        ));
     }
 
     #[test]

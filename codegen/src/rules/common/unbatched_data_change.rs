@@ -54,23 +54,47 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
         } => {
             let sources = existing_sources(ctx, select_from);
             if !sources.is_empty() {
-                out.report(format!(
-                    "`INSERT INTO {table} … SELECT` in {phase} copies every row of {sources} in {copy_why}"
-                ));
+                copy(
+                    ctx,
+                    out,
+                    ctx.is_new_table(table),
+                    format!("`INSERT INTO {table} … SELECT` in {phase} copies every row of {sources} in {copy_why}"),
+                );
             }
         }
         Change::CreateTable(ct) => {
             if let Some(from) = &ct.as_select_from {
                 let sources = existing_sources(ctx, from);
                 if !sources.is_empty() {
-                    out.report(format!(
-                        "`CREATE TABLE {} AS SELECT` in {phase} copies every row of {sources} in {copy_why}",
-                        ct.name
-                    ));
+                    copy(
+                        ctx,
+                        out,
+                        true,
+                        format!(
+                            "`CREATE TABLE {} AS SELECT` in {phase} copies every row of {sources} in {copy_why}",
+                            ct.name
+                        ),
+                    );
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// A copy into a table no app uses yet (created by the statement or earlier in the file) on
+/// PostgreSQL blocks no app query: the source is read from a snapshot and the target is new. It
+/// is still one long transaction (WAL, replica lag, no resume): a warning. On MySQL the shared
+/// locks on the source rows make it an error; so does a copy into a table the app writes.
+fn copy(ctx: &StatementCtx, out: &mut Findings, new_target: bool, message: String) {
+    if ctx.is_postgres() && new_target {
+        out.items.push(crate::rules::Finding {
+            message,
+            severity: Some(Severity::Warning),
+            help: None,
+        });
+    } else {
+        out.report(message);
     }
 }
 
@@ -126,6 +150,36 @@ mod tests {
 
     const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);\nCREATE TABLE archive (id bigint PRIMARY KEY, email text);";
     const ID: &str = "unbatched-data-change";
+
+    #[test]
+    fn a_copy_into_a_new_table_blocks_nothing_on_postgres_a_warning() {
+        for sql in [
+            "CREATE TABLE users_copy AS SELECT id, email FROM users;",
+            "CREATE TABLE seen (id bigint PRIMARY KEY, email text);\nINSERT INTO seen SELECT id, email FROM users;",
+        ] {
+            let hits = expand_hits(SETUP, sql, ID);
+            assert_eq!(hits.len(), 1, "{sql}: {hits:?}");
+            assert!(!hits[0].is_error(), "{sql}: {hits:?}");
+            assert!(hits[0].message.contains("not locked"), "{}", hits[0].message);
+        }
+        // Into a table the app writes: still an error.
+        let hits = expand_hits(
+            SETUP,
+            "INSERT INTO archive SELECT id, email FROM users;",
+            ID,
+        );
+        assert!(hits.len() == 1 && hits[0].is_error(), "{hits:?}");
+        // InnoDB locks the source rows it reads: an error there.
+        let hits = Case::mariadb(
+            "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100));",
+            &[(
+                Phase::Expand,
+                "CREATE TABLE users_copy AS SELECT id, email FROM users;",
+            )],
+        )
+        .hits(ID);
+        assert!(hits.len() == 1 && hits[0].is_error(), "{hits:?}");
+    }
 
     #[test]
     fn flags_update_and_delete_without_where() {

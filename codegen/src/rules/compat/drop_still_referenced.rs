@@ -16,7 +16,8 @@
 //!
 //! A column whose only dependents are its own table's indexes and constraints is a warning:
 //! the drop succeeds and takes them along (PostgreSQL drops each; InnoDB narrows an index to
-//! its other columns). Except a MySQL/MariaDB `CHECK` over other columns too: measured on
+//! its other columns). Except where PostgreSQL drops a multi-column index whole (queries on its
+//! other columns lose it: an error), and a MySQL/MariaDB `CHECK` over other columns too: measured on
 //! MariaDB 10.11, the server refuses the drop (`ERROR 1054 Unknown column 'a' in 'CHECK'`),
 //! so that one is an error like a view or a foreign key of another table.
 //!
@@ -105,6 +106,8 @@ fn relation_dependents(schema: &Schema, rel: &QualName) -> Vec<String> {
 struct ColumnDependents {
     blocking: Vec<String>,
     with_it: Vec<String>,
+    /// PostgreSQL drops a multi-column index whole: queries on its other columns lose it.
+    drops_index_of_others: bool,
 }
 
 /// Objects that use column `c` of table `t`.
@@ -192,7 +195,13 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> ColumnDependents
         let multi = i.columns.iter().any(|x| x == c) && i.columns.iter().any(|x| x != c);
         if in_expr && schema.mysql {
             out.push(format!("index `{}` (an expression over it)", i.name));
-        } else if in_expr || (multi && !schema.mysql) {
+        } else if multi && !in_expr && !schema.mysql {
+            deps.drops_index_of_others = true;
+            deps.with_it.push(format!(
+                "index `{}` (dropped whole, though it also serves its other columns)",
+                i.name
+            ));
+        } else if in_expr {
             deps.with_it
                 .push(format!("index `{}` (dropped with it)", i.name));
         } else if multi {
@@ -265,8 +274,16 @@ fn report(ctx: &StatementCtx, out: &mut Findings, verb: String, cascade: bool, d
 
 /// A column whose only dependents are its table's own indexes and constraints: the drop
 /// succeeds and takes them along (PostgreSQL drops each; InnoDB narrows an index to its other
-/// columns). Worth a warning, not "the drop fails".
-fn report_with_it(ctx: &StatementCtx, out: &mut Findings, verb: String, with_it: &[String]) {
+/// columns). Worth a warning, not "the drop fails" — except where PostgreSQL drops a
+/// multi-column index whole (`others`): the queries on its other columns lose their index
+/// without anyone having asked for that, an error.
+fn report_with_it(
+    ctx: &StatementCtx,
+    out: &mut Findings,
+    verb: String,
+    with_it: &[String],
+    others: bool,
+) {
     if with_it.is_empty() {
         return;
     }
@@ -279,8 +296,12 @@ fn report_with_it(ctx: &StatementCtx, out: &mut Findings, verb: String, with_it:
     };
     out.items.push(crate::rules::Finding {
         message: format!("{verb} in {phase} also takes {list} with it ({how}): check that no app relies on them"),
-        severity: Some(Severity::Warning),
-        help: Some(format!("if an app still needs what they enforce or speed up, create the replacement (e.g. `CREATE INDEX CONCURRENTLY` over the remaining columns) before this {phase}")),
+        severity: Some(if others {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }),
+        help: Some(format!("if an app still needs what they enforce or speed up, create the replacement (e.g. `CREATE INDEX CONCURRENTLY` over the remaining columns) in an earlier migration's expand, before this {phase}")),
     });
 }
 
@@ -299,7 +320,13 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
                         let deps = column_dependents(ctx.schema, table, name);
                         let verb = format!("`DROP COLUMN {name}` on `{table}`");
                         if deps.blocking.is_empty() && !cascade {
-                            report_with_it(ctx, out, verb, &deps.with_it);
+                            report_with_it(
+                                ctx,
+                                out,
+                                verb,
+                                &deps.with_it,
+                                deps.drops_index_of_others,
+                            );
                         } else {
                             let mut all = deps.blocking;
                             all.extend(deps.with_it);
@@ -511,9 +538,14 @@ mod tests {
             &setup,
             "ALTER TABLE users DROP COLUMN full_name;\nALTER TABLE users DROP COLUMN last;",
         );
-        // The generated column that read `last` went first.
+        // The generated column that read `last` went first. `users_name (last, first)` is
+        // dropped whole: queries on `first` lose their index, an error.
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert!(!hits[0].is_error(), "{hits:?}");
+        assert!(hits[0].is_error(), "{hits:?}");
+        assert!(
+            hits[0].message.contains("also serves its other columns"),
+            "{hits:?}"
+        );
         assert!(
             hits[0].message.contains("index `users_name`")
                 && hits[0].message.contains("check constraint `names_differ`")
@@ -534,7 +566,7 @@ mod tests {
         let setup = "CREATE TABLE p (id bigint PRIMARY KEY, a int, b int, CONSTRAINT a_below_b CHECK (a < b));\nCREATE INDEX p_ab ON p (a, b);";
         let hits = contract(setup, "ALTER TABLE p DROP COLUMN a;");
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert!(!hits[0].is_error(), "{hits:?}");
+        assert!(hits[0].is_error(), "p_ab also serves b: {hits:?}");
         assert!(
             hits[0].message.contains("check constraint `a_below_b`")
                 && hits[0].message.contains("index `p_ab`"),

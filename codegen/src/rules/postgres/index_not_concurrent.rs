@@ -23,6 +23,24 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if ctx.schema.table(&ci.table).is_some_and(|t| t.partitioned) {
         return;
     }
+    // A materialized view has no writes but `REFRESH`: its readers go on during the build.
+    if ctx
+        .schema
+        .views
+        .get(&ci.table)
+        .is_some_and(|v| v.materialized)
+    {
+        out.items.push(crate::rules::Finding {
+            message: format!(
+                "`CREATE {}INDEX` on materialized view `{}` without `CONCURRENTLY` holds a SHARE lock for the whole build: its readers go on, a `REFRESH` waits",
+                if ci.unique { "UNIQUE " } else { "" },
+                ci.table
+            ),
+            severity: Some(crate::diag::Severity::Warning),
+            help: None,
+        });
+        return;
+    }
     out.report(format!(
         "`CREATE {}INDEX` on `{}` without `CONCURRENTLY` holds a SHARE lock for the whole build: every write to the table waits",
         if ci.unique { "UNIQUE " } else { "" },
@@ -36,6 +54,29 @@ mod tests {
     use crate::rules::testing::{expand_hits, Case};
 
     const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);";
+
+    #[test]
+    fn a_materialized_view_blocks_only_its_refresh_and_a_new_one_nothing() {
+        let setup = format!(
+            "{SETUP}\nCREATE MATERIALIZED VIEW user_emails AS SELECT id, email FROM users;"
+        );
+        let hits = expand_hits(
+            &setup,
+            "CREATE INDEX user_emails_email ON user_emails (email);",
+            "index-not-concurrent",
+        );
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            !hits[0].is_error() && hits[0].message.contains("REFRESH"),
+            "{hits:?}"
+        );
+        let hits = expand_hits(
+            SETUP,
+            "CREATE MATERIALIZED VIEW recent AS SELECT id FROM users WITH NO DATA;\nCREATE UNIQUE INDEX recent_id ON recent (id);",
+            "index-not-concurrent",
+        );
+        assert!(hits.is_empty(), "{hits:?}");
+    }
 
     #[test]
     fn flags_plain_index_on_existing_table() {
