@@ -1,7 +1,6 @@
 //! `migrations/concertina.toml`: the settings the derive and the CLI both read.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,49 +15,7 @@ use crate::versions::{self, VersionSupport};
 
 pub const CONFIG_FILE: &str = "concertina.toml";
 
-/// A server version such as `14`, `12.3` or `8.0.29`. Missing parts are zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServerVersion {
-    pub major: u32,
-    pub minor: u32,
-    pub patch: u32,
-}
-
-impl ServerVersion {
-    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        ServerVersion {
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.trim().split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-        let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(ServerVersion::new(major, minor, patch))
-    }
-
-    /// True when this version is at least `major.minor`.
-    pub fn at_least(self, major: u32, minor: u32) -> bool {
-        (self.major, self.minor) >= (major, minor)
-    }
-}
-
-impl fmt::Display for ServerVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)?;
-        if self.patch != 0 {
-            write!(f, ".{}", self.patch)?;
-        }
-        Ok(())
-    }
-}
+pub use crate::versions::ServerVersion;
 
 /// Defaults for the runtime; each can be overridden on the command line.
 #[derive(Debug, Clone, PartialEq)]

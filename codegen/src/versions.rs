@@ -20,8 +20,52 @@
 //! | MySQL | 5.7, 8.x, 9.x | 3.x–5.6, 6.x (a withdrawn alpha), 10–15 (future) | 0–2 (3.x was the first public release), 7 (a MySQL Cluster/NDB version, whose server reports 5.x or 8.x), over 15 |
 //! | MariaDB | 10.x, 11.x | 5.x (5.1 was the first release), 12–25 (12.x exists; MariaDB now ships a major a year) | 0–4, 6–9 (MariaDB went from 5.5 to 10.0; 8.0 is a MySQL version), over 25 |
 
-use crate::config::ServerVersion;
 use crate::dialect::DialectKind;
+use std::fmt;
+
+/// A server version such as `14`, `12.3` or `8.0.29`. Missing parts are zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl ServerVersion {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        ServerVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.trim().split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(ServerVersion::new(major, minor, patch))
+    }
+
+    /// True when this version is at least `major.minor`.
+    pub fn at_least(self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        if self.patch != 0 {
+            write!(f, ".{}", self.patch)?;
+        }
+        Ok(())
+    }
+}
 
 /// What concertina knows of a server version.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use concertina_codegen::Phase;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{default_dir, ApplyArgs, DbArgs, Format};
+use crate::cli::args::{default_dir, ApplyArgs, DbArgs, Format};
 use crate::error::RuntimeError;
 use crate::migrator::{MigrateError, Migrator};
 

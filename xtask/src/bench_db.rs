@@ -17,7 +17,7 @@ use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::bench::flag;
+use crate::bench_input::flag;
 
 /// A server for the benchmark: DATABASE_URL's, or a throwaway one kept alive by the guard.
 fn server() -> Result<(Option<Server>, String)> {

@@ -37,14 +37,14 @@ const VARIANTS: [(&str, &str, bool); 4] = [
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
-    let runs = crate::bench::flag(args, "--runs", 5)?.max(1);
-    let migrations = crate::bench::flag(args, "--migrations", 300)?;
+    let runs = crate::bench_input::flag(args, "--runs", 5)?.max(1);
+    let migrations = crate::bench_input::flag(args, "--migrations", 300)?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = root.canonicalize().context("the repository root")?;
     let dir = root.join("target/bench-derive/app");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src"))?;
-    let statements = crate::bench::generate(&dir.join("migrations"), migrations)?;
+    let statements = crate::bench_input::generate(&dir.join("migrations"), migrations)?;
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(

@@ -16,7 +16,7 @@ use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
-use crate::bench::flag;
+use crate::bench_input::flag;
 
 fn exec(conn: &mut MysqlConnection, sql: &str) -> Result<()> {
     conn.batch_execute(sql).with_context(|| sql.to_string())

@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod bench_db;
 mod bench_derive;
+mod bench_input;
 mod bench_mysql;
 mod new_rule;
 mod readme;

@@ -4,7 +4,6 @@
 mod mysql;
 mod postgres;
 
-use crate::rules::Rule;
 use crate::types::SqlType;
 
 pub use mysql::MySql;
@@ -71,9 +70,6 @@ pub trait Dialect: Sync {
     /// Canonical spelling of a type (`int4` → `integer`). Returns whether it was a `serial`
     /// pseudo-type, which also means an implicit sequence default and `NOT NULL`.
     fn canonical_type(&self, ty: SqlType) -> (SqlType, bool);
-
-    /// Statement rules specific to this dialect (shared and compat rules apply to all).
-    fn rules(&self) -> &'static [&'static Rule];
 
     /// Whether the client-side `DELIMITER` command may appear in files.
     fn has_delimiter_command(&self) -> bool {

@@ -3,7 +3,6 @@
 
 use super::{Dialect, DialectKind};
 use crate::change::Volatility;
-use crate::rules::Rule;
 use crate::types::SqlType;
 
 pub struct MySql {
@@ -86,10 +85,6 @@ impl Dialect for MySql {
             .collect::<Vec<_>>()
             .join(" ");
         (ty, false)
-    }
-
-    fn rules(&self) -> &'static [&'static Rule] {
-        crate::rules::mysql::RULES
     }
 
     fn has_delimiter_command(&self) -> bool {

@@ -2,7 +2,6 @@
 
 use super::{Dialect, DialectKind};
 use crate::change::Volatility;
-use crate::rules::Rule;
 use crate::types::SqlType;
 
 pub struct Postgres;
@@ -116,10 +115,6 @@ impl Dialect for Postgres {
         ty.name = name.to_string();
         ty.schema = None;
         (ty, serial)
-    }
-
-    fn rules(&self) -> &'static [&'static Rule] {
-        crate::rules::postgres::RULES
     }
 
     fn builtin_volatility(&self, function: &str) -> Option<Volatility> {

@@ -194,11 +194,14 @@ impl StatementCtx<'_> {
     }
 }
 
-/// Every statement rule that applies to a dialect, in report order.
+/// Every statement rule that applies to a dialect, in report order: the dialect's own (chosen
+/// here by its kind, so that `dialect/` knows nothing of rules), then the shared ones.
 pub fn rules_for(dialect: &dyn Dialect) -> Vec<&'static Rule> {
-    dialect
-        .rules()
-        .iter()
+    let own: &[&Rule] = match dialect.kind() {
+        DialectKind::Postgres => postgres::RULES,
+        DialectKind::MySql | DialectKind::MariaDb => mysql::RULES,
+    };
+    own.iter()
         .chain(common::RULES)
         .chain(compat::RULES)
         .copied()
