@@ -45,6 +45,75 @@ pub struct KeyColumn {
     pub integer: bool,
 }
 
+/// A batchable statement (`UPDATE` or `DELETE` of `backfill.sql`) in parts, from which each
+/// server builds its batch template.
+#[derive(Debug, Clone)]
+pub struct BatchStatement<'a> {
+    pub table: &'a QualName,
+    /// The target as written (with its alias), or the quoted table of a `DELETE`.
+    pub target: String,
+    /// The alias other clauses use for the target.
+    pub alias: Option<&'a str>,
+    /// The `SET` list; `None` for a `DELETE`.
+    pub set: Option<&'a str>,
+    /// An `UPDATE`'s `FROM` list.
+    pub from: Option<&'a str>,
+    /// The statement's own predicate.
+    pub filter: Option<&'a str>,
+}
+
+impl<'a> BatchStatement<'a> {
+    /// The parts of `change`; only `UPDATE` and `DELETE` can be batched.
+    pub fn of(
+        change: &'a Change,
+        quoted_table: impl Fn(&QualName) -> String,
+    ) -> Result<BatchStatement<'a>, String> {
+        match change {
+            Change::Update {
+                table,
+                filter,
+                parts,
+                ..
+            } => Ok(BatchStatement {
+                table,
+                target: parts.target.clone(),
+                alias: parts.alias.as_deref(),
+                set: Some(&parts.set),
+                from: parts.from.as_deref(),
+                filter: filter.as_ref().map(|f| f.text.as_str()),
+            }),
+            Change::Delete { table, filter } => Ok(BatchStatement {
+                table,
+                target: quoted_table(table),
+                alias: None,
+                set: None,
+                from: None,
+                filter: filter.as_ref().map(|f| f.text.as_str()),
+            }),
+            _ => Err("only UPDATE and DELETE can be batched by the backfill engine; express the data move as an UPDATE of the target table".into()),
+        }
+    }
+
+    /// The statement with `range` (the server's placeholder for the batch's key condition)
+    /// in front of its own predicate.
+    pub fn rebuilt(&self, range: &str) -> String {
+        let filter = self
+            .filter
+            .map(|f| format!(" AND ({f})"))
+            .unwrap_or_default();
+        match self.set {
+            Some(set) => {
+                let from = self.from.map(|f| format!(" FROM {f}")).unwrap_or_default();
+                format!(
+                    "UPDATE {} SET {set}{from} WHERE {range}{filter}",
+                    self.target
+                )
+            }
+            None => format!("DELETE FROM {} WHERE {range}{filter}", self.target),
+        }
+    }
+}
+
 /// How one batch treats rows an app transaction holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockMode {

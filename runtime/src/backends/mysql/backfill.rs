@@ -24,7 +24,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::MySql;
 use super::{db_error, describe_error, quote_ident, quoted_table, timeout_seconds};
-use crate::engine::backfill::{self, Batch, BatchServer, KeyColumn};
+use crate::engine::backfill::{self, Batch, BatchServer, BatchStatement, KeyColumn};
 use crate::engine::MAX_WORKERS;
 use crate::engine::{BackfillOptions, DbError, Progress, Slices};
 use crate::state::STATE_TABLE;
@@ -61,50 +61,21 @@ pub struct Template {
 }
 
 fn template(change: &Change) -> Result<Template, String> {
-    match change {
-        Change::Update {
-            table,
-            filter,
-            parts,
-            ..
-        } => {
-            if parts.from.is_some() {
-                return Err("UPDATE … FROM is PostgreSQL syntax; on MySQL write `UPDATE t JOIN other ON … SET …`".into());
-            }
-            Ok(Template {
-                table: table.clone(),
-                reference: parts
-                    .alias
-                    .as_ref()
-                    .map(|a| quote_ident(a))
-                    .unwrap_or_else(|| quoted_table(table)),
-                change: format!(
-                    "UPDATE {} SET {} WHERE {{range}}{}",
-                    parts.target,
-                    parts.set,
-                    filter
-                        .as_ref()
-                        .map(|f| format!(" AND ({})", f.text))
-                        .unwrap_or_default()
-                ),
-            })
-        }
-        Change::Delete { table, filter } => {
-            let t = quoted_table(table);
-            Ok(Template {
-                table: table.clone(),
-                change: format!(
-                    "DELETE FROM {t} WHERE {{range}}{}",
-                    filter
-                        .as_ref()
-                        .map(|f| format!(" AND ({})", f.text))
-                        .unwrap_or_default()
-                ),
-                reference: t,
-            })
-        }
-        _ => Err("only UPDATE and DELETE can be batched by the backfill engine; express the data move as an UPDATE of the target table".into()),
+    let stmt = BatchStatement::of(change, quoted_table)?;
+    if stmt.from.is_some() {
+        return Err(
+            "UPDATE … FROM is PostgreSQL syntax; on MySQL write `UPDATE t JOIN other ON … SET …`"
+                .into(),
+        );
     }
+    Ok(Template {
+        table: stmt.table.clone(),
+        reference: stmt
+            .alias
+            .map(quote_ident)
+            .unwrap_or_else(|| quoted_table(stmt.table)),
+        change: stmt.rebuilt("{range}"),
+    })
 }
 
 /// `k > ?` over a composite key, spelled so the optimizer sees a range:

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 
 use super::raw::RawPg;
 use super::{describe_error, quote_ident, Postgres};
-use crate::engine::backfill::{self, Batch, BatchServer, KeyColumn, LockMode};
+use crate::engine::backfill::{self, Batch, BatchServer, BatchStatement, KeyColumn, LockMode};
 use crate::engine::{BackfillOptions, DbError, Progress, Slice, Slices};
 use crate::state::STATE_TABLE;
 
@@ -67,60 +67,22 @@ pub struct Template {
 }
 
 fn template(change: &Change) -> Result<Template, String> {
-    match change {
-        Change::Update {
-            table,
-            filter,
-            parts,
-            ..
-        } => {
-            let reference = parts
-                .alias
-                .clone()
-                .unwrap_or_else(|| quoted_table(table));
-            let source = match &parts.from {
-                Some(from) => format!("{}, {from}", parts.target),
-                None => parts.target.clone(),
-            };
-            let from = parts
-                .from
-                .as_ref()
-                .map(|f| format!(" FROM {f}"))
-                .unwrap_or_default();
-            Ok(Template {
-                table: table.clone(),
-                change: format!(
-                    "UPDATE {} SET {}{from} WHERE {{in_batch}}{}",
-                    parts.target,
-                    parts.set,
-                    filter
-                        .as_ref()
-                        .map(|f| format!(" AND ({})", f.text))
-                        .unwrap_or_default()
-                ),
-                reference,
-                source,
-                filter: filter.as_ref().map(|f| f.text.clone()),
-            })
-        }
-        Change::Delete { table, filter } => {
-            let t = quoted_table(table);
-            Ok(Template {
-                table: table.clone(),
-                change: format!(
-                    "DELETE FROM {t} WHERE {{in_batch}}{}",
-                    filter
-                        .as_ref()
-                        .map(|f| format!(" AND ({})", f.text))
-                        .unwrap_or_default()
-                ),
-                reference: t.clone(),
-                source: t,
-                filter: filter.as_ref().map(|f| f.text.clone()),
-            })
-        }
-        _ => Err("only UPDATE and DELETE can be batched by the backfill engine; express the data move as an UPDATE of the target table".into()),
-    }
+    let stmt = BatchStatement::of(change, quoted_table)?;
+    let reference = stmt
+        .alias
+        .map(str::to_string)
+        .unwrap_or_else(|| quoted_table(stmt.table));
+    let source = match stmt.from {
+        Some(from) => format!("{}, {from}", stmt.target),
+        None => stmt.target.clone(),
+    };
+    Ok(Template {
+        table: stmt.table.clone(),
+        change: stmt.rebuilt("{in_batch}"),
+        reference,
+        source,
+        filter: stmt.filter.map(str::to_string),
+    })
 }
 
 fn quoted_table(t: &QualName) -> String {
