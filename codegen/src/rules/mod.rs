@@ -14,7 +14,7 @@ pub mod testing;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::change::{Change, QualName};
+use crate::change::{AlterOp, Change, QualName};
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::dialect::{Dialect, DialectKind};
@@ -153,6 +153,17 @@ impl StatementCtx<'_> {
     /// error as if it were a known populated table.
     pub fn is_existing_table(&self, table: &QualName) -> bool {
         !self.is_new_table(table)
+    }
+
+    /// An `ALTER TABLE` of a table that was not created earlier in this file (the preamble of
+    /// every rule about changing an existing table): its table and operations.
+    pub fn existing_alter(&self) -> Option<(&QualName, &[AlterOp])> {
+        match self.change {
+            Change::AlterTable { table, ops, .. } if self.is_existing_table(table) => {
+                Some((table, ops.as_slice()))
+            }
+            _ => None,
+        }
     }
 
     /// The old app (`S(N-1)`) has this table.

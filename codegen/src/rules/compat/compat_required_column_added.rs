@@ -5,7 +5,7 @@
 //!
 //! Checked in expand. `SET NOT NULL` on a nullable column is `compat-not-null-in-expand`'s.
 
-use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind};
+use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -35,12 +35,9 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if ctx.phase != Phase::Expand {
         return;
     }
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if ctx.is_new_table(table) {
-        return;
-    }
     let Some(old) = ctx.window.before.table(table) else {
         return;
     };

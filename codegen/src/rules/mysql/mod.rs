@@ -20,7 +20,7 @@ pub mod mysql_online_rebuild;
 pub mod mysql_optimize_table;
 
 use super::{Rule, StatementCtx};
-use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind, QualName};
+use crate::change::{AlterOp, ColumnSpec, ConstraintKind, QualName};
 use crate::config::ServerVersion;
 use crate::dialect::DialectKind;
 use crate::model::Column;
@@ -53,16 +53,6 @@ pub(crate) fn is_mariadb(ctx: &StatementCtx) -> bool {
 /// MySQL 8.0: 8.0.12, 8.0.16, 8.0.29).
 pub(crate) fn at_least(ctx: &StatementCtx, major: u32, minor: u32, patch: u32) -> bool {
     ctx.config.server_version >= ServerVersion::new(major, minor, patch)
-}
-
-/// An `ALTER TABLE` of a table that existed before this phase file: its ops.
-pub(crate) fn existing_alter<'a>(ctx: &'a StatementCtx) -> Option<(&'a QualName, &'a [AlterOp])> {
-    match ctx.change {
-        Change::AlterTable { table, ops, .. } if ctx.is_existing_table(table) => {
-            Some((table, ops.as_slice()))
-        }
-        _ => None,
-    }
 }
 
 /// The `ALGORITHM=` the statement names, upper case.

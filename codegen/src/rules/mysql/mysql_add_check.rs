@@ -4,7 +4,7 @@
 //! from 10.2. MariaDB 10.11 adds a new column with its CHECK instantly (`ALGORITHM=INSTANT`
 //! accepted, measured), so that form is flagged on MySQL only.
 
-use super::{at_least, existing_alter, is_mariadb};
+use super::{at_least, is_mariadb};
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -21,7 +21,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !is_mariadb(ctx) && !at_least(ctx, 8, 0, 16) {
         return;
     }
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     for op in ops {

@@ -5,8 +5,8 @@
 //! Renames and default changes stay metadata-only under INPLACE, so they do not count.
 
 use super::{
-    algorithm, computed, existing_alter, instant_add, instant_drop, is_mariadb, modifies,
-    positioned, spec_is_primary, type_copy,
+    algorithm, computed, instant_add, instant_drop, is_mariadb, modifies, positioned,
+    spec_is_primary, type_copy,
 };
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
@@ -21,7 +21,7 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     let mut instant = Vec::new();

@@ -3,7 +3,6 @@
 //! ADD PRIMARY KEY (…)` in one ALTER runs INPLACE with `LOCK=NONE` (a rebuild:
 //! `mysql-online-rebuild`).
 
-use super::existing_alter;
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -17,7 +16,7 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     let drops = ops.iter().any(|op| matches!(op, AlterOp::DropPrimaryKey));

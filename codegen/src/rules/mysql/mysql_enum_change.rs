@@ -4,7 +4,7 @@
 //! labels). Anything else (reordering, inserting, removing, renaming labels) copies the table
 //! with writes blocked. Removals and renames also break the old app: `compat-enum-value-removed`.
 
-use super::{existing_alter, is_label_type, labels, modifies};
+use super::{is_label_type, labels, modifies};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -36,7 +36,7 @@ fn storage(kind: &str, n: usize) -> usize {
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     for (_, old, new) in modifies(ctx, table, ops) {

@@ -3,7 +3,6 @@
 //! off (else error 1846/1851). Old rows are then not checked: the backfill's orphan query is
 //! what proves them.
 
-use super::existing_alter;
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -20,7 +19,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if ctx.file.foreign_key_checks_off {
         return;
     }
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     for op in ops {

@@ -3,7 +3,6 @@
 //! table unless it has an `FTS_DOC_ID` column. `CREATE FULLTEXT INDEX … ON t` is read as the
 //! same `ALTER TABLE t ADD FULLTEXT INDEX`.
 
-use super::existing_alter;
 use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -17,7 +16,7 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     for op in ops {

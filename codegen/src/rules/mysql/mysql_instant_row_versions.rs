@@ -4,7 +4,7 @@
 //! `OPTIMIZE TABLE`, an ALTER that rebuilds), across migrations; the rule warns from 14
 //! before the limit (the 50th of 64). MariaDB has no such limit.
 
-use super::{at_least, existing_alter, is_mariadb};
+use super::{at_least, is_mariadb};
 use crate::diag::Severity;
 use crate::model::instant_column_changes;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -30,7 +30,7 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if is_mariadb(ctx) || !at_least(ctx, 8, 0, 29) {
         return;
     }
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     let Some(n) = instant_column_changes(ops).filter(|n| *n > 0) else {

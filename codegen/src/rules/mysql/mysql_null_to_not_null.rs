@@ -4,7 +4,7 @@
 //! after backfill filled the column, it is the expected step and only the rebuild is left:
 //! a warning.
 
-use super::{existing_alter, modifies, spec_is_primary};
+use super::{modifies, spec_is_primary};
 use crate::diag::Severity;
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     for (_, old, new) in modifies(ctx, table, ops) {

@@ -7,8 +7,8 @@
 //! apply on the configured server. Computed columns are `mysql-add-column-computed`'s.
 
 use super::{
-    at_least, computed, existing_alter, instant_add, instant_drop, is_mariadb, modifies,
-    positioned, spec_is_primary,
+    at_least, computed, instant_add, instant_drop, is_mariadb, modifies, positioned,
+    spec_is_primary,
 };
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
@@ -23,7 +23,7 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Some((table, ops)) = existing_alter(ctx) else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
     let mariadb_instant = is_mariadb(ctx) && at_least(ctx, 10, 4, 0);

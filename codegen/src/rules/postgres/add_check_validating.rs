@@ -3,7 +3,7 @@
 //! 147 ms, even over a column that was just added and is all NULL). An inline `CHECK` on
 //! `ADD COLUMN` is `add-column-inline-constraint`'s.
 
-use crate::change::{AlterOp, Change, ConstraintKind};
+use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -16,12 +16,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddConstraint(spec) = op else {
             continue;

@@ -3,7 +3,7 @@
 //! in the catalog, `now()` included). What rewrites on every version (a volatile default, a
 //! domain with constraints) is `add-column-volatile-default`'s and is not reported twice.
 
-use crate::change::{AlterOp, Change};
+use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::postgres::add_column_volatile_default::rewrite_reason;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -20,12 +20,9 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
     if ctx.server_at_least(11, 0) {
         return;
     }
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddColumn { column, .. } = op else {
             continue;

@@ -3,7 +3,7 @@
 //! 15). Generated columns exist from 12, always stored before 18; PostgreSQL 18's `VIRTUAL`
 //! columns (its default when neither is written) store nothing and are not flagged.
 
-use crate::change::{AlterOp, Change};
+use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -16,12 +16,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddColumn { column, .. } = op else {
             continue;

@@ -4,7 +4,7 @@
 //! column (the CHECK scans even though the new column is all NULL); `… UNIQUE` 645 ms. An
 //! inline `REFERENCES` is `add-foreign-key-validating`'s (not scanned without a default).
 
-use crate::change::{AlterOp, Change, ConstraintKind};
+use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -17,12 +17,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddColumn { column, .. } = op else {
             continue;

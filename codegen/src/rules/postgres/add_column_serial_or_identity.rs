@@ -4,7 +4,7 @@
 //! existing column is a catalog change (measured: no rewrite; PostgreSQL requires the column
 //! `NOT NULL` first) and is not flagged.
 
-use crate::change::{AlterOp, Change};
+use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -17,12 +17,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddColumn { column, .. } = op else {
             continue;

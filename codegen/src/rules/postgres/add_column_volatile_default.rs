@@ -8,7 +8,7 @@
 //! Double reports: a non-volatile default before 11 is `add-column-default-old-server`'s; a
 //! statement this rule reports is not reported again by that one (one rewrite, one finding).
 
-use crate::change::{AlterOp, Change, ColumnSpec, ExprInfo, Volatility};
+use crate::change::{AlterOp, ColumnSpec, ExprInfo, Volatility};
 use crate::diag::Severity;
 use crate::rules::postgres::column_type_rewrite::strip_domains;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -56,12 +56,9 @@ pub(crate) fn rewrite_reason(ctx: &StatementCtx, column: &ColumnSpec) -> Option<
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddColumn { column, .. } = op else {
             continue;

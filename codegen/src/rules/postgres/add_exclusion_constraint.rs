@@ -1,7 +1,7 @@
 //! `add-exclusion-constraint`: `ADD CONSTRAINT … EXCLUDE` on an existing table builds its index
 //! and checks every row under ACCESS EXCLUSIVE; no concurrent or `USING INDEX` form exists.
 
-use crate::change::{AlterOp, Change, ConstraintKind};
+use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -14,12 +14,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         if let AlterOp::AddConstraint(spec) = op {
             if matches!(spec.kind, ConstraintKind::Exclude) {

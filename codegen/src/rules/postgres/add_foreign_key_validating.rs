@@ -10,7 +10,7 @@
 //! drops it when any added column has a default or any table-level foreign key is added): on
 //! those servers such a statement is flagged too (from the source, not measured).
 
-use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind};
+use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -39,12 +39,9 @@ fn inline_fk(column: &ColumnSpec) -> Option<&ConstraintKind> {
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     let added: Vec<&ColumnSpec> = ops
         .iter()
         .filter_map(|op| match op {

@@ -1,7 +1,7 @@
 //! `add-unique-constraint-building-index`: `ADD CONSTRAINT … UNIQUE` / `PRIMARY KEY (cols)`
 //! without `USING INDEX` builds the index under ACCESS EXCLUSIVE.
 
-use crate::change::{AlterOp, Change, ConstraintKind};
+use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -14,12 +14,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::AddConstraint(spec) = op else {
             continue;

@@ -16,7 +16,7 @@
 //! the target, any array element change (`varchar[]` → `text[]`), `char(n)` growth and
 //! `char` → `text` rewrite it.
 
-use crate::change::{AlterOp, Change, QualName};
+use crate::change::{AlterOp, QualName};
 use crate::diag::Severity;
 use crate::model::{Domain, Schema};
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -127,12 +127,9 @@ fn collation_key(c: &str) -> String {
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     let model_table = ctx.schema.table(table);
     for op in ops {
         let AlterOp::AlterColumnType {

@@ -2,7 +2,7 @@
 //! EXCLUSIVE on the parent. `CONCURRENTLY` exists from PostgreSQL 14; before that there is no
 //! safe form and the recipe is a reviewed `allow`.
 
-use crate::change::{AlterOp, Change};
+use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -15,12 +15,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let AlterOp::DetachPartition {
             partition,

@@ -3,7 +3,7 @@
 //! Decision: `CREATE TABLE` columns are not flagged — choosing a type for a new table is style
 //! (RULES.md §5); the rule guards changes to tables the app already queries.
 
-use crate::change::{AlterOp, Change};
+use crate::change::AlterOp;
 use crate::diag::Severity;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -16,12 +16,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     for op in ops {
         let (column, ty) = match op {
             AlterOp::AddColumn { column, .. } => (&column.name, &column.ty),

@@ -11,7 +11,7 @@
 //! PostgreSQL 18's `ADD CONSTRAINT c NOT NULL col` without `NOT VALID` scans the same way and
 //! is never expanded by the runtime: flagged unless proven.
 
-use crate::change::{AlterOp, Change, ConstraintKind, QualName};
+use crate::change::{AlterOp, ConstraintKind, QualName};
 use crate::diag::Severity;
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -46,12 +46,9 @@ fn runtime_skips(ctx: &StatementCtx, table: &QualName, ops: usize) -> Option<&'s
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
-    let Change::AlterTable { table, ops, .. } = ctx.change else {
+    let Some((table, ops)) = ctx.existing_alter() else {
         return;
     };
-    if !ctx.is_existing_table(table) {
-        return;
-    }
     let on_12 = ctx.server_at_least(12, 0);
     for op in ops {
         let (column, what, expandable) = match op {
