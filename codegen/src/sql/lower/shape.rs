@@ -260,43 +260,36 @@ impl Walk<'_, '_> {
         let mut names = Some(Vec::new());
         let mut outputs = Vec::new();
         for item in &s.projection {
+            // `*` and `t.*`: every column of the tables they name.
+            let star = match item {
+                SelectItem::Wildcard(_) => Some(reals(&level)),
+                SelectItem::QualifiedWildcard(kind, _) => Some(match kind {
+                    SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        let q = self.low.last_part(n);
+                        level
+                            .iter()
+                            .filter(|e| e.qualifier == q)
+                            .filter_map(|e| e.table.clone())
+                            .collect()
+                    }
+                    SelectItemQualifiedWildcardKind::Expr(_) => Vec::new(),
+                }),
+                _ => None,
+            };
+            if let Some(tables) = star {
+                if reaches {
+                    self.shape.all_columns_of.extend(tables.iter().cloned());
+                }
+                outputs.push(OutputColumn {
+                    name: None,
+                    source: OutputSource::Star(tables),
+                });
+                names = None;
+                continue;
+            }
             let (expr, alias) = match item {
                 SelectItem::UnnamedExpr(e) => (e, None),
                 SelectItem::ExprWithAlias { expr, alias } => (expr, Some(self.low.ident(alias))),
-                SelectItem::Wildcard(_) => {
-                    let tables = reals(&level);
-                    if reaches {
-                        self.shape.all_columns_of.extend(tables.iter().cloned());
-                    }
-                    outputs.push(OutputColumn {
-                        name: None,
-                        source: OutputSource::Star(tables),
-                    });
-                    names = None;
-                    continue;
-                }
-                SelectItem::QualifiedWildcard(kind, _) => {
-                    let tables = match kind {
-                        SelectItemQualifiedWildcardKind::ObjectName(n) => {
-                            let q = self.low.last_part(n);
-                            level
-                                .iter()
-                                .filter(|e| e.qualifier == q)
-                                .filter_map(|e| e.table.clone())
-                                .collect()
-                        }
-                        SelectItemQualifiedWildcardKind::Expr(_) => Vec::new(),
-                    };
-                    if reaches {
-                        self.shape.all_columns_of.extend(tables.iter().cloned());
-                    }
-                    outputs.push(OutputColumn {
-                        name: None,
-                        source: OutputSource::Star(tables),
-                    });
-                    names = None;
-                    continue;
-                }
                 _ => {
                     names = None;
                     continue;
