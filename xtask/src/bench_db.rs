@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::dialect::DialectKind;
-use concertina_codegen::source::SourceFile;
 use concertina_runtime::demo::server::Server;
-use concertina_runtime::engine::{BackfillOptions, Slices};
+use concertina_runtime::engine::Slices;
 use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::bench_input::flag;
+use crate::bench_input::{backfill_change, backfill_options, flag};
 
 /// A server for the benchmark: DATABASE_URL's, or a throwaway one kept alive by the guard.
 fn server() -> Result<(Option<Server>, String)> {
@@ -88,29 +87,13 @@ pub fn backfill(args: &[String]) -> Result<()> {
     eprintln!("bench: concertina's keyset engine, batch {batch}, {workers} worker(s), no pause");
     let mut pg = Postgres::connect(&url).map_err(|e| anyhow!("{e}"))?;
     pg.ensure_state_table().map_err(|e| anyhow!("{e}"))?;
-    let file = SourceFile::new(
-        "b.sql",
-        "b.sql".into(),
-        "UPDATE engine SET full_name = name WHERE full_name IS NULL;".into(),
-    );
-    let parsed = concertina_codegen::sql::parse_file(&file, DialectKind::Postgres.dialect());
-    let change = parsed
-        .statements
-        .first()
-        .map(|s| s.change.clone())
-        .context("parse")?;
-    let options = BackfillOptions {
-        batch_size: batch,
-        batch_target: Duration::from_millis(500),
-        batch_pause: Duration::ZERO,
-        max_replica_lag: Duration::from_secs(3600),
-        lock_timeout: Duration::from_millis(500),
-        lock_retries: 10,
-        workers,
-    };
+    let change = backfill_change(DialectKind::Postgres)?;
+    let options = backfill_options(batch, workers);
+    let mut first =
+        concertina_runtime::postgres::backfill::PgBatch::connect(&url).map_err(|e| anyhow!(e))?;
     let t = Instant::now();
-    let done = concertina_runtime::postgres::backfill::run_statement(
-        &pg,
+    let done = concertina_runtime::engine::backfill::run_statement(
+        &mut first,
         &options,
         "bench",
         0,

@@ -4,7 +4,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use std::time::Duration;
+
 use anyhow::{bail, Context, Result};
+use concertina_codegen::change::Change;
+use concertina_codegen::dialect::DialectKind;
+use concertina_codegen::source::SourceFile;
+use concertina_runtime::engine::BackfillOptions;
 
 /// `--dialect postgres|mysql|mariadb` (default postgres).
 pub fn dialect(args: &[String]) -> Result<&str> {
@@ -98,4 +104,31 @@ pub fn generate(dir: &Path, migrations: usize) -> Result<usize> {
         }
     }
     Ok(statements)
+}
+
+/// The statement `bench backfill` runs through the engine, read as the checker reads it.
+pub fn backfill_change(dialect: DialectKind) -> Result<Change> {
+    let file = SourceFile::new(
+        "b.sql",
+        "b.sql".into(),
+        "UPDATE engine SET full_name = name WHERE full_name IS NULL;".into(),
+    );
+    concertina_codegen::sql::parse_file(&file, dialect.dialect())
+        .statements
+        .first()
+        .map(|s| s.change.clone())
+        .context("parse")
+}
+
+/// The engine's options for `bench backfill`: fixed batches, no pause, no replica wait.
+pub fn backfill_options(batch: u64, workers: usize) -> BackfillOptions {
+    BackfillOptions {
+        batch_size: batch,
+        batch_target: Duration::from_millis(500),
+        batch_pause: Duration::ZERO,
+        max_replica_lag: Duration::from_secs(3600),
+        lock_timeout: Duration::from_millis(500),
+        lock_retries: 10,
+        workers,
+    }
 }

@@ -3,20 +3,19 @@
 //! CONCERTINA_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/). A database of its own is
 //! created and dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::dialect::DialectKind;
-use concertina_codegen::source::SourceFile;
 use concertina_runtime::backend::Backend;
-use concertina_runtime::engine::BackfillOptions;
+use concertina_runtime::engine::Slices;
 use concertina_runtime::mysql::MySql;
 use concertina_runtime::testdb_mysql::MySqlTestDb;
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
-use crate::bench_input::flag;
+use crate::bench_input::{backfill_change, backfill_options, flag};
 
 fn exec(conn: &mut MysqlConnection, sql: &str) -> Result<()> {
     conn.batch_execute(sql).with_context(|| sql.to_string())
@@ -74,30 +73,22 @@ pub fn backfill(args: &[String]) -> Result<()> {
     eprintln!("bench: concertina's keyset engine, batch {batch}, {workers} worker(s), no pause");
     let mut my = MySql::connect(&db.url, true).map_err(|e| anyhow!("{e}"))?;
     my.ensure_state_table().map_err(|e| anyhow!("{e}"))?;
-    let file = SourceFile::new(
-        "b.sql",
-        "b.sql".into(),
-        "UPDATE engine SET full_name = name WHERE full_name IS NULL;".into(),
-    );
-    let parsed = concertina_codegen::sql::parse_file(&file, DialectKind::MariaDb.dialect());
-    let change = parsed
-        .statements
-        .first()
-        .map(|s| s.change.clone())
-        .context("parse")?;
-    let options = BackfillOptions {
-        batch_size: batch,
-        batch_target: Duration::from_millis(500),
-        batch_pause: Duration::ZERO,
-        max_replica_lag: Duration::from_secs(3600),
-        lock_timeout: Duration::from_millis(500),
-        lock_retries: 10,
-        workers,
-    };
+    let change = backfill_change(DialectKind::MariaDb)?;
+    let options = backfill_options(batch, workers);
+    let mut first =
+        concertina_runtime::mysql::backfill::MyBatch::first(&my).map_err(|e| anyhow!(e))?;
     let t = Instant::now();
-    let done =
-        concertina_runtime::mysql::backfill_one(&mut my, "bench", &change, &options, &mut |_| {})
-            .map_err(|e| anyhow!(e))?;
+    let done = concertina_runtime::engine::backfill::run_statement(
+        &mut first,
+        &options,
+        "bench",
+        0,
+        &change,
+        Slices::default(),
+        0,
+        &mut |_| {},
+    )
+    .map_err(|e| anyhow!(e))?;
     let engine = t.elapsed();
     if done != rows as i64 {
         bail!("the engine changed {done} rows, expected {rows}");

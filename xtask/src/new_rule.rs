@@ -117,7 +117,8 @@ pub fn scaffold(root: &Path, rule: &NewRule) -> Result<Vec<PathBuf>> {
     let module = rule.module();
     let rule_file = group_dir.join(format!("{module}.rs"));
     let fixture = root.join("tests/fixtures/rules").join(&rule.id);
-    let ui_case = root.join(format!("tests/ui/rules/{module}.rs"));
+    let ui_dir = root.join("tests/ui/rules");
+    let ui_case = ui_dir.join(format!("{module}.rs"));
     for path in [&rule_file, &fixture, &ui_case] {
         if path.exists() {
             bail!("`{}` exists already: pick another id", path.display());
@@ -161,7 +162,7 @@ pub fn scaffold(root: &Path, rule: &NewRule) -> Result<Vec<PathBuf>> {
             rule.id
         ),
     )?;
-    std::fs::create_dir_all(ui_case.parent().expect("tests/ui/rules"))?;
+    std::fs::create_dir_all(&ui_dir)?;
     std::fs::write(
         &ui_case,
         format!(

@@ -114,6 +114,21 @@ impl<'a> BatchStatement<'a> {
     }
 }
 
+/// A key as the servers return it for the cursor: a JSON array of the key's columns as text
+/// (`json_build_array(k::text, …)`, `JSON_ARRAY(CAST(k AS CHAR), …)`). A NULL reads as the
+/// empty string (key columns are NOT NULL); a number as its digits.
+pub fn key_from_json(text: &str) -> Result<Vec<String>, String> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(values
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        })
+        .collect())
+}
+
 /// How one batch treats rows an app transaction holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockMode {

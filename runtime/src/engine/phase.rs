@@ -4,8 +4,7 @@
 //! says where a phase stands (the state store writes it); a server supplies what running one
 //! step or one backfill statement means ([`PhaseServer`]).
 
-use concertina_codegen::change::Change;
-
+use super::backfill::{self, BatchServer};
 use super::store::{self, StateSql};
 use super::{ApplyError, ApplyOptions, BackfillOptions, Progress, Slices, StepReport};
 use crate::error::RuntimeError;
@@ -35,29 +34,17 @@ pub trait PhaseServer {
     /// Waits until no backfill worker of an earlier, killed run can still commit a batch.
     fn wait_for_earlier_workers(&mut self) -> Result<(), String>;
 
-    /// Runs one backfill statement from `cursor` to its end; returns the rows it changed.
-    #[allow(clippy::too_many_arguments)]
-    fn run_statement(
-        &mut self,
-        options: &BackfillOptions,
-        version: &str,
-        step_index: usize,
-        change: &Change,
-        cursor: Slices,
-        rows_before: i64,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<i64, String>;
+    /// The connection a backfill statement's first worker runs on (the engine asks it for
+    /// the others).
+    type Batch: BatchServer;
+
+    fn batch_connection(&mut self) -> Result<Self::Batch, String>;
 }
 
 /// Marks the phase failed with a located message and builds the error.
-fn fail(
-    server: &mut dyn PhaseServer,
-    plan: &PhasePlan,
-    step: &Step,
-    message: String,
-) -> ApplyError {
+fn fail(state: &mut dyn StateSql, plan: &PhasePlan, step: &Step, message: String) -> ApplyError {
     let located = format!("{}:{}: {message}", plan.file, step.line);
-    if let Err(e) = store::finish_phase(server.state(), plan, Status::Failed, Some(&located)) {
+    if let Err(e) = store::finish_phase(state, plan, Status::Failed, Some(&located)) {
         return e.into();
     }
     ApplyError::Statement {
@@ -68,8 +55,8 @@ fn fail(
 }
 
 /// Runs every step of a DDL phase (expand, contract, down) not yet done.
-pub fn run_ddl_phase(
-    server: &mut dyn PhaseServer,
+pub fn run_ddl_phase<S: PhaseServer>(
+    server: &mut S,
     plan: &PhasePlan,
     existing: Option<&PhaseRecord>,
     options: &ApplyOptions,
@@ -80,7 +67,7 @@ pub fn run_ddl_phase(
     for step in plan.steps.iter().skip(start_at) {
         match server.run_step(plan, step, options, interrupted == Some(step.index)) {
             Ok(report) => on_step(step, &report),
-            Err(message) => return Err(fail(server, plan, step, message)),
+            Err(message) => return Err(fail(server.state(), plan, step, message)),
         }
     }
     store::finish_phase(server.state(), plan, Status::Done, None)?;
@@ -88,8 +75,8 @@ pub fn run_ddl_phase(
 }
 
 /// Runs a backfill phase, statement by statement, resuming at the saved cursor.
-pub fn run_backfill_phase(
-    server: &mut dyn PhaseServer,
+pub fn run_backfill_phase<S: PhaseServer>(
+    server: &mut S,
     plan: &PhasePlan,
     existing: Option<&PhaseRecord>,
     apply: &ApplyOptions,
@@ -113,7 +100,7 @@ pub fn run_backfill_phase(
             if let Err(message) =
                 server.run_step(plan, step, apply, interrupted == Some(step.index))
             {
-                return Err(fail(server, plan, step, message));
+                return Err(fail(server.state(), plan, step, message));
             }
             continue;
         };
@@ -121,17 +108,21 @@ pub fn run_backfill_phase(
             Some(c) if c.statement == step.index => c.clone(),
             _ => Slices::default(),
         };
-        match server.run_statement(
-            options,
-            &plan.version,
-            step.index,
-            change,
-            cursor,
-            rows_before,
-            on_progress,
-        ) {
+        let run = server.batch_connection().and_then(|mut first| {
+            backfill::run_statement(
+                &mut first,
+                options,
+                &plan.version,
+                step.index,
+                change,
+                cursor,
+                rows_before,
+                on_progress,
+            )
+        });
+        match run {
             Ok(rows) => rows_before += rows,
-            Err(message) => return Err(fail(server, plan, step, message)),
+            Err(message) => return Err(fail(server.state(), plan, step, message)),
         }
         store::backfill_statement_done(server.state(), &plan.version, step.index)?;
     }

@@ -245,7 +245,7 @@ pub fn saved_cursor(c: &mut dyn StateSql, version: &str) -> Result<Option<Slices
         .map_err(|e| RuntimeError::query("reading the backfill cursor", e))?;
     match rows.into_iter().next().flatten() {
         None => Ok(None),
-        Some(text) if text.contains("ddl_started") => Ok(None),
+        Some(text) if is_ddl_mark(&text) => Ok(None),
         Some(text) => Slices::from_json(&text).map(Some).ok_or_else(|| {
             RuntimeError::query(
                 format!("reading the backfill cursor of version {version}"),
@@ -253,6 +253,12 @@ pub fn saved_cursor(c: &mut dyn StateSql, version: &str) -> Result<Option<Slices
             )
         }),
     }
+}
+
+/// `{"ddl_started": n}`: MySQL's mark of a started DDL statement, read as JSON (a key value of
+/// a real cursor may contain any text).
+fn is_ddl_mark(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("ddl_started").is_some())
 }
 
 /// The versions diesel_migrations recorded; `None` when the database has no such table.
@@ -315,6 +321,15 @@ pub fn forget_diesel_version(c: &mut dyn StateSql, version: &str) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_ddl_mark_is_no_cursor() {
+        assert!(is_ddl_mark(r#"{"ddl_started": 3}"#));
+        // A cursor whose key holds the words is still a cursor.
+        assert!(!is_ddl_mark(
+            r#"{"statement":0,"slices":[{"lo":null,"hi":null,"key":["ddl_started"],"skipped":[],"revisiting":false}]}"#
+        ));
+    }
 
     #[test]
     fn placeholders_are_spelled_per_server() {

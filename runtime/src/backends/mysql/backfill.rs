@@ -24,9 +24,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::MySql;
 use super::{db_error, describe_error, quote_ident, quoted_table, timeout_seconds};
-use crate::engine::backfill::{self, Batch, BatchServer, BatchStatement, KeyColumn};
+use crate::engine::backfill::{key_from_json, Batch, BatchServer, BatchStatement, KeyColumn};
 use crate::engine::MAX_WORKERS;
-use crate::engine::{BackfillOptions, DbError, Progress, Slices};
+use crate::engine::{BackfillOptions, DbError, Slices};
 use crate::state::STATE_TABLE;
 
 #[derive(QueryableByName)]
@@ -168,6 +168,11 @@ pub struct MyBatch {
 }
 
 impl MyBatch {
+    /// The first worker of a statement, on a connection of its own to `db`'s database.
+    pub fn first(db: &MySql) -> Result<MyBatch, String> {
+        MyBatch::connect(&db.url, db.mariadb, 0)
+    }
+
     fn connect(url: &str, mariadb: bool, slot: usize) -> Result<MyBatch, String> {
         let mut db = MySql::connect(url, mariadb).map_err(|e| e.to_string())?;
         let database = db.database.clone();
@@ -384,7 +389,7 @@ impl BatchServer for MyBatch {
         let Some(text) = row.and_then(|r| r.v) else {
             return Ok(None);
         };
-        json_key(&text).map(Some)
+        key_from_json(&text).map(Some)
     }
 
     fn integer_span(
@@ -433,7 +438,7 @@ impl BatchServer for MyBatch {
         .map_err(|e| describe_error(&e))?;
         rows.into_iter()
             .filter_map(|r| r.v)
-            .map(|v| json_key(&v))
+            .map(|v| key_from_json(&v))
             .collect()
     }
 
@@ -536,65 +541,6 @@ impl Drop for MyBatch {
             super::sql_literal(&worker_lock_name(&self.database, self.slot))
         ));
     }
-}
-
-/// Parses `JSON_ARRAY(CAST(k AS CHAR), …)` into the key's values.
-fn json_key(text: &str) -> Result<Vec<String>, String> {
-    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    Ok(values
-        .into_iter()
-        .map(|v| match v {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        })
-        .collect())
-}
-
-/// Runs one backfill statement from `cursor`, on connections of its own (the state row of
-/// `version`, if any, gets the cursor): what a phase and `bench backfill` run.
-#[allow(clippy::too_many_arguments)]
-pub fn run_statement(
-    db: &MySql,
-    options: &BackfillOptions,
-    version: &str,
-    step_index: usize,
-    change: &Change,
-    cursor: Slices,
-    rows_before: i64,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<i64, String> {
-    let mut first = MyBatch::connect(&db.url, db.mariadb, 0)?;
-    backfill::run_statement(
-        &mut first,
-        options,
-        version,
-        step_index,
-        change,
-        cursor,
-        rows_before,
-        on_progress,
-    )
-}
-
-/// Runs one data change through the batched engine from the start, outside any phase (the
-/// state row of `version`, if any, gets the cursor): what `bench backfill` times.
-pub fn run_one(
-    db: &mut MySql,
-    version: &str,
-    change: &Change,
-    options: &BackfillOptions,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<i64, String> {
-    run_statement(
-        db,
-        options,
-        version,
-        0,
-        change,
-        Slices::default(),
-        0,
-        on_progress,
-    )
 }
 
 #[cfg(test)]

@@ -43,7 +43,6 @@ use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STAT
 use crate::url::redact;
 
 pub use apply::{online_clauses, Online};
-pub use backfill::run_one as backfill_one;
 pub use backfill::worker_lock_name;
 
 /// Quotes an identifier for MySQL: `` `a``b` ``.
@@ -355,26 +354,10 @@ impl crate::engine::phase::PhaseServer for MySql {
         backfill::wait_for_earlier_workers(self)
     }
 
-    fn run_statement(
-        &mut self,
-        options: &BackfillOptions,
-        version: &str,
-        step_index: usize,
-        change: &Change,
-        cursor: crate::engine::Slices,
-        rows_before: i64,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<i64, String> {
-        backfill::run_statement(
-            self,
-            options,
-            version,
-            step_index,
-            change,
-            cursor,
-            rows_before,
-            on_progress,
-        )
+    type Batch = backfill::MyBatch;
+
+    fn batch_connection(&mut self) -> Result<backfill::MyBatch, String> {
+        backfill::MyBatch::first(self)
     }
 }
 

@@ -17,8 +17,10 @@ use diesel::prelude::*;
 
 use super::raw::RawPg;
 use super::{describe_error, quote_ident, Postgres};
-use crate::engine::backfill::{self, Batch, BatchServer, BatchStatement, KeyColumn, LockMode};
-use crate::engine::{BackfillOptions, DbError, Progress, Slice, Slices};
+use crate::engine::backfill::{
+    key_from_json, Batch, BatchServer, BatchStatement, KeyColumn, LockMode,
+};
+use crate::engine::{DbError, Slice, Slices};
 use crate::state::STATE_TABLE;
 
 /// Advisory lock key every worker connection holds (shared) while it runs: a new run waits for
@@ -113,15 +115,6 @@ fn value_tuple(keys: &[KeyColumn], values: &[String]) -> String {
         .map(|(k, v)| format!("{}::{}", sql_literal(v), k.ty))
         .collect();
     format!("({})", vals.join(", "))
-}
-
-/// Parses `json_build_array(k1::text, …)::text` into the key's values.
-fn key_values(json: &str) -> Result<Vec<String>, String> {
-    Ok(serde_json::from_str::<Vec<Option<String>>>(json)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect())
 }
 
 /// One backfill connection to PostgreSQL.
@@ -257,7 +250,7 @@ impl BatchServer for PgBatch {
                 n.saturating_sub(1)
             ))
             .map_err(|e| e.message)?;
-        row.map(|v| key_values(&v)).transpose()
+        row.map(|v| key_from_json(&v)).transpose()
     }
 
     fn integer_span(
@@ -309,7 +302,7 @@ impl BatchServer for PgBatch {
             .map_err(|e| e.message)?;
         rows.into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
-            .map(|v| key_values(&v))
+            .map(|v| key_from_json(&v))
             .collect()
     }
 
@@ -421,30 +414,4 @@ impl BatchServer for PgBatch {
     fn worker(&mut self) -> Result<PgBatch, String> {
         PgBatch::connect(&self.url)
     }
-}
-
-/// Runs one backfill statement from `cursor`, on connections of its own (the state row of
-/// `version`, if any, gets the cursor): what a phase and `bench backfill` run.
-#[allow(clippy::too_many_arguments)]
-pub fn run_statement(
-    pg: &Postgres,
-    options: &BackfillOptions,
-    version: &str,
-    step_index: usize,
-    change: &Change,
-    cursor: Slices,
-    rows_before: i64,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<i64, String> {
-    let mut first = PgBatch::connect(&pg.url)?;
-    backfill::run_statement(
-        &mut first,
-        options,
-        version,
-        step_index,
-        change,
-        cursor,
-        rows_before,
-        on_progress,
-    )
 }

@@ -39,7 +39,7 @@ use self::backfill::wait_for_earlier_workers;
 use crate::backend::LockInfo;
 use crate::catalog::Fact;
 use crate::engine::{ApplyError, ApplyOptions, StepReport};
-use crate::engine::{BackfillOptions, Progress, Slices};
+use crate::engine::{BackfillOptions, Progress};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
@@ -109,11 +109,6 @@ impl Postgres {
         })
     }
 
-    /// Another connection to the same database (a backfill worker's).
-    pub fn connect_again(&self) -> Result<Postgres, RuntimeError> {
-        Postgres::connect(&self.url)
-    }
-
     /// The connection string without its password.
     pub fn describe(&self) -> String {
         redact(&self.url)
@@ -129,28 +124,33 @@ impl Postgres {
     /// the killed run's statement (a `CREATE INDEX CONCURRENTLY`) after the migrator lock,
     /// held by the other connection, was released.
     pub fn statements(&mut self) -> Result<&mut raw::RawPg, String> {
-        if self.raw.is_none() {
-            self.conn
-                .transaction::<_, diesel::result::Error, _>(|c| {
-                    c.batch_execute(&format!(
-                        "SET LOCAL lock_timeout = '10min'; SELECT pg_advisory_xact_lock({STATEMENTS_LOCK_KEY})"
-                    ))
-                })
-                .map_err(|e| {
-                    format!(
-                        "waiting for the statement of an earlier, killed run to end on the server: {}",
-                        describe_error(&e)
-                    )
-                })?;
-            let mut raw = raw::RawPg::connect(&self.url).map_err(|e| e.message)?;
-            raw.execute(&format!(
-                "SET application_name = 'concertina-migrator'; SELECT pg_advisory_lock_shared({STATEMENTS_LOCK_KEY})"
-            ))
-            .map_err(|e| e.message)?;
-            let _ = raw.execute("SET client_connection_check_interval = '1s'");
-            self.raw = Some(raw);
-        }
-        Ok(self.raw.as_mut().expect("connected above"))
+        let raw = match self.raw.take() {
+            Some(raw) => raw,
+            None => self.open_statements()?,
+        };
+        Ok(self.raw.insert(raw))
+    }
+
+    fn open_statements(&mut self) -> Result<raw::RawPg, String> {
+        self.conn
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                c.batch_execute(&format!(
+                    "SET LOCAL lock_timeout = '10min'; SELECT pg_advisory_xact_lock({STATEMENTS_LOCK_KEY})"
+                ))
+            })
+            .map_err(|e| {
+                format!(
+                    "waiting for the statement of an earlier, killed run to end on the server: {}",
+                    describe_error(&e)
+                )
+            })?;
+        let mut raw = raw::RawPg::connect(&self.url).map_err(|e| e.message)?;
+        raw.execute(&format!(
+            "SET application_name = 'concertina-migrator'; SELECT pg_advisory_lock_shared({STATEMENTS_LOCK_KEY})"
+        ))
+        .map_err(|e| e.message)?;
+        let _ = raw.execute("SET client_connection_check_interval = '1s'");
+        Ok(raw)
     }
 
     /// Creates the state tables if missing, and refuses a layout newer than this release's.
@@ -212,12 +212,6 @@ impl Postgres {
         .load(&mut self.conn)
         .map_err(|e| RuntimeError::query("reading the state table", e))?;
         rows.into_iter().map(StateRow::into_record).collect()
-    }
-
-    /// The saved backfill cursor of `version`. One that cannot be read is an error: starting
-    /// the statement over could write rows twice.
-    pub fn saved_cursor(&mut self, version: &str) -> Result<Option<Slices>, RuntimeError> {
-        crate::engine::store::saved_cursor(&mut self.conn, version)
     }
 
     /// Takes the migrator lock without waiting. `Ok(None)` when taken; otherwise who holds it.
@@ -319,26 +313,10 @@ impl crate::engine::phase::PhaseServer for Postgres {
         wait_for_earlier_workers(self)
     }
 
-    fn run_statement(
-        &mut self,
-        options: &BackfillOptions,
-        version: &str,
-        step_index: usize,
-        change: &Change,
-        cursor: Slices,
-        rows_before: i64,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<i64, String> {
-        backfill::run_statement(
-            self,
-            options,
-            version,
-            step_index,
-            change,
-            cursor,
-            rows_before,
-            on_progress,
-        )
+    type Batch = backfill::PgBatch;
+
+    fn batch_connection(&mut self) -> Result<backfill::PgBatch, String> {
+        backfill::PgBatch::connect(&self.url)
     }
 }
 
