@@ -118,7 +118,13 @@ pub trait Backend {
     fn row_estimate(&mut self, table: &QualName) -> Option<i64>;
 
     /// The locks (or online DDL mode) each table gets from a statement, for `migrate plan`.
-    fn step_locks(&self, change: &Change, step: &Step) -> Vec<LockInfo>;
+    /// `index_table` names the table of an index (from the model).
+    fn step_locks(
+        &self,
+        change: &Change,
+        step: &Step,
+        index_table: &dyn Fn(&QualName) -> Option<QualName>,
+    ) -> Vec<LockInfo>;
 
     /// How a step runs, for `migrate plan`.
     fn how(&self, step: &Step) -> String;

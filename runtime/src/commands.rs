@@ -454,6 +454,7 @@ pub fn plan(db: DbArgs) -> ExitCode {
         let state = m.state()?;
         let mut out = Vec::new();
         let plans = m.plans.clone();
+        let index_tables = crate::plan::index_tables(&m.report);
         for plan in &plans {
             let applied = state.iter().any(|r| {
                 r.version == plan.version && r.phase == plan.phase && r.status.is_applied()
@@ -464,7 +465,9 @@ pub fn plan(db: DbArgs) -> ExitCode {
             let mut steps = Vec::new();
             for step in &plan.steps {
                 let change = step.change.as_ref();
-                let infos = change.map(|c| m.db.step_locks(c, step)).unwrap_or_default();
+                let infos = change
+                    .map(|c| m.db.step_locks(c, step, &|i| index_tables.get(i).cloned()))
+                    .unwrap_or_default();
                 let locks: Vec<(String, String, &'static str, i64)> = infos
                     .into_iter()
                     .map(|l| {

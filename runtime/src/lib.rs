@@ -21,6 +21,7 @@ pub mod migrator;
 pub mod order;
 pub mod plan;
 pub mod state;
+pub mod trace;
 pub mod url;
 
 #[cfg(feature = "mysql")]

@@ -72,6 +72,23 @@ pub struct PhasePlan {
     pub steps: Vec<Step>,
 }
 
+/// Every index the migrations' models know, with its table: what a lock description needs
+/// for a statement that names only the index (`DROP INDEX`, `REINDEX`).
+pub fn index_tables(
+    report: &concertina_codegen::check::Report,
+) -> std::collections::BTreeMap<QualName, QualName> {
+    let mut out = std::collections::BTreeMap::new();
+    for m in &report.migrations {
+        for schema in [&m.window.before, &m.window.expanded, &m.window.after] {
+            for (name, index) in &schema.indexes {
+                out.entry(name.clone())
+                    .or_insert_with(|| index.table.clone());
+            }
+        }
+    }
+    out
+}
+
 /// SHA-256 of a phase file, line endings normalised so a CRLF checkout is not drift.
 pub fn checksum(text: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -116,7 +133,7 @@ pub fn plan_phase(
             statements.push(sql);
             continue;
         }
-        let kind = step_kind(&stmt.change, phase.phase, config, migration);
+        let kind = step_kind(&stmt.change, &sql, phase.phase, config, migration);
         steps.push(Step {
             index: steps.len(),
             line: stmt.line,
@@ -150,6 +167,7 @@ pub fn plan_phase(
 
 fn step_kind(
     change: &Change,
+    sql: &str,
     phase: Phase,
     config: &Config,
     migration: &CheckedMigration,
@@ -228,8 +246,38 @@ fn step_kind(
                 change: Box::new(change.clone()),
             }
         }
+        _ if config.dialect == concertina_codegen::dialect::DialectKind::Postgres
+            && refuses_transactions(sql) =>
+        {
+            StepKind::NonTransactional {
+                index: None,
+                drops: false,
+            }
+        }
         _ => StepKind::Transactional,
     }
+}
+
+/// PostgreSQL statements that fail with 25001 inside a transaction block (found by
+/// `migrate trace`: `VACUUM FULL` planned in a transaction failed on 15), so the runtime runs
+/// them on their own.
+fn refuses_transactions(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(|l| l.split_whitespace())
+        .take(2)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    matches!(
+        (first, second),
+        ("VACUUM", _)
+            | ("CREATE" | "DROP", "DATABASE" | "TABLESPACE")
+            | ("ALTER", "SYSTEM")
+            | ("REINDEX", "DATABASE" | "SYSTEM" | "SCHEMA")
+    )
 }
 
 /// PostgreSQL's name for an unnamed index (`users_email_idx`), as the model uses it.
@@ -244,6 +292,15 @@ fn default_index_name(table: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_refused_in_a_transaction_block_are_known() {
+        assert!(refuses_transactions("VACUUM FULL orders"));
+        assert!(refuses_transactions("-- tidy\nvacuum (analyze) orders;"));
+        assert!(refuses_transactions("REINDEX SCHEMA public"));
+        assert!(!refuses_transactions("REINDEX INDEX users_email"));
+        assert!(!refuses_transactions("ALTER TABLE users ADD COLUMN c int"));
+    }
 
     #[test]
     fn checksum_ignores_crlf() {

@@ -301,7 +301,7 @@ fn plan_shows_the_algorithm_and_row_estimates() {
         .steps
         .iter()
         .zip(&parsed.statements)
-        .flat_map(|(step, stmt)| m.db.step_locks(&stmt.change, step))
+        .flat_map(|(step, stmt)| m.db.step_locks(&stmt.change, step, &|_| None))
         .collect();
     assert!(locks[0].mode.starts_with("ALGORITHM=INSTANT"), "{locks:?}");
     assert!(

@@ -19,6 +19,89 @@ use crate::diag::Severity;
 use crate::model::Schema;
 use crate::rules::{FileState, Finding};
 
+/// What a rule claims the server does to a table that already holds the app's rows: what the
+/// lock tracer (`migrate trace`) must observe for the finding to be true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hazard {
+    /// Copies the table into a new file (PostgreSQL: a new `relfilenode`; InnoDB: a rebuild).
+    Rewrite,
+    /// Reads every row under its lock: a validating scan, an index build, or a rewrite.
+    Scan,
+    /// Takes a lock that blocks the app's writes or reads, however briefly: the hazard is the
+    /// lock queue behind a long transaction, not the table's size.
+    Lock,
+    /// Locks and writes every row in one statement (row locks, not a table lock).
+    EveryRow,
+    /// The server refuses the statement as written: the deploy stops half-way.
+    Fails,
+}
+
+impl Hazard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hazard::Rewrite => "a table rewrite",
+            Hazard::Scan => "a scan of every row",
+            Hazard::Lock => "a lock that blocks the app",
+            Hazard::EveryRow => "a write to every row",
+            Hazard::Fails => "a failure",
+        }
+    }
+}
+
+/// Every rule that claims a hazard of the server (the tracer checks each claim). The lock
+/// rules ([`LOCK_RULES`]) are those whose hazard grows with the table.
+pub const HAZARDS: &[(&str, Hazard)] = &[
+    // PostgreSQL
+    ("index-not-concurrent", Hazard::Scan),
+    ("index-on-partitioned-table", Hazard::Scan),
+    ("drop-index-not-concurrent", Hazard::Lock),
+    ("reindex-not-concurrent", Hazard::Scan),
+    ("add-column-volatile-default", Hazard::Rewrite),
+    ("add-column-default-old-server", Hazard::Rewrite),
+    ("add-column-serial-or-identity", Hazard::Rewrite),
+    ("add-column-generated-stored", Hazard::Rewrite),
+    ("add-column-inline-constraint", Hazard::Scan),
+    ("column-type-rewrite", Hazard::Scan),
+    ("set-not-null-unproven", Hazard::Scan),
+    ("add-check-validating", Hazard::Scan),
+    ("add-foreign-key-validating", Hazard::Scan),
+    ("add-unique-constraint-building-index", Hazard::Scan),
+    ("add-exclusion-constraint", Hazard::Scan),
+    ("attach-partition-scan", Hazard::Scan),
+    ("detach-partition-blocking", Hazard::Lock),
+    ("table-rewrite-maintenance", Hazard::Rewrite),
+    ("refresh-matview-blocking", Hazard::Rewrite),
+    ("lock-table", Hazard::Lock),
+    ("create-trigger-or-rule", Hazard::Lock),
+    ("concurrently-in-transaction", Hazard::Fails),
+    ("enum-value-in-transaction", Hazard::Fails),
+    // MySQL / MariaDB
+    ("mysql-copy-algorithm", Hazard::Rewrite),
+    ("mysql-column-type-copy", Hazard::Rewrite),
+    ("mysql-charset-conversion", Hazard::Rewrite),
+    ("mysql-null-to-not-null", Hazard::Rewrite),
+    ("mysql-online-rebuild", Hazard::Rewrite),
+    ("mysql-drop-primary-key", Hazard::Rewrite),
+    ("mysql-add-check", Hazard::Scan),
+    ("mysql-foreign-key-checked", Hazard::Scan),
+    ("mysql-fulltext-or-spatial-index", Hazard::Scan),
+    ("mysql-add-column-computed", Hazard::Rewrite),
+    ("mysql-enum-change", Hazard::Rewrite),
+    ("mysql-optimize-table", Hazard::Rewrite),
+    ("mysql-lock-tables", Hazard::Lock),
+    // every dialect
+    ("unbatched-data-change", Hazard::EveryRow),
+    ("procedural-outside-block", Hazard::Fails),
+];
+
+/// The hazard a rule claims, if it claims one of the server.
+pub fn hazard(rule_id: &str) -> Option<Hazard> {
+    HAZARDS
+        .iter()
+        .find(|(id, _)| *id == rule_id)
+        .map(|(_, h)| *h)
+}
+
 /// Every rule whose hazard is proportional to the size of the table it names.
 pub const LOCK_RULES: &[&str] = &[
     // PostgreSQL
@@ -171,10 +254,14 @@ mod tests {
     use crate::rules::testing::Case;
 
     #[test]
-    fn every_lock_rule_is_a_rule() {
+    fn every_lock_rule_is_a_rule_and_claims_a_hazard() {
         let ids: Vec<&str> = crate::rules::all_rules().iter().map(|r| r.id).collect();
         for id in LOCK_RULES {
             assert!(ids.contains(id), "{id} is not a rule");
+            assert!(hazard(id).is_some(), "{id} claims no hazard for the tracer");
+        }
+        for (id, _) in HAZARDS {
+            assert!(ids.contains(id), "{id} in HAZARDS is not a rule");
         }
     }
 

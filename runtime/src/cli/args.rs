@@ -45,6 +45,11 @@ pub enum Command {
     /// Show what each pending phase would run: statements, how they run, the lock each takes
     /// and the row estimate of each table from the server's statistics.
     Plan(DbArgs),
+    /// Run every migration on a scratch database (a database of its own on DATABASE_URL's
+    /// server, or a throwaway server) and set what the server did per statement (locks,
+    /// rewrites, scans, failures) beside the checker's verdict; every disagreement is a
+    /// `trace-disagrees` error.
+    Trace(TraceArgs),
     /// Apply the example migrations to a loaded table while an app workload runs, and show
     /// what the app felt per phase. Without DATABASE_URL, runs a throwaway PostgreSQL.
     Demo {
@@ -101,6 +106,28 @@ pub struct DbArgs {
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Database URL; default: the DATABASE_URL environment variable.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    /// Migrations directory (holding concertina.toml). Default: ./migrations.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Judge with the rules of this server version instead of concertina.toml's
+    /// `server_version` (trace on a server of that version to compare like with like).
+    #[arg(long, value_name = "V")]
+    pub server_version: Option<String>,
+    /// Only report the steps of this migration (all earlier ones still run, untraced in the
+    /// output, to build its schema).
+    #[arg(long, value_name = "VERSION")]
+    pub migration: Option<String>,
+    /// A server to create the scratch database on (it is dropped after the trace); default:
+    /// the DATABASE_URL environment variable, else a throwaway server.
     #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Output format.

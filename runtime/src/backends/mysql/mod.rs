@@ -536,7 +536,12 @@ impl Backend for MySql {
         catalog::row_estimate(&mut self.conn, table)
     }
 
-    fn step_locks(&self, change: &Change, step: &Step) -> Vec<LockInfo> {
+    fn step_locks(
+        &self,
+        change: &Change,
+        step: &Step,
+        _index_table: &dyn Fn(&QualName) -> Option<QualName>,
+    ) -> Vec<LockInfo> {
         apply::step_locks(change, step, self.version, self.mariadb)
     }
 

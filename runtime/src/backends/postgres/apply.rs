@@ -229,8 +229,7 @@ impl<'a> Applier<'a> {
             quote_ident(&table.schema),
             quote_ident(&table.name)
         );
-        let c = quote_ident(column);
-        let check = quote_ident(&helper_constraint_name(&table.name, column));
+        let [add_check, validate, set_not_null] = safe_set_not_null_sql(table, column);
         let mut retries = 0;
         let exists: Option<IndexState> = diesel::sql_query(
             "SELECT convalidated AS valid FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
@@ -241,26 +240,15 @@ impl<'a> Applier<'a> {
         .optional()
         .map_err(|e| e.to_string())?;
         if exists.is_none() {
-            retries += self.with_lock_retries(
-                &format!(
-                    "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID"
-                ),
-                &t,
-            )?;
+            retries += self.with_lock_retries(&add_check, &t)?;
         }
         // VALIDATE takes SHARE UPDATE EXCLUSIVE: the app reads and writes during the scan.
         let rest = (|| {
             let mut retries = 0;
             if !matches!(exists, Some(IndexState { valid: true })) {
-                retries += self.with_lock_retries(
-                    &format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
-                    &t,
-                )?;
+                retries += self.with_lock_retries(&validate, &t)?;
             }
-            retries += self.with_lock_retries(
-                &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT {check};\n{record}"),
-                &t,
-            )?;
+            retries += self.with_lock_retries(&format!("{set_not_null};\n{record}"), &t)?;
             Ok::<u32, String>(retries)
         })();
         match rest {
@@ -268,6 +256,7 @@ impl<'a> Applier<'a> {
             Err(message) => {
                 // The helper check already refuses the app's NULLs: never leave it behind a
                 // contract that did not finish (a NULL inserted since the migrator's count).
+                let check = quote_ident(&helper_constraint_name(&table.name, column));
                 let undo = self.with_lock_retries(
                     &format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"),
                     &t,
@@ -283,6 +272,27 @@ impl<'a> Applier<'a> {
 }
 
 /// The helper CHECK of the `SET NOT NULL` recipe, within PostgreSQL's 63-byte names.
+/// The contract `SET NOT NULL` without a scan under the strong lock, as three transactions:
+/// `CHECK (col IS NOT NULL) NOT VALID`; `VALIDATE` (SHARE UPDATE EXCLUSIVE: the app reads and
+/// writes during the scan); `SET NOT NULL` (trusts the valid check) and drop the check.
+pub fn safe_set_not_null_sql(
+    table: &concertina_codegen::change::QualName,
+    column: &str,
+) -> [String; 3] {
+    let t = format!(
+        "{}.{}",
+        quote_ident(&table.schema),
+        quote_ident(&table.name)
+    );
+    let c = quote_ident(column);
+    let check = quote_ident(&helper_constraint_name(&table.name, column));
+    [
+        format!("ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID"),
+        format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
+        format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT {check}"),
+    ]
+}
+
 pub fn helper_constraint_name(table: &str, column: &str) -> String {
     let mut name = format!("concertina_nn_{table}_{column}");
     if name.len() > 63 {

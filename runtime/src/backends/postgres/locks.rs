@@ -17,6 +17,33 @@ pub enum LockMode {
 }
 
 impl LockMode {
+    /// The mode as `pg_locks.mode` names it (`AccessExclusiveLock`).
+    pub fn from_pg_locks(mode: &str) -> Option<LockMode> {
+        use LockMode::*;
+        Some(match mode {
+            "AccessShareLock" => AccessShare,
+            "RowShareLock" => RowShare,
+            "RowExclusiveLock" => RowExclusive,
+            "ShareUpdateExclusiveLock" => ShareUpdateExclusive,
+            "ShareLock" => Share,
+            "ShareRowExclusiveLock" => ShareRowExclusive,
+            "ExclusiveLock" => Exclusive,
+            "AccessExclusiveLock" => AccessExclusive,
+            _ => return None,
+        })
+    }
+
+    /// What the app notices, as the tracer compares it.
+    pub fn class(self) -> crate::trace::Blocks {
+        use crate::trace::Blocks;
+        match self {
+            LockMode::AccessShare | LockMode::RowShare | LockMode::RowExclusive => Blocks::Nothing,
+            LockMode::ShareUpdateExclusive => Blocks::OtherDdl,
+            LockMode::Share | LockMode::ShareRowExclusive | LockMode::Exclusive => Blocks::Writes,
+            LockMode::AccessExclusive => Blocks::ReadsAndWrites,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LockMode::AccessShare => "ACCESS SHARE",
@@ -32,19 +59,52 @@ impl LockMode {
 
     /// What the app notices while the lock is held (or queued).
     pub fn blocks(self) -> &'static str {
-        match self {
-            LockMode::AccessShare | LockMode::RowShare | LockMode::RowExclusive => "nothing",
-            LockMode::ShareUpdateExclusive => "other DDL only",
-            LockMode::Share | LockMode::ShareRowExclusive | LockMode::Exclusive => "writes",
-            LockMode::AccessExclusive => "reads and writes",
-        }
+        self.class().as_str()
     }
 }
 
-/// The locks a statement takes, per table.
-pub fn locks(change: &Change) -> Vec<(QualName, LockMode)> {
+/// The locks a statement takes, per relation. `index_table` names the table of an index the
+/// statement names (from the model), so that the table's own lock is shown too.
+pub fn locks(
+    change: &Change,
+    index_table: &dyn Fn(&QualName) -> Option<QualName>,
+) -> Vec<(QualName, LockMode)> {
     use LockMode::*;
+    // Measured on 15 with the tracer: `DROP INDEX` and `REINDEX INDEX` lock the index's table
+    // too (ACCESS EXCLUSIVE and SHARE), their CONCURRENTLY forms SHARE UPDATE EXCLUSIVE.
+    let with_tables = |names: &[QualName], on_index: LockMode, on_table: LockMode| {
+        let mut out = Vec::new();
+        for n in names {
+            match index_table(n) {
+                Some(table) => {
+                    out.push((table, on_table));
+                    out.push((n.clone(), on_index));
+                }
+                None => out.push((n.clone(), on_index)),
+            }
+        }
+        out
+    };
     match change {
+        // `REFERENCES` in a new table: SHARE ROW EXCLUSIVE on each referenced table (measured
+        // on 15: the new table's foreign-key triggers are created on it).
+        Change::CreateTable(ct) => {
+            let mut out: Vec<(QualName, LockMode)> = Vec::new();
+            let refs = ct
+                .constraints
+                .iter()
+                .chain(ct.columns.iter().flat_map(|c| c.constraints.iter()))
+                .filter_map(|c| match &c.kind {
+                    ConstraintKind::ForeignKey { ref_table, .. } => Some(ref_table),
+                    _ => None,
+                });
+            for table in refs {
+                if table != &ct.name && !out.iter().any(|(t, _)| t == table) {
+                    out.push((table.clone(), ShareRowExclusive));
+                }
+            }
+            out
+        }
         Change::CreateIndex(ci) => vec![(
             ci.table.clone(),
             if ci.concurrently {
@@ -58,37 +118,27 @@ pub fn locks(change: &Change) -> Vec<(QualName, LockMode)> {
             concurrently,
             names,
             ..
-        } => names
-            .iter()
-            .map(|n| {
-                (
-                    n.clone(),
-                    if *concurrently {
-                        ShareUpdateExclusive
-                    } else {
-                        AccessExclusive
-                    },
-                )
-            })
-            .collect(),
+        } => {
+            let mode = if *concurrently {
+                ShareUpdateExclusive
+            } else {
+                AccessExclusive
+            };
+            with_tables(names, mode, mode)
+        }
         Change::DropObjects { names, .. } => {
             names.iter().map(|n| (n.clone(), AccessExclusive)).collect()
         }
         Change::Reindex {
             name, concurrently, ..
-        } => name
-            .iter()
-            .map(|n| {
-                (
-                    n.clone(),
-                    if *concurrently {
-                        ShareUpdateExclusive
-                    } else {
-                        AccessExclusive
-                    },
-                )
-            })
-            .collect(),
+        } => {
+            let names: Vec<QualName> = name.iter().cloned().collect();
+            if *concurrently {
+                with_tables(&names, ShareUpdateExclusive, ShareUpdateExclusive)
+            } else {
+                with_tables(&names, AccessExclusive, Share)
+            }
+        }
         Change::AlterTable { table, ops, .. } => {
             let mut out = Vec::new();
             let mut mode = ShareUpdateExclusive;
@@ -155,7 +205,7 @@ mod tests {
     fn lock_of(sql: &str) -> Vec<(String, &'static str)> {
         let file = SourceFile::new("f.sql", "f.sql".into(), sql.into());
         let parsed = concertina_codegen::sql::parse_file(&file, DialectKind::Postgres.dialect());
-        locks(&parsed.statements[0].change)
+        locks(&parsed.statements[0].change, &|_| None)
             .into_iter()
             .map(|(t, m)| (t.name, m.as_str()))
             .collect()

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod locks;
 pub mod raw;
 pub mod testdb;
+pub mod trace;
 
 /// The state store's connection: `$n` placeholders, `now()`.
 mod state_sql {
@@ -408,8 +409,13 @@ impl crate::backend::Backend for Postgres {
         Postgres::row_estimate(self, table)
     }
 
-    fn step_locks(&self, change: &Change, _step: &Step) -> Vec<LockInfo> {
-        self::locks::locks(change)
+    fn step_locks(
+        &self,
+        change: &Change,
+        _step: &Step,
+        index_table: &dyn Fn(&QualName) -> Option<QualName>,
+    ) -> Vec<LockInfo> {
+        self::locks::locks(change, index_table)
             .into_iter()
             .map(|(table, mode)| LockInfo {
                 table,
