@@ -118,12 +118,12 @@ pub trait Backend {
     fn row_estimate(&mut self, table: &QualName) -> Option<i64>;
 
     /// The locks (or online DDL mode) each table gets from a statement, for `migrate plan`.
-    /// `index_table` names the table of an index (from the model).
+    /// `ctx`: the models around the statement and the server version.
     fn step_locks(
         &self,
         change: &Change,
         step: &Step,
-        index_table: &dyn Fn(&QualName) -> Option<QualName>,
+        ctx: &crate::plan::LockContext,
     ) -> Vec<LockInfo>;
 
     /// How a step runs, for `migrate plan`.

@@ -454,7 +454,8 @@ pub fn plan(db: DbArgs) -> ExitCode {
         let state = m.state()?;
         let mut out = Vec::new();
         let plans = m.plans.clone();
-        let index_tables = crate::plan::index_tables(&m.report);
+        let report = &m.report;
+        let version = m.project.config.server_version;
         for plan in &plans {
             let applied = state.iter().any(|r| {
                 r.version == plan.version && r.phase == plan.phase && r.status.is_applied()
@@ -463,11 +464,16 @@ pub fn plan(db: DbArgs) -> ExitCode {
                 continue;
             }
             let mut steps = Vec::new();
+            let ctx = match report.migrations.iter().find(|x| x.version == plan.version) {
+                Some(migration) => crate::plan::LockContext::of(migration, version),
+                None => crate::plan::LockContext::bare(version),
+            };
             for step in &plan.steps {
-                let change = step.change.as_ref();
-                let infos = change
-                    .map(|c| m.db.step_locks(c, step, &|i| index_tables.get(i).cloned()))
-                    .unwrap_or_default();
+                let infos: Vec<_> = step
+                    .changes()
+                    .into_iter()
+                    .flat_map(|c| m.db.step_locks(c, step, &ctx))
+                    .collect();
                 let locks: Vec<(String, String, &'static str, i64)> = infos
                     .into_iter()
                     .map(|l| {

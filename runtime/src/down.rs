@@ -151,6 +151,7 @@ pub fn down_plan(
             steps.push(Step {
                 index: steps.len(),
                 line,
+                last_line: line,
                 change: crate::plan::statement_change(&sql, config.dialect),
                 sql,
                 kind,

@@ -4,6 +4,8 @@
 
 use concertina_codegen::change::{AlterOp, Change, ObjectKind, QualName};
 use concertina_codegen::check::{CheckedMigration, CheckedPhase};
+use concertina_codegen::model::Schema;
+use concertina_codegen::versions::ServerVersion;
 use concertina_codegen::{Config, Phase};
 
 /// How the runtime executes one step.
@@ -23,7 +25,11 @@ pub enum StepKind {
     /// check.
     SafeSetNotNull { table: QualName, column: String },
     /// Statements between an explicit `BEGIN` and `COMMIT` of the file: one transaction.
-    Transaction { statements: Vec<String> },
+    /// `changes`: the checker's reading of each.
+    Transaction {
+        statements: Vec<String>,
+        changes: Vec<Change>,
+    },
     /// `SET …`: a session setting of the migrator's connection, kept for later steps.
     Session,
     /// A backfill statement: run in keyset batches.
@@ -38,6 +44,8 @@ pub struct Step {
     /// Position among the phase's steps (the state table's `statements_done` counts these).
     pub index: usize,
     pub line: usize,
+    /// The last line of the step's text in its file (of `COMMIT` for a transaction).
+    pub last_line: usize,
     pub sql: String,
     pub kind: StepKind,
     /// The checker's reading of the statement (`None` for a transaction of several), so that
@@ -72,21 +80,73 @@ pub struct PhasePlan {
     pub steps: Vec<Step>,
 }
 
-/// Every index the migrations' models know, with its table: what a lock description needs
-/// for a statement that names only the index (`DROP INDEX`, `REINDEX`).
-pub fn index_tables(
-    report: &concertina_codegen::check::Report,
-) -> std::collections::BTreeMap<QualName, QualName> {
-    let mut out = std::collections::BTreeMap::new();
-    for m in &report.migrations {
-        for schema in [&m.window.before, &m.window.expanded, &m.window.after] {
-            for (name, index) in &schema.indexes {
-                out.entry(name.clone())
-                    .or_insert_with(|| index.table.clone());
-            }
+/// What a lock description needs beyond the statement: the models it runs between (an index's
+/// table, a table's partitions, the tables whose columns use a domain) and the server version.
+pub struct LockContext<'a> {
+    /// Searched in order: the schema before the migration first.
+    pub schemas: Vec<&'a Schema>,
+    pub version: ServerVersion,
+}
+
+impl<'a> LockContext<'a> {
+    /// For a statement of `migration`: its window's schemas.
+    pub fn of(migration: &'a CheckedMigration, version: ServerVersion) -> LockContext<'a> {
+        let w = &migration.window;
+        LockContext {
+            schemas: vec![&*w.before, &*w.expanded, &*w.after],
+            version,
         }
     }
-    out
+
+    /// Without a model (lock descriptions of the statement alone).
+    pub fn bare(version: ServerVersion) -> LockContext<'static> {
+        LockContext {
+            schemas: Vec::new(),
+            version,
+        }
+    }
+
+    pub fn index_table(&self, index: &QualName) -> Option<QualName> {
+        self.schemas
+            .iter()
+            .find_map(|s| s.indexes.get(index).map(|i| i.table.clone()))
+    }
+
+    pub fn partitions(&self, table: &QualName) -> Vec<QualName> {
+        self.schemas
+            .iter()
+            .map(|s| s.partitions_of(table))
+            .find(|p| !p.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The tables with a column of `domain`'s type.
+    pub fn tables_using(&self, domain: &QualName) -> Vec<QualName> {
+        let Some(schema) = self.schemas.first() else {
+            return Vec::new();
+        };
+        schema
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                t.columns.iter().any(|c| {
+                    c.ty.name == domain.name
+                        && c.ty.schema.as_deref().unwrap_or(domain.schema.as_str()) == domain.schema
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+impl Step {
+    /// The checker's reading of every statement the step runs.
+    pub fn changes(&self) -> Vec<&Change> {
+        match &self.kind {
+            StepKind::Transaction { changes, .. } => changes.iter().collect(),
+            _ => self.change.iter().collect(),
+        }
+    }
 }
 
 /// SHA-256 of a phase file, line endings normalised so a CRLF checkout is not drift.
@@ -105,53 +165,73 @@ pub fn plan_phase(
 ) -> PhasePlan {
     let source = &phase.source;
     let mut steps: Vec<Step> = Vec::new();
-    let mut open_tx: Option<(usize, Vec<String>)> = None;
+    // An explicit transaction being collected: its first line, statements and changes.
+    let mut open_tx: Option<(usize, Vec<String>, Vec<Change>)> = None;
+    let transaction = |index: usize,
+                       line: usize,
+                       last_line: usize,
+                       statements: Vec<String>,
+                       changes: Vec<Change>| Step {
+        index,
+        line,
+        last_line,
+        sql: statements.join(";\n"),
+        kind: StepKind::Transaction {
+            statements,
+            changes,
+        },
+        change: None,
+    };
     for stmt in &phase.parsed.statements {
         let sql = stmt.text(source).to_string();
+        let last_line = stmt.line + sql.lines().count().saturating_sub(1);
         match &stmt.change {
             Change::Begin => {
-                open_tx = Some((stmt.line, Vec::new()));
+                open_tx = Some((stmt.line, Vec::new(), Vec::new()));
                 continue;
             }
             Change::Commit | Change::Rollback => {
-                if let Some((line, statements)) = open_tx.take() {
+                if let Some((line, statements, changes)) = open_tx.take() {
                     if matches!(stmt.change, Change::Commit) && !statements.is_empty() {
-                        steps.push(Step {
-                            index: steps.len(),
+                        steps.push(transaction(
+                            steps.len(),
                             line,
-                            sql: statements.join(";\n"),
-                            kind: StepKind::Transaction { statements },
-                            change: None,
-                        });
+                            last_line,
+                            statements,
+                            changes,
+                        ));
                     }
                 }
                 continue;
             }
             _ => {}
         }
-        if let Some((_, statements)) = &mut open_tx {
+        if let Some((_, statements, changes)) = &mut open_tx {
             statements.push(sql);
+            changes.push(stmt.change.clone());
             continue;
         }
         let kind = step_kind(&stmt.change, &sql, phase.phase, config, migration);
         steps.push(Step {
             index: steps.len(),
             line: stmt.line,
+            last_line,
             sql,
             kind,
             change: Some(stmt.change.clone()),
         });
     }
     // A `BEGIN` without `COMMIT` still runs its statements, as one transaction.
-    if let Some((line, statements)) = open_tx {
+    if let Some((line, statements, changes)) = open_tx {
         if !statements.is_empty() {
-            steps.push(Step {
-                index: steps.len(),
+            let last_line = source.text.lines().count().max(line);
+            steps.push(transaction(
+                steps.len(),
                 line,
-                sql: statements.join(";\n"),
-                kind: StepKind::Transaction { statements },
-                change: None,
-            });
+                last_line,
+                statements,
+                changes,
+            ));
         }
     }
     PhasePlan {

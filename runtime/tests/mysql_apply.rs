@@ -243,6 +243,7 @@ fn a_refused_online_alter_is_reported_never_copied() {
         steps: vec![Step {
             index: 0,
             line: 1,
+            last_line: 1,
             sql: sql.into(),
             kind: StepKind::Transactional,
             change: concertina_runtime::plan::statement_change(
@@ -301,7 +302,13 @@ fn plan_shows_the_algorithm_and_row_estimates() {
         .steps
         .iter()
         .zip(&parsed.statements)
-        .flat_map(|(step, stmt)| m.db.step_locks(&stmt.change, step, &|_| None))
+        .flat_map(|(step, stmt)| {
+            m.db.step_locks(
+                &stmt.change,
+                step,
+                &concertina_runtime::plan::LockContext::bare(m.project.config.server_version),
+            )
+        })
         .collect();
     assert!(locks[0].mode.starts_with("ALGORITHM=INSTANT"), "{locks:?}");
     assert!(

@@ -11,6 +11,8 @@ mod bench_db;
 mod bench_derive;
 mod bench_input;
 mod bench_mysql;
+#[cfg(feature = "postgres")]
+mod matrix;
 mod new_rule;
 mod readme;
 
@@ -27,6 +29,15 @@ fn main() -> ExitCode {
         Some("bench") => exit(bench::run(&args[2..])),
         Some("readme") => exit(readme::run(&args[2..])),
         Some("new-rule") => exit(new_rule::run(&args[2..])),
+        #[cfg(feature = "postgres")]
+        Some("matrix") => match matrix::run(&args[2..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help") | None => {
             println!("{HELP}");
             ExitCode::SUCCESS
@@ -47,6 +58,9 @@ tasks:
                       --dialect mariadb: on DATABASE_URL or CONCERTINA_TEST_MYSQL_URL)
   bench app-impact    app latency during the demo migrations against the same workload without
   readme [--check]    regenerate (or verify) the README's rule table
+  matrix [--pg 10,18] [--check] [--write-readme]
+                      trace every PostgreSQL rule fixture and its safe counterpart on each
+                      supported major and compare with the checker at that version
   new-rule <id> --group postgres|mysql|common|compat
                       scaffold a rule: its file and tests, registration, fixture, trybuild case";
 

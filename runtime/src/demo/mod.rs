@@ -9,6 +9,7 @@
 pub mod mariadb_server;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+pub mod pg_builds;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod server;

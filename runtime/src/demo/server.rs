@@ -89,9 +89,19 @@ impl Server {
     /// `postgres` user when `password` is given.
     pub fn start_with(
         password: Option<&str>,
-        mut on_step: impl FnMut(&str),
+        on_step: impl FnMut(&str),
     ) -> Result<Server, ServerError> {
         let bindir = find_bindir().ok_or(ServerError::NotFound)?;
+        Server::start_from(bindir, password, on_step)
+    }
+
+    /// A throwaway server from the binaries in `bindir` (`initdb`, `pg_ctl`, `postgres`): the
+    /// version matrix's servers of every major.
+    pub fn start_from(
+        bindir: PathBuf,
+        password: Option<&str>,
+        mut on_step: impl FnMut(&str),
+    ) -> Result<Server, ServerError> {
         let as_user = if is_root() {
             let exists = Command::new("id")
                 .arg("postgres")

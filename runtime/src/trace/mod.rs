@@ -22,7 +22,7 @@ use concertina_codegen::rules::lock_scope::{hazard, Hazard};
 use concertina_codegen::{Config, Phase};
 
 use crate::engine::DbError;
-use crate::plan::{plan_phase, Step};
+use crate::plan::{plan_phase, LockContext, Step};
 
 pub use compare::Disagreement;
 
@@ -208,12 +208,8 @@ pub trait Tracer {
     /// `SET NOT NULL` is four statements, for instance).
     fn units(&self, step: &Step) -> Vec<Unit>;
 
-    /// The locks `migrate plan` says the statement takes (`index_table`: an index's table).
-    fn claimed_locks(
-        &self,
-        change: &Change,
-        index_table: &dyn Fn(&QualName) -> Option<QualName>,
-    ) -> Vec<ClaimedLock>;
+    /// The locks `migrate plan` says the statement takes.
+    fn claimed_locks(&self, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock>;
 
     /// A phase file starts: the relations that exist now are the app's.
     fn begin_phase(&mut self) -> Result<(), TraceError>;
@@ -266,7 +262,7 @@ impl TraceReport {
 
 /// The checker's findings on the statement of `step` (those reported at its lines).
 fn verdicts_for(report: &Report, file: &str, step: &Step) -> Vec<Verdict> {
-    let last_line = step.line + step.sql.lines().count().saturating_sub(1);
+    let last_line = step.last_line;
     report
         .diagnostics
         .iter()
@@ -294,18 +290,17 @@ pub fn trace(
         steps: Vec::new(),
         stopped: None,
     };
-    let index_tables = crate::plan::index_tables(report);
-    let index_table = |i: &QualName| index_tables.get(i).cloned();
     for migration in &report.migrations {
+        let ctx = LockContext::of(migration, config.server_version);
         for phase in migration.phases.iter().filter(|p| p.phase != Phase::Down) {
             let plan = plan_phase(migration, phase, config);
             tracer.begin_phase()?;
             for step in &plan.steps {
-                let claimed = step
-                    .change
-                    .as_ref()
-                    .map(|c| tracer.claimed_locks(c, &index_table))
-                    .unwrap_or_default();
+                let claimed: Vec<ClaimedLock> = step
+                    .changes()
+                    .into_iter()
+                    .flat_map(|c| tracer.claimed_locks(c, &ctx))
+                    .collect();
                 let probe: Vec<QualName> = claimed.iter().map(|c| c.relation.clone()).collect();
                 let mut observed = Observation::default();
                 for unit in tracer.units(step) {

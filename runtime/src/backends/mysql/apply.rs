@@ -293,7 +293,7 @@ impl MySql {
                     .batch_execute(&step.sql)
                     .map_err(|e| describe_error(&e))?;
             }
-            StepKind::Transaction { statements } => {
+            StepKind::Transaction { statements, .. } => {
                 let body = format!(
                     "START TRANSACTION;\n{};\n{record};\nCOMMIT",
                     statements.join(";\n")

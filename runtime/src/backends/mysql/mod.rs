@@ -540,7 +540,7 @@ impl Backend for MySql {
         &self,
         change: &Change,
         step: &Step,
-        _index_table: &dyn Fn(&QualName) -> Option<QualName>,
+        _ctx: &crate::plan::LockContext,
     ) -> Vec<LockInfo> {
         apply::step_locks(change, step, self.version, self.mariadb)
     }

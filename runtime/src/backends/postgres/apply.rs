@@ -74,7 +74,7 @@ impl<'a> Applier<'a> {
                 let body = format!("{};\n{record}", step.sql);
                 report.retries = self.with_lock_retries(&body, &step.sql)?;
             }
-            StepKind::Transaction { statements } => {
+            StepKind::Transaction { statements, .. } => {
                 let body = format!("{};\n{record}", statements.join(";\n"));
                 report.retries = self.with_lock_retries(&body, &step.sql)?;
             }

@@ -3,6 +3,8 @@
 
 use concertina_codegen::change::{AlterOp, Change, ConstraintKind, ObjectKind, QualName};
 
+use crate::plan::LockContext;
+
 /// PostgreSQL's table lock modes, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LockMode {
@@ -63,19 +65,16 @@ impl LockMode {
     }
 }
 
-/// The locks a statement takes, per relation. `index_table` names the table of an index the
-/// statement names (from the model), so that the table's own lock is shown too.
-pub fn locks(
-    change: &Change,
-    index_table: &dyn Fn(&QualName) -> Option<QualName>,
-) -> Vec<(QualName, LockMode)> {
+/// The locks a statement takes, per relation. `ctx` knows the models (an index's table, a
+/// table's partitions, a domain's tables) and the server version.
+pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
     use LockMode::*;
     // Measured on 15 with the tracer: `DROP INDEX` and `REINDEX INDEX` lock the index's table
     // too (ACCESS EXCLUSIVE and SHARE), their CONCURRENTLY forms SHARE UPDATE EXCLUSIVE.
     let with_tables = |names: &[QualName], on_index: LockMode, on_table: LockMode| {
         let mut out = Vec::new();
         for n in names {
-            match index_table(n) {
+            match ctx.index_table(n) {
                 Some(table) => {
                     out.push((table, on_table));
                     out.push((n.clone(), on_index));
@@ -105,14 +104,28 @@ pub fn locks(
             }
             out
         }
-        Change::CreateIndex(ci) => vec![(
-            ci.table.clone(),
-            if ci.concurrently {
+        Change::CreateIndex(ci) => {
+            let mode = if ci.concurrently {
                 ShareUpdateExclusive
             } else {
                 Share
-            },
-        )],
+            };
+            // On a partitioned table every partition's index is built under the same lock
+            // (measured on 15 and 18: SHARE on each partition).
+            let mut out = vec![(ci.table.clone(), mode)];
+            out.extend(ctx.partitions(&ci.table).into_iter().map(|p| (p, mode)));
+            out
+        }
+        // Measured on 10, 15 and 18: SHARE on every table with a column of the domain while
+        // the new constraint is checked against its rows.
+        Change::AlterDomainAddConstraint {
+            name,
+            not_valid: false,
+        } => ctx
+            .tables_using(name)
+            .into_iter()
+            .map(|t| (t, Share))
+            .collect(),
         Change::DropObjects {
             kind: ObjectKind::Index,
             concurrently,
@@ -145,13 +158,29 @@ pub fn locks(
             for op in ops {
                 let m = match op {
                     AlterOp::ValidateConstraint { .. } => ShareUpdateExclusive,
+                    // SHARE UPDATE EXCLUSIVE on the parent from 12 on; measured on 10: ACCESS
+                    // EXCLUSIVE.
                     AlterOp::AttachPartition { partition, .. } => {
                         out.push((partition.clone(), AccessExclusive));
-                        ShareUpdateExclusive
+                        if ctx.version.at_least(12, 0) {
+                            ShareUpdateExclusive
+                        } else {
+                            AccessExclusive
+                        }
                     }
                     AlterOp::DetachPartition {
-                        concurrently: true, ..
-                    } => ShareUpdateExclusive,
+                        partition,
+                        concurrently: true,
+                        ..
+                    } => {
+                        out.push((partition.clone(), ShareUpdateExclusive));
+                        ShareUpdateExclusive
+                    }
+                    // Measured on 15 and 18: the partition is locked ACCESS EXCLUSIVE too.
+                    AlterOp::DetachPartition { partition, .. } => {
+                        out.push((partition.clone(), AccessExclusive));
+                        AccessExclusive
+                    }
                     AlterOp::AddConstraint(c) => match &c.kind {
                         ConstraintKind::ForeignKey { ref_table, .. } => {
                             out.push((ref_table.clone(), ShareRowExclusive));
@@ -205,10 +234,13 @@ mod tests {
     fn lock_of(sql: &str) -> Vec<(String, &'static str)> {
         let file = SourceFile::new("f.sql", "f.sql".into(), sql.into());
         let parsed = concertina_codegen::sql::parse_file(&file, DialectKind::Postgres.dialect());
-        locks(&parsed.statements[0].change, &|_| None)
-            .into_iter()
-            .map(|(t, m)| (t.name, m.as_str()))
-            .collect()
+        locks(
+            &parsed.statements[0].change,
+            &LockContext::bare(concertina_codegen::versions::ServerVersion::new(15, 0, 0)),
+        )
+        .into_iter()
+        .map(|(t, m)| (t.name, m.as_str()))
+        .collect()
     }
 
     #[test]

@@ -413,9 +413,9 @@ impl crate::backend::Backend for Postgres {
         &self,
         change: &Change,
         _step: &Step,
-        index_table: &dyn Fn(&QualName) -> Option<QualName>,
+        ctx: &crate::plan::LockContext,
     ) -> Vec<LockInfo> {
-        self::locks::locks(change, index_table)
+        self::locks::locks(change, ctx)
             .into_iter()
             .map(|(table, mode)| LockInfo {
                 table,

@@ -5,10 +5,13 @@
 //! sampled; nothing is flushed inside a transaction). Measured on 15: those counts are not the
 //! transaction's alone, they hold everything since the last flush, hence the difference.
 //!
-//! A step outside a transaction (`CONCURRENTLY`) cannot be looked into, so a second session
-//! watches it: it first holds ACCESS EXCLUSIVE on the tables the plan names, so the statement
-//! must queue and show the mode it asks for (whatever its speed), then lets it go and samples
-//! `pg_locks` of its backend until it ends; scans come from `pg_stat_user_tables` before and
+//! A step outside a transaction (`CONCURRENTLY`, `VACUUM`) cannot be looked into, so a second
+//! session watches it: it first holds ROW EXCLUSIVE on the tables the plan names, so a
+//! statement that asks for SHARE or stronger must queue and show that mode however fast it is
+//! (ROW EXCLUSIVE lets the weaker ones through: measured on 18, `VACUUM FULL` first takes
+//! ACCESS SHARE to look the table up, which an ACCESS EXCLUSIVE probe caught instead), then
+//! lets it go and samples `pg_locks` of its backend until it ends (SHARE UPDATE EXCLUSIVE is
+//! held for a whole concurrent build, long enough to be sampled); scans come from `pg_stat_user_tables` before and
 //! after (flushed with `pg_stat_force_next_flush()` from 15 on; older servers' statistics
 //! collector is given 700 ms).
 
@@ -21,7 +24,7 @@ use super::locks::{locks, LockMode};
 use super::quote_ident;
 use super::raw::RawPg;
 use crate::engine::DbError;
-use crate::plan::{Step, StepKind};
+use crate::plan::{LockContext, Step, StepKind};
 use crate::trace::{ClaimedLock, Observation, ObservedLock, RelKind, TraceError, Tracer, Unit};
 
 /// How long the probe holds its lock waiting for the statement to ask for one.
@@ -298,7 +301,7 @@ impl PgTracer {
             probing = self
                 .observer
                 .execute(&format!(
-                    "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+                    "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
                     targets.join(", ")
                 ))
                 .is_ok();
@@ -321,9 +324,11 @@ impl PgTracer {
         let watch = format!(
             "SELECT relation::int8, mode FROM pg_locks WHERE pid = {pid} AND locktype = 'relation'"
         );
+        // Any wait counts (a concurrent build waits for the probe's transaction as a
+        // `virtualxid`): the probe has shown what it can.
         let waiting = format!(
-            "SELECT relation::int8, mode FROM pg_locks \
-             WHERE pid = {pid} AND locktype = 'relation' AND NOT granted"
+            "SELECT coalesce(relation, 0)::int8, mode FROM pg_locks \
+             WHERE pid = {pid} AND NOT granted"
         );
         loop {
             let finished = running.is_finished();
@@ -390,7 +395,7 @@ impl Tracer for PgTracer {
         match &step.kind {
             StepKind::Transactional | StepKind::Backfill { .. } => one(true),
             StepKind::NonTransactional { .. } | StepKind::Session => one(false),
-            StepKind::Transaction { statements } => vec![Unit {
+            StepKind::Transaction { statements, .. } => vec![Unit {
                 statements: statements.clone(),
                 transactional: true,
             }],
@@ -406,12 +411,8 @@ impl Tracer for PgTracer {
         }
     }
 
-    fn claimed_locks(
-        &self,
-        change: &Change,
-        index_table: &dyn Fn(&QualName) -> Option<QualName>,
-    ) -> Vec<ClaimedLock> {
-        locks(change, index_table)
+    fn claimed_locks(&self, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock> {
+        locks(change, ctx)
             .into_iter()
             .map(|(relation, mode)| ClaimedLock {
                 relation,
