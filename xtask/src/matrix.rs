@@ -63,8 +63,18 @@ fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
-/// The PostgreSQL rule fixtures, by rule id.
-fn postgres_fixtures() -> Result<Vec<(String, PathBuf, Option<PathBuf>)>> {
+/// A row of the matrix: a rule's fixture (and its safe counterpart), or one feature of
+/// `feature-newer-than-server` (`tests/fixtures/features/<name>`: a statement some majors
+/// refuse).
+struct Row {
+    label: String,
+    rule: String,
+    dir: PathBuf,
+    safe: Option<PathBuf>,
+}
+
+/// The PostgreSQL rule fixtures, by rule id, then the version features.
+fn postgres_fixtures() -> Result<Vec<Row>> {
     let root = fixtures_root();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root.join("rules")).context("reading tests/fixtures/rules")? {
@@ -77,9 +87,31 @@ fn postgres_fixtures() -> Result<Vec<(String, PathBuf, Option<PathBuf>)>> {
             continue;
         }
         let safe = root.join("rules_safe").join(&id);
-        out.push((id, dir, safe.is_dir().then_some(safe)));
+        out.push(Row {
+            label: format!("`{id}`"),
+            rule: id,
+            dir,
+            safe: safe.is_dir().then_some(safe),
+        });
     }
-    out.sort();
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    let mut features = Vec::new();
+    for entry in
+        std::fs::read_dir(root.join("features")).context("reading tests/fixtures/features")?
+    {
+        let dir = entry?.path();
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(String::from) else {
+            continue;
+        };
+        features.push(Row {
+            label: format!("feature: {name}"),
+            rule: "feature-newer-than-server".into(),
+            dir,
+            safe: None,
+        });
+    }
+    features.sort_by(|a, b| a.label.cmp(&b.label));
+    out.extend(features);
     Ok(out)
 }
 
@@ -233,14 +265,14 @@ pub fn run(args: &[String]) -> Result<bool> {
     let mut cells: BTreeMap<(String, usize), Cell> = BTreeMap::new();
     for (t, target) in targets.iter().enumerate() {
         eprintln!("PostgreSQL {}: {} fixtures", target.label, fixtures.len());
-        for (id, dir, safe) in &fixtures {
-            let unsafe_run = trace_fixture(id, dir, target)?;
-            let safe_run = match safe {
-                Some(s) => Some(trace_fixture(id, s, target)?),
+        for row in &fixtures {
+            let unsafe_run = trace_fixture(&row.rule, &row.dir, target)?;
+            let safe_run = match &row.safe {
+                Some(s) => Some(trace_fixture(&row.rule, s, target)?),
                 None => None,
             };
             cells.insert(
-                (id.clone(), t),
+                (row.label.clone(), t),
                 Cell {
                     unsafe_run,
                     safe_run,
@@ -277,7 +309,7 @@ pub fn run(args: &[String]) -> Result<bool> {
 
 /// The markdown table, the disagreements no exception covers, and the exceptions seen.
 fn render(
-    fixtures: &[(String, PathBuf, Option<PathBuf>)],
+    fixtures: &[Row],
     targets: &[Target],
     cells: &BTreeMap<(String, usize), Cell>,
 ) -> (String, Vec<String>, Vec<usize>) {
@@ -292,10 +324,11 @@ fn render(
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(targets.len()));
     out.push('\n');
-    for (id, _, _) in fixtures {
-        out.push_str(&format!("| `{id}` |"));
+    for row in fixtures {
+        let id = &row.rule;
+        out.push_str(&format!("| {} |", row.label));
         for (t, target) in targets.iter().enumerate() {
-            let Some(cell) = cells.get(&(id.clone(), t)) else {
+            let Some(cell) = cells.get(&(row.label.clone(), t)) else {
                 out.push_str(" |");
                 continue;
             };
@@ -316,7 +349,8 @@ fn render(
                         }
                         None => {
                             unexplained.push(format!(
-                                "{id} ({}) on PostgreSQL {}: {d}",
+                                "{} ({}) on PostgreSQL {}: {d}",
+                                row.label,
                                 if safe { "safe" } else { "unsafe" },
                                 target.label
                             ));

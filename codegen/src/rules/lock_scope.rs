@@ -89,6 +89,7 @@ pub const HAZARDS: &[(&str, Hazard)] = &[
     // PostgreSQL refuses the drop unless CASCADE, which drops the dependents with it.
     ("drop-still-referenced", Hazard::MayFail),
     ("enum-value-in-transaction", Hazard::Fails),
+    ("feature-newer-than-server", Hazard::Fails),
     // MySQL / MariaDB
     ("mysql-copy-algorithm", Hazard::Rewrite),
     ("mysql-column-type-copy", Hazard::Rewrite),

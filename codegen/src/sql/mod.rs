@@ -5,6 +5,7 @@ mod fallback;
 mod forms;
 mod lower;
 mod split;
+pub mod words;
 
 use sqlparser::parser::Parser;
 

@@ -17,6 +17,7 @@ pub mod detach_partition_blocking;
 pub mod domain_constraint_validating;
 pub mod drop_index_not_concurrent;
 pub mod enum_value_in_transaction;
+pub mod feature_newer_than_server;
 pub mod function_used_by_index_changed;
 pub mod index_not_concurrent;
 pub mod index_on_partitioned_table;
@@ -58,4 +59,5 @@ pub static RULES: &[&Rule] = &[
     &function_used_by_index_changed::RULE,
     &domain_constraint_validating::RULE,
     &json_column::RULE,
+    &feature_newer_than_server::RULE,
 ];
