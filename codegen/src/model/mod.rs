@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::change::{ColumnSpec, ConstraintKind, ExprInfo, Generated, QualName, Volatility};
+use crate::dialect::DialectKind;
 use crate::types::SqlType;
 
 mod alter;
@@ -162,11 +163,11 @@ pub struct Schema {
     /// MySQL 8.0.29+: INSTANT `ADD`/`DROP COLUMN`s per table since its last rebuild (each
     /// makes a row version; the server allows 64).
     pub instant_row_versions: BTreeMap<QualName, u32>,
-    /// MySQL/MariaDB naming: index names live in their table (key `table.index` in
-    /// `indexes`), the primary key is `PRIMARY`, an unnamed index takes its first column's
-    /// name, an unnamed foreign key `<table>_ibfk_<n>` and an index of its own when none
-    /// covers its columns; dropping a column takes it out of its indexes.
-    pub mysql: bool,
+    /// The server the migrations are replayed for: it decides how unnamed objects are named
+    /// and where index names live (`naming`; MySQL/MariaDB key an index `table.index` in
+    /// `indexes`), and the few other ways the servers differ (the methods below [`Schema`]'s
+    /// accessors).
+    pub dialect: DialectKind,
     /// MySQL: the keys of indexes InnoDB made for a foreign key (dropped when another index
     /// can serve it).
     pub mysql_implicit_indexes: BTreeSet<QualName>,
@@ -220,6 +221,36 @@ impl Schema {
             .iter()
             .find(|(k, _)| k.name == name)
             .map(|(_, f)| f.volatility)
+    }
+}
+
+/// Where the servers' models differ beyond names (those are `naming`'s).
+impl Schema {
+    fn is_mysql_family(&self) -> bool {
+        matches!(self.dialect, DialectKind::MySql | DialectKind::MariaDb)
+    }
+
+    /// MySQL and MariaDB compare column names without case.
+    fn folds_column_case(&self) -> bool {
+        self.is_mysql_family()
+    }
+
+    /// Dropping a column takes it out of its keys and indexes, dropping only those left
+    /// without columns (MySQL), rather than dropping every constraint and index over it
+    /// (PostgreSQL).
+    pub fn drop_column_narrows_keys(&self) -> bool {
+        self.is_mysql_family()
+    }
+
+    /// A unique index is a UNIQUE constraint of the same name (MySQL).
+    fn unique_index_is_constraint(&self) -> bool {
+        self.is_mysql_family()
+    }
+
+    /// INSTANT `ADD`/`DROP COLUMN`s make row versions (MySQL 8.0.29+), counted in
+    /// [`Schema::instant_row_versions`].
+    fn counts_row_versions(&self) -> bool {
+        self.is_mysql_family()
     }
 }
 

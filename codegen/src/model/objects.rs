@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::change::{AlterOp, ConstraintKind, ConstraintSpec, CreateIndex, ObjectKind, QualName};
 
-use super::naming::index_column_names;
+use super::naming::{index_column_names, Naming};
 use super::{Constraint, Index, Schema};
 
 impl Schema {
@@ -25,20 +25,7 @@ impl Schema {
             | ConstraintKind::Unique { using_index, .. } => using_index.clone(),
             _ => None,
         };
-        let name = match (&spec.name, &using, &spec.kind) {
-            _ if self.mysql && matches!(spec.kind, ConstraintKind::PrimaryKey { .. }) => {
-                "PRIMARY".to_string()
-            }
-            (Some(name), _, _) => name.clone(),
-            (None, Some(index), _) => index.clone(),
-            (None, None, ConstraintKind::Unique { columns, .. }) if self.mysql => {
-                self.mysql_index_name(table_name, columns.first().map_or("", String::as_str))
-            }
-            (None, None, ConstraintKind::ForeignKey { .. }) if self.mysql => {
-                self.mysql_fk_name(table_name)
-            }
-            (None, None, _) => self.generated_constraint_name(table_name, &spec.kind),
-        };
+        let name = self.constraint_name(table_name, spec, using.as_ref());
         let mut kind = spec.kind.clone();
         // `REFERENCES t` without columns references t's primary key.
         if let ConstraintKind::ForeignKey {
@@ -137,9 +124,7 @@ impl Schema {
             };
             self.indexes
                 .insert(index_name.clone(), Arc::new(index.clone()));
-            if self.mysql {
-                self.mysql_replace_implicit(table_name, &index.columns, &index_name);
-            }
+            self.index_added(table_name, &index.columns, &index_name);
             if partitioned {
                 let parent = self.tables.get(table_name).cloned();
                 for part in self.partitions_of(table_name) {
@@ -148,8 +133,10 @@ impl Schema {
                     }
                 }
             }
-        } else if let (true, ConstraintKind::ForeignKey { columns, .. }) = (self.mysql, &kind) {
-            self.mysql_fk_index(table_name, columns, None);
+        } else if let (Naming::InnoDb, ConstraintKind::ForeignKey { columns, .. }) =
+            (self.naming(), &kind)
+        {
+            self.add_implicit_fk_index(table_name, columns, None);
         } else if partitioned {
             // CHECK and foreign keys are copied to every partition under the same name.
             let constraint = Constraint {
@@ -192,10 +179,7 @@ impl Schema {
         };
         let name = match &ci.name {
             Some(name) => name.clone(),
-            None if self.mysql => {
-                self.mysql_index_name(&ci.table, ci.columns.first().map_or("", String::as_str))
-            }
-            None => self.generated_index_name(&ci.table, &element_names),
+            None => self.unnamed_index_name(&ci.table, &ci.columns, &element_names),
         };
         let qual = self.index_key(&ci.table, &name);
         let display = QualName::new(ci.table.schema.clone(), name);
@@ -228,21 +212,18 @@ impl Schema {
             parent: None,
         };
         self.indexes.insert(qual.clone(), Arc::new(index.clone()));
-        if self.mysql {
-            self.mysql_replace_implicit(&ci.table, &ci.columns, &qual);
-            // A MySQL unique index is a UNIQUE constraint of the same name.
-            if ci.unique {
-                if let Some(t) = self.table_mut(&ci.table) {
-                    if t.constraint(&index.name.name).is_none() {
-                        t.constraints.push(Constraint {
-                            name: index.name.name.clone(),
-                            kind: ConstraintKind::Unique {
-                                columns: ci.columns.clone(),
-                                using_index: None,
-                            },
-                            validated: true,
-                        });
-                    }
+        self.index_added(&ci.table, &ci.columns, &qual);
+        if ci.unique && self.unique_index_is_constraint() {
+            if let Some(t) = self.table_mut(&ci.table) {
+                if t.constraint(&index.name.name).is_none() {
+                    t.constraints.push(Constraint {
+                        name: index.name.name.clone(),
+                        kind: ConstraintKind::Unique {
+                            columns: ci.columns.clone(),
+                            using_index: None,
+                        },
+                        validated: true,
+                    });
                 }
             }
         }

@@ -6,6 +6,7 @@ use crate::change::{
     AlterOp, Change, ConstraintKind, ConstraintSpec, LabelPosition, QualName, Volatility,
 };
 
+use super::naming::Naming;
 use super::{column_from_spec, instant_column_changes, Column, Domain, Function, ModelWarning};
 use super::{Schema, Table, View};
 
@@ -68,7 +69,7 @@ impl Schema {
                     .iter()
                     .flat_map(|col| &col.constraints)
                     .chain(&ct.constraints);
-                if self.mysql {
+                if self.naming() == Naming::InnoDb {
                     // Keys and indexes in order, then the foreign keys, which make an index
                     // only where none of those covers them.
                     for c in all.clone().filter(|c| !is_fk(c)) {
@@ -79,7 +80,7 @@ impl Schema {
                     }
                     for c in all.filter(is_fk) {
                         if let ConstraintKind::ForeignKey { columns, .. } = &c.kind {
-                            self.mysql_fk_index(&name, columns, c.name.as_deref());
+                            self.add_implicit_fk_index(&name, columns, c.name.as_deref());
                         }
                         self.add_constraint(&name, c, &mut warn);
                     }
@@ -122,15 +123,16 @@ impl Schema {
                     }
                     return warnings;
                 }
-                let versions = match instant_column_changes(ops).filter(|_| self.mysql) {
-                    Some(n) => self
-                        .instant_row_versions
-                        .get(table)
-                        .copied()
-                        .unwrap_or(0)
-                        .saturating_add(n),
-                    None => 0,
-                };
+                let versions =
+                    match instant_column_changes(ops).filter(|_| self.counts_row_versions()) {
+                        Some(n) => self
+                            .instant_row_versions
+                            .get(table)
+                            .copied()
+                            .unwrap_or(0)
+                            .saturating_add(n),
+                        None => 0,
+                    };
                 let mut current = table.clone();
                 for op in ops {
                     // PostgreSQL applies most column changes to every partition too.
@@ -357,10 +359,8 @@ impl Schema {
             | Change::NoSchemaEffect { .. }
             | Change::Opaque { .. } => {}
         }
-        if self.mysql {
-            let indexes = &self.indexes;
-            self.mysql_implicit_indexes
-                .retain(|k| indexes.contains_key(k));
+        if self.naming() == Naming::InnoDb {
+            self.forget_dropped_implicit_indexes();
         }
         warnings
     }

@@ -24,7 +24,7 @@ fn replay_mysql(sql: &str) -> Schema {
     let file = SourceFile::new("t.sql", "t.sql".into(), sql.to_string());
     let parsed = crate::sql::parse_file(&file, DialectKind::MariaDb.dialect());
     let mut schema = Schema {
-        mysql: true,
+        dialect: DialectKind::MariaDb,
         ..Schema::default()
     };
     for s in &parsed.statements {

@@ -531,7 +531,7 @@ mod tests {
     /// The model after `sql`, which must replay without warnings or unparsed statements.
     fn replay(sql: &str, dialect: DialectKind) -> Schema {
         let mut schema = Schema {
-            mysql: dialect != DialectKind::Postgres,
+            dialect,
             ..Schema::default()
         };
         for s in &parse(sql, dialect).statements {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::change::{AlterOp, ConstraintKind, CreateIndex, ExprInfo, ObjectKind, QualName};
 
+use super::naming::Naming;
 use super::{column_from_spec, Constraint, Schema};
 
 /// Most bytes a character takes in a MySQL character set (4 when unknown).
@@ -133,33 +134,7 @@ impl Schema {
                             Arc::make_mut(idx).table = to.clone();
                         }
                     }
-                    if self.mysql {
-                        // The keys name the table.
-                        let moved: Vec<QualName> = self
-                            .indexes
-                            .iter()
-                            .filter(|(_, i)| i.table == to)
-                            .map(|(k, _)| k.clone())
-                            .collect();
-                        for key in moved {
-                            if let Some(idx) = self.indexes.remove(&key) {
-                                let new_key = self.index_key(&to, &idx.name.name);
-                                if self.mysql_implicit_indexes.remove(&key) {
-                                    self.mysql_implicit_indexes.insert(new_key.clone());
-                                }
-                                self.indexes.insert(new_key, idx);
-                            }
-                        }
-                        // InnoDB renames its generated foreign key names with the table.
-                        let old_prefix = format!("{}_ibfk_", table_name.name);
-                        for c in &mut table.constraints {
-                            if let Some(n) = c.name.strip_prefix(&old_prefix) {
-                                if matches!(c.kind, ConstraintKind::ForeignKey { .. }) {
-                                    c.name = format!("{}_ibfk_{n}", to.name);
-                                }
-                            }
-                        }
-                    }
+                    self.names_follow_table_rename(table_name, &to, &mut table);
                     // `SET SCHEMA` moves the table's indexes along.
                     if to.schema != table_name.schema {
                         let moved: Vec<QualName> = self
@@ -214,7 +189,7 @@ impl Schema {
             }
             _ => {}
         }
-        let mysql = self.mysql;
+        let narrows_keys = self.drop_column_narrows_keys();
         let Some(table) = self.table_mut(table_name) else {
             return table_name.clone();
         };
@@ -228,7 +203,7 @@ impl Schema {
                     }
                 } else {
                     table.columns.retain(|c| &c.name != name);
-                    if mysql {
+                    if narrows_keys {
                         // MySQL takes the column out of its keys and indexes and drops those
                         // left without columns.
                         for c in &mut table.constraints {
@@ -432,21 +407,27 @@ impl Schema {
                     }
                     // The index of a primary key or unique constraint goes with it, and with
                     // that index the partitions' indexes and constraints attached to it.
-                    if !self.mysql {
-                        self.drop_object(
-                            ObjectKind::Index,
-                            &QualName::new(table_name.schema.clone(), name.clone()),
-                            false,
-                        );
-                    } else if dropped.as_ref().is_some_and(|c| {
-                        matches!(
-                            c.kind,
-                            ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
-                        )
-                    }) {
-                        // A foreign key's own index stays.
-                        let key = self.index_key(table_name, name);
-                        self.indexes.remove(&key);
+                    match self.naming() {
+                        Naming::Postgres => {
+                            self.drop_object(
+                                ObjectKind::Index,
+                                &QualName::new(table_name.schema.clone(), name.clone()),
+                                false,
+                            );
+                        }
+                        Naming::InnoDb => {
+                            if dropped.as_ref().is_some_and(|c| {
+                                matches!(
+                                    c.kind,
+                                    ConstraintKind::PrimaryKey { .. }
+                                        | ConstraintKind::Unique { .. }
+                                )
+                            }) {
+                                // A foreign key's own index stays.
+                                let key = self.index_key(table_name, name);
+                                self.indexes.remove(&key);
+                            }
+                        }
                     }
                 }
             }

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::change::QualName;
+use crate::change::{ConstraintKind, QualName};
 
-use super::super::{Index, Schema};
+use super::super::{Index, Schema, Table};
 
 impl Schema {
     /// MySQL's name for an unnamed index: its first column, then `_2`, `_3`… while the table
     /// has an index of that name.
-    pub(in crate::model) fn mysql_index_name(&self, table: &QualName, first: &str) -> String {
+    pub(super) fn innodb_index_name(&self, table: &QualName, first: &str) -> String {
         let taken = |n: &str| {
             n.eq_ignore_ascii_case("primary")
                 || self.indexes.contains_key(&self.index_key(table, n))
@@ -26,7 +26,7 @@ impl Schema {
     }
 
     /// InnoDB's name for an unnamed foreign key: `<table>_ibfk_<n>`, one past the highest `n`.
-    pub(in crate::model) fn mysql_fk_name(&self, table: &QualName) -> String {
+    pub(super) fn innodb_fk_name(&self, table: &QualName) -> String {
         let prefix = format!("{}_ibfk_", table.name);
         let highest = self
             .table(table)
@@ -45,7 +45,7 @@ impl Schema {
     /// `name` (MariaDB 10.11: the constraint's name in `CREATE TABLE`) or after the first
     /// column (`ALTER TABLE … ADD [CONSTRAINT c] FOREIGN KEY`). A later index that can serve
     /// the foreign key replaces it ([`Schema::mysql_implicit_indexes`]).
-    pub(in crate::model) fn mysql_fk_index(
+    pub(in crate::model) fn add_implicit_fk_index(
         &mut self,
         table: &QualName,
         columns: &[String],
@@ -59,7 +59,7 @@ impl Schema {
         }
         let index_name = match name {
             Some(n) => n.to_string(),
-            None => self.mysql_index_name(table, &columns[0]),
+            None => self.innodb_index_name(table, &columns[0]),
         };
         let index = Index {
             name: QualName::new(table.schema.clone(), index_name.clone()),
@@ -79,7 +79,7 @@ impl Schema {
 
     /// A new index on `table` over `columns` replaces the implicit foreign key indexes it can
     /// serve for.
-    pub(in crate::model) fn mysql_replace_implicit(
+    pub(super) fn replace_implicit_indexes(
         &mut self,
         table: &QualName,
         columns: &[String],
@@ -100,5 +100,47 @@ impl Schema {
             self.indexes.remove(&key);
             self.mysql_implicit_indexes.remove(&key);
         }
+    }
+
+    /// InnoDB's side of a table rename: the index keys name the table, and so do the foreign
+    /// key names InnoDB generated.
+    pub(super) fn innodb_rename_table_keys(
+        &mut self,
+        from: &QualName,
+        to: &QualName,
+        renamed: &mut Table,
+    ) {
+        // The keys name the table.
+        let moved: Vec<QualName> = self
+            .indexes
+            .iter()
+            .filter(|(_, i)| &i.table == to)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in moved {
+            if let Some(idx) = self.indexes.remove(&key) {
+                let new_key = self.index_key(to, &idx.name.name);
+                if self.mysql_implicit_indexes.remove(&key) {
+                    self.mysql_implicit_indexes.insert(new_key.clone());
+                }
+                self.indexes.insert(new_key, idx);
+            }
+        }
+        // InnoDB renames its generated foreign key names with the table.
+        let old_prefix = format!("{}_ibfk_", from.name);
+        for c in &mut renamed.constraints {
+            if let Some(n) = c.name.strip_prefix(&old_prefix) {
+                if matches!(c.kind, ConstraintKind::ForeignKey { .. }) {
+                    c.name = format!("{}_ibfk_{n}", to.name);
+                }
+            }
+        }
+    }
+
+    /// Forgets the implicit foreign key indexes no longer in the model.
+    pub(in crate::model) fn forget_dropped_implicit_indexes(&mut self) {
+        let indexes = &self.indexes;
+        self.mysql_implicit_indexes
+            .retain(|k| indexes.contains_key(k));
     }
 }
