@@ -250,4 +250,36 @@ impl Schema {
         }
         self.apply_alter(table, op, warn);
     }
+
+    /// `ATTACH PARTITION`: the partition takes its parent's constraints and indexes.
+    pub(super) fn attach_partition(
+        &mut self,
+        table_name: &QualName,
+        partition: &QualName,
+        warn: &mut impl FnMut(String),
+    ) {
+        // PostgreSQL refuses a table as a partition of itself or of its own partition;
+        // the model keeps its partition tree free of cycles too.
+        if self.is_partition_ancestor(partition, table_name) {
+            warn(format!(
+                "`{partition}` cannot be a partition of `{table_name}`, its own partition"
+            ));
+        } else if let Some(p) = self.table_mut(partition) {
+            p.partition_of = Some(table_name.clone());
+            self.clone_parent_into(table_name, partition);
+        }
+    }
+
+    /// `DETACH PARTITION`: the partition keeps its columns, constraints and indexes, now its
+    /// own. (`CONCURRENTLY` finishes in a second transaction; the model takes it as done.)
+    pub(super) fn detach_partition(&mut self, partition: &QualName) {
+        if let Some(p) = self.table_mut(partition) {
+            p.partition_of = None;
+            for i in self.indexes.values_mut() {
+                if &i.table == partition && i.parent.is_some() {
+                    Arc::make_mut(i).parent = None;
+                }
+            }
+        }
+    }
 }
