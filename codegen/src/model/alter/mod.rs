@@ -105,26 +105,18 @@ impl Schema {
             AlterOp::MoveColumn { column, after } => {
                 self.move_column(table_name, column, after, warn)
             }
-            AlterOp::ValidateConstraint { name } => {
-                self.validate_constraint(table_name, name, warn)
-            }
-            AlterOp::DropConstraint {
-                name, if_exists, ..
-            } => self.drop_constraint(table_name, name, *if_exists, warn),
-            AlterOp::RenameConstraint { from, to } => {
-                self.rename_constraint(table_name, from, to, warn)
-            }
-            AlterOp::DropPrimaryKey => self.drop_primary_key(table_name, warn),
-            AlterOp::DropIndexOrKey { name } => self.drop_index_or_key(table_name, name, warn),
+            AlterOp::ValidateConstraint { .. }
+            | AlterOp::DropConstraint { .. }
+            | AlterOp::RenameConstraint { .. }
+            | AlterOp::DropPrimaryKey
+            | AlterOp::DropIndexOrKey { .. }
+            | AlterOp::RenameIndex { .. } => self.alter_keys(table_name, op, warn),
             AlterOp::AddIndex {
                 name,
                 columns,
                 unique,
                 ..
             } => self.add_index(table_name, name, columns, *unique, warn),
-            AlterOp::RenameIndex { from, to } => {
-                self.rename_table_index(table_name, from, to, warn)
-            }
             AlterOp::AttachPartition { partition, .. } => {
                 self.attach_partition(table_name, partition, warn)
             }
