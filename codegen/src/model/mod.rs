@@ -4,7 +4,7 @@
 //! This file holds the model's types and their small accessors; the replay is split by
 //! concern:
 //! - `replay`: [`Schema::apply`], one change at a time;
-//! - `alter`: one ALTER TABLE action, one method per action that needs more than a line;
+//! - `alter`: one ALTER TABLE action, dispatched by concern (columns, keys, the table);
 //! - `objects`: creating and dropping indexes and constraints, dropping any object;
 //! - `partition`: what partitions take from, and pass on to, their partitioned table;
 //! - `naming`: how the server names what a migration leaves unnamed, PostgreSQL's way or
