@@ -118,7 +118,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     let mut diagnostics = set.warnings.clone();
     diagnostics.extend(config.warnings.iter().cloned());
     let mut schema = Arc::new(Schema {
-        mysql: dialect.kind() != crate::dialect::DialectKind::Postgres,
+        dialect: dialect.kind(),
         ..Schema::default()
     });
     let mut migrations = Vec::new();

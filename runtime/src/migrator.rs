@@ -538,8 +538,7 @@ impl Migrator {
         let state = self.state()?;
         // Replayed as the checker replays it: MySQL names indexes and keys its own way.
         let mut schema = concertina_codegen::model::Schema {
-            mysql: self.project.config.dialect
-                != concertina_codegen::dialect::DialectKind::Postgres,
+            dialect: self.project.config.dialect,
             ..Default::default()
         };
         for m in &self.report.migrations {

@@ -9,9 +9,12 @@ use crate::types::SqlType;
 pub use mysql::MySql;
 pub use postgres::Postgres;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// The SQL dialect a project's migrations are written for. PostgreSQL where none is said
+/// (an empty [`crate::model::Schema`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DialectKind {
+    #[default]
     Postgres,
     MySql,
     MariaDb,

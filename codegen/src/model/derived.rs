@@ -13,7 +13,7 @@ pub const UNKNOWN_TYPE: &str = "unknown";
 
 impl Schema {
     fn same_column(&self, a: &str, b: &str) -> bool {
-        if self.mysql {
+        if self.folds_column_case() {
             a.eq_ignore_ascii_case(b)
         } else {
             a == b

@@ -13,7 +13,7 @@
 //! Dynamic SQL in MySQL (`SET @s = '…'; PREPARE s FROM @s; EXECUTE s; DEALLOCATE PREPARE s;`)
 //! is opaque by design. `PREPARE` and `DEALLOCATE` only name a statement text: no schema
 //! effect. `EXECUTE` runs that text, which may be DDL, so it is lowered as procedural code
-//! (`Change::ProceduralBlock`, see `lower.rs`): in backfill.sql `ddl-in-backfill` flags it
+//! (`Change::ProceduralBlock`, see `sql::lower`): in backfill.sql `ddl-in-backfill` flags it
 //! as it flags a `DO` block (the runtime cannot batch it, and each batch runs in its own
 //! session, where the prepared statement does not exist). PostgreSQL's `EXECUTE s(…)` stays
 //! a statement without schema effect: its `PREPARE` accepts only queries and data changes.
@@ -531,7 +531,7 @@ mod tests {
     /// The model after `sql`, which must replay without warnings or unparsed statements.
     fn replay(sql: &str, dialect: DialectKind) -> Schema {
         let mut schema = Schema {
-            mysql: dialect != DialectKind::Postgres,
+            dialect,
             ..Schema::default()
         };
         for s in &parse(sql, dialect).statements {

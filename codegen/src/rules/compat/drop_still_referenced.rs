@@ -161,13 +161,13 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> ColumnDependents
                 continue;
             }
             let check = matches!(con.kind, ConstraintKind::Check { .. });
-            if schema.mysql && check {
+            if schema.drop_column_narrows_keys() && check {
                 // Measured on MariaDB 10.11: `ERROR 1054 Unknown column 'a' in 'CHECK'`.
                 out.push(format!(
                     "check constraint `{}` (also over other columns: the server refuses the drop)",
                     con.name
                 ));
-            } else if schema.mysql {
+            } else if schema.drop_column_narrows_keys() {
                 deps.with_it.push(format!(
                     "{} constraint `{}` (narrowed to its other columns)",
                     con.kind.label(),
@@ -193,9 +193,9 @@ fn column_dependents(schema: &Schema, t: &QualName, c: &str) -> ColumnDependents
             .chain(i.predicate.iter())
             .any(|e| e.columns.iter().any(|x| x == c) || mentions(&e.text, c));
         let multi = i.columns.iter().any(|x| x == c) && i.columns.iter().any(|x| x != c);
-        if in_expr && schema.mysql {
+        if in_expr && schema.drop_column_narrows_keys() {
             out.push(format!("index `{}` (an expression over it)", i.name));
-        } else if multi && !in_expr && !schema.mysql {
+        } else if multi && !in_expr && !schema.drop_column_narrows_keys() {
             deps.drops_index_of_others = true;
             deps.with_it.push(format!(
                 "index `{}` (dropped whole, though it also serves its other columns)",
