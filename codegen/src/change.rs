@@ -456,6 +456,10 @@ pub enum Change {
         name: QualName,
         not_valid: bool,
     },
+    /// `ALTER DOMAIN … VALIDATE CONSTRAINT …`: checks every column of the domain.
+    AlterDomainValidateConstraint {
+        name: QualName,
+    },
     CreateSequence {
         name: QualName,
     },

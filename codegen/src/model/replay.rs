@@ -271,6 +271,11 @@ impl Schema {
                 Some(d) => Arc::make_mut(d).has_constraints = true,
                 None => warn(format!("domain `{name}` is unknown to the model")),
             },
+            Change::AlterDomainValidateConstraint { name } => {
+                if !self.domains.contains_key(name) {
+                    warn(format!("domain `{name}` is unknown to the model"));
+                }
+            }
             Change::CreateSequence { name } => {
                 self.sequences.insert(name.clone());
             }

@@ -158,6 +158,9 @@ pub fn recognize(lower: &Lowerer, tokens: &[TokenWithSpan]) -> Option<Change> {
             let not_valid = last >= 2 && w.is(last - 2, "NOT") && w.is(last - 1, "VALID");
             return Some(Change::AlterDomainAddConstraint { name, not_valid });
         }
+        if w.is(after, "VALIDATE") {
+            return Some(Change::AlterDomainValidateConstraint { name });
+        }
         return Some(Change::NoSchemaEffect {
             what: "ALTER DOMAIN".into(),
         });

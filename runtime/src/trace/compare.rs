@@ -131,6 +131,14 @@ pub fn compare(
             continue;
         }
         let claimed_blocks = claim.map_or(Blocks::Nothing, |c| c.blocks);
+        // A sampled observation is a lower bound: weaker than the claim proves nothing.
+        let sampled_only = !observed
+            .locks
+            .iter()
+            .any(|l| l.relation == lock.relation && l.exact);
+        if lock.blocks < claimed_blocks && sampled_only {
+            continue;
+        }
         if claimed_blocks != lock.blocks
             && (claimed_blocks.blocks_app() || lock.blocks.blocks_app())
         {
@@ -153,8 +161,8 @@ pub fn compare(
         .iter()
         .filter(|c| c.blocks.blocks_app())
         .filter(|c| !observed.locks.iter().any(|l| l.relation == c.relation))
-        // A backend that saw no lock at all cannot tell.
-        .filter(|_| !observed.locks.is_empty())
+        // A backend that saw no lock at all, or only sampled them, cannot tell.
+        .filter(|_| !observed.locks.is_empty() && observed.locks.iter().all(|l| l.exact))
         .map(|c| &c.relation)
         .collect();
     if !unlocked.is_empty() {
@@ -184,6 +192,7 @@ mod tests {
             rank: 7,
             blocks: Blocks::ReadsAndWrites,
             app,
+            exact: true,
         }
     }
 

@@ -73,6 +73,9 @@ pub struct ObservedLock {
     /// The relation existed when the phase file started: it holds the app's rows. Locks on
     /// relations the same file created are nobody's concern.
     pub app: bool,
+    /// Seen for certain (from inside the step's transaction, or queued behind the probe);
+    /// `false`: sampled while the step ran, so a brief stronger lock may have been missed.
+    pub exact: bool,
 }
 
 /// Work proportional to a table done while the app waits for it.

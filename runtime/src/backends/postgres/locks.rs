@@ -69,8 +69,10 @@ impl LockMode {
 /// table's partitions, a domain's tables) and the server version.
 pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
     use LockMode::*;
-    // Measured on 15 with the tracer: `DROP INDEX` and `REINDEX INDEX` lock the index's table
-    // too (ACCESS EXCLUSIVE and SHARE), their CONCURRENTLY forms SHARE UPDATE EXCLUSIVE.
+    // Measured with the tracer (10 to 18): `DROP INDEX` and `REINDEX INDEX` lock the index's
+    // table too (ACCESS EXCLUSIVE and SHARE); their CONCURRENTLY forms hold SHARE UPDATE
+    // EXCLUSIVE on the table and end with a brief ACCESS EXCLUSIVE on the index they drop or
+    // swap (no query uses it by then).
     let with_tables = |names: &[QualName], on_index: LockMode, on_table: LockMode| {
         let mut out = Vec::new();
         for n in names {
@@ -121,7 +123,8 @@ pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
         Change::AlterDomainAddConstraint {
             name,
             not_valid: false,
-        } => ctx
+        }
+        | Change::AlterDomainValidateConstraint { name } => ctx
             .tables_using(name)
             .into_iter()
             .map(|t| (t, Share))
@@ -132,12 +135,11 @@ pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
             names,
             ..
         } => {
-            let mode = if *concurrently {
-                ShareUpdateExclusive
+            if *concurrently {
+                with_tables(names, AccessExclusive, ShareUpdateExclusive)
             } else {
-                AccessExclusive
-            };
-            with_tables(names, mode, mode)
+                with_tables(names, AccessExclusive, AccessExclusive)
+            }
         }
         Change::DropObjects { names, .. } => {
             names.iter().map(|n| (n.clone(), AccessExclusive)).collect()
@@ -147,7 +149,7 @@ pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
         } => {
             let names: Vec<QualName> = name.iter().cloned().collect();
             if *concurrently {
-                with_tables(&names, ShareUpdateExclusive, ShareUpdateExclusive)
+                with_tables(&names, AccessExclusive, ShareUpdateExclusive)
             } else {
                 with_tables(&names, AccessExclusive, Share)
             }
@@ -168,17 +170,24 @@ pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
                             AccessExclusive
                         }
                     }
+                    // The second of its two transactions takes ACCESS EXCLUSIVE on the partition.
                     AlterOp::DetachPartition {
                         partition,
                         concurrently: true,
                         ..
                     } => {
-                        out.push((partition.clone(), ShareUpdateExclusive));
+                        out.push((partition.clone(), AccessExclusive));
                         ShareUpdateExclusive
                     }
-                    // Measured on 15 and 18: the partition is locked ACCESS EXCLUSIVE too.
+                    // Measured with the tracer: the partition is locked SHARE UPDATE EXCLUSIVE
+                    // on 10 to 13, ACCESS EXCLUSIVE from 14 on.
                     AlterOp::DetachPartition { partition, .. } => {
-                        out.push((partition.clone(), AccessExclusive));
+                        let on_partition = if ctx.version.at_least(14, 0) {
+                            AccessExclusive
+                        } else {
+                            ShareUpdateExclusive
+                        };
+                        out.push((partition.clone(), on_partition));
                         AccessExclusive
                     }
                     AlterOp::AddConstraint(c) => match &c.kind {

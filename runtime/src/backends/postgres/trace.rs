@@ -147,13 +147,13 @@ impl PgTracer {
         &self,
         before: &Relations,
         after: &Relations,
-        locks: &[(i64, String)],
+        locks: &[(i64, String, bool)],
         scanned: &BTreeSet<i64>,
         invalid: &[i64],
     ) -> Observation {
         let name_of = |oid: &i64| after.get(oid).or_else(|| before.get(oid));
         let mut observation = Observation::default();
-        for (oid, mode) in locks {
+        for (oid, mode, exact) in locks {
             let (Some(rel), Some(mode)) = (name_of(oid), LockMode::from_pg_locks(mode)) else {
                 continue;
             };
@@ -164,6 +164,7 @@ impl PgTracer {
                 rank: mode as u8,
                 blocks: mode.class(),
                 app: self.app.contains(oid),
+                exact: *exact,
             };
             if !observation.locks.contains(&lock) {
                 observation.locks.push(lock);
@@ -229,11 +230,14 @@ impl PgTracer {
                 ..Default::default()
             });
         }
-        let locks = pairs(
+        let locks: Vec<(i64, String, bool)> = pairs(
             conn,
             "SELECT relation::int8, mode FROM pg_locks \
              WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted",
-        )?;
+        )?
+        .into_iter()
+        .map(|(oid, mode)| (oid, mode, true))
+        .collect();
         let after = relations(conn)?;
         let scanned = grown(&scans_before, &pending_scans(conn)?);
         let invalid = Self::invalid_indexes(conn)?;
@@ -319,7 +323,8 @@ impl PgTracer {
             let result = tracee.execute(&sql);
             (tracee, result, Instant::now())
         });
-        let mut seen: Vec<(i64, String)> = Vec::new();
+        // (relation, mode, seen queued behind the probe rather than sampled)
+        let mut seen: Vec<(i64, String, bool)> = Vec::new();
         let mut released = started;
         let watch = format!(
             "SELECT relation::int8, mode FROM pg_locks WHERE pid = {pid} AND locktype = 'relation'"
@@ -332,13 +337,19 @@ impl PgTracer {
         );
         loop {
             let finished = running.is_finished();
-            for pair in pairs(&mut self.observer, &watch)? {
-                if !seen.contains(&pair) {
-                    seen.push(pair);
+            for (oid, mode) in pairs(&mut self.observer, &watch)? {
+                if !seen.iter().any(|(o, m, _)| *o == oid && *m == mode) {
+                    seen.push((oid, mode, false));
                 }
             }
             if probing {
-                let queued = !pairs(&mut self.observer, &waiting)?.is_empty();
+                let queued = pairs(&mut self.observer, &waiting)?;
+                for (oid, mode) in &queued {
+                    for s in seen.iter_mut().filter(|(o, m, _)| o == oid && m == mode) {
+                        s.2 = true;
+                    }
+                }
+                let queued = !queued.is_empty();
                 if queued || finished || started.elapsed() > PROBE_WAIT {
                     self.observer.execute("COMMIT")?;
                     probing = false;
