@@ -61,6 +61,79 @@ impl DemoOptions {
     }
 }
 
+/// One server's part of the demo: its SQL for the demo database and the data, and the app
+/// workload and the lock monitor in its terms. [`run_demo`] does the rest on either server.
+pub(crate) trait DemoServer {
+    type Conn: diesel::Connection;
+    /// What generates the data, for the error when loading fails.
+    const LOADS_WITH: &'static str;
+    /// Drops a leftover database of this name (an earlier demo killed), then creates it.
+    fn create(db: &str) -> Vec<String>;
+    /// Drops the database at the end.
+    fn drop(db: &str) -> String;
+    /// `rows` users and a quarter as many orders, then fresh planner statistics.
+    fn load(rows: u64) -> Vec<String>;
+    /// The migrations' phases and the app's deploys between them.
+    const STEPS: fn() -> Vec<Step>;
+    /// One app client: transactions until the demo stops.
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String>;
+    /// Samples how long app statements wait for a lock.
+    const LOCK_MONITOR: fn(String, Arc<App>);
+}
+
+/// The demo on a database of its own on the server of `admin_url` (named under `base`):
+/// created, loaded, driven through the steps while the app runs, dropped at the end.
+pub(crate) fn run_demo<S: DemoServer>(
+    options: &DemoOptions,
+    admin_url: &str,
+    base: &str,
+    started: Instant,
+    say: &mut dyn FnMut(&str),
+) -> Result<Vec<PhaseStats>, String> {
+    use diesel::connection::{Connection, SimpleConnection};
+    let db_name = format!("concertina_demo_{}", std::process::id());
+    let mut admin = S::Conn::establish(admin_url)
+        .map_err(|e| crate::error::RuntimeError::connect(admin_url, e).to_string())?;
+    for sql in S::create(&db_name) {
+        admin
+            .batch_execute(&sql)
+            .map_err(|e| format!("creating the demo database: {e}"))?;
+    }
+    struct DropDb<C: Connection>(C, String);
+    impl<C: Connection> Drop for DropDb<C> {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&self.1);
+        }
+    }
+    let _drop_db = DropDb(admin, S::drop(&db_name));
+    let url = format!("{base}/{db_name}");
+
+    let mut m = options.migrator_with_tables(&url)?;
+    say(&format!(
+        "loading {} users and {} orders",
+        options.rows,
+        options.rows / 4
+    ));
+    let load = Instant::now();
+    let mut conn = S::Conn::establish(&url).map_err(|e| e.to_string())?;
+    for sql in S::load(options.rows.max(1)) {
+        conn.batch_execute(&sql)
+            .map_err(|e| format!("loading the demo data ({}): {e}", S::LOADS_WITH))?;
+    }
+    drop(conn);
+    say(&format!("loaded in {:.1?}", load.elapsed()));
+    drive(
+        &mut m,
+        &url,
+        options,
+        (S::STEPS)(),
+        S::WORKER,
+        S::LOCK_MONITOR,
+        started,
+        say,
+    )
+}
+
 /// What the application saw during one phase.
 #[derive(Debug, Clone, Default)]
 pub struct PhaseStats {

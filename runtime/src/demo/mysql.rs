@@ -13,7 +13,7 @@ use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{drive, App, DemoOptions, PhaseStats, Rng, Step};
+use super::{App, DemoOptions, DemoServer, PhaseStats, Rng, Step};
 use crate::mysql::quote_ident;
 
 fn steps() -> Vec<Step> {
@@ -163,54 +163,38 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
         Some(slash) => &server_url[..after_scheme + slash],
         None => server_url,
     };
-    let db_name = format!("concertina_demo_{}", std::process::id());
-    let mut admin = MysqlConnection::establish(&format!("{base}/"))
-        .map_err(|e| crate::error::RuntimeError::connect(server_url, e).to_string())?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4",
-            db = quote_ident(&db_name)
-        ))
-        .map_err(|e| format!("creating the demo database: {e}"))?;
-    struct DropDb(MysqlConnection, String);
-    impl Drop for DropDb {
-        fn drop(&mut self) {
-            let _ = self.0.batch_execute(&format!(
-                "SET SESSION lock_wait_timeout = 30; DROP DATABASE IF EXISTS {}",
-                quote_ident(&self.1)
-            ));
-        }
-    }
-    let _drop_db = DropDb(admin, db_name.clone());
-    let url = format!("{base}/{db_name}");
+    super::run_demo::<MariaDbDemo>(options, &format!("{base}/"), base, started, say)
+}
 
-    let mut m = options.migrator_with_tables(&url)?;
-    say(&format!(
-        "loading {} users and {} orders",
-        options.rows,
-        options.rows / 4
-    ));
-    let load = Instant::now();
-    let rows = options.rows.max(1);
-    let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
-    for sql in [
-        format!("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('user', seq, '@example.com') FROM seq_1_to_{rows}"),
-        format!("INSERT INTO orders (user_id, total) SELECT 1 + (seq * 7919) % {rows}, (seq % 1000) / 10.0 FROM seq_1_to_{}", (rows / 4).max(1)),
-        "ANALYZE TABLE users, orders".to_string(),
-    ] {
-        conn.batch_execute(&sql)
-            .map_err(|e| format!("loading the demo data (MariaDB's sequence engine): {e}"))?;
+/// The demo's SQL and app in MariaDB's terms.
+struct MariaDbDemo;
+
+impl DemoServer for MariaDbDemo {
+    type Conn = MysqlConnection;
+    const LOADS_WITH: &'static str = "MariaDB's sequence engine";
+    const STEPS: fn() -> Vec<Step> = steps;
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String> = worker;
+    const LOCK_MONITOR: fn(String, Arc<App>) = lock_monitor;
+
+    fn create(db: &str) -> Vec<String> {
+        vec![format!(
+            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4",
+            db = quote_ident(db)
+        )]
     }
-    drop(conn);
-    say(&format!("loaded in {:.1?}", load.elapsed()));
-    drive(
-        &mut m,
-        &url,
-        options,
-        steps(),
-        worker,
-        lock_monitor,
-        started,
-        say,
-    )
+
+    fn drop(db: &str) -> String {
+        format!(
+            "SET SESSION lock_wait_timeout = 30; DROP DATABASE IF EXISTS {}",
+            quote_ident(db)
+        )
+    }
+
+    fn load(rows: u64) -> Vec<String> {
+        vec![
+            format!("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('user', seq, '@example.com') FROM seq_1_to_{rows}"),
+            format!("INSERT INTO orders (user_id, total) SELECT 1 + (seq * 7919) % {rows}, (seq % 1000) / 10.0 FROM seq_1_to_{}", (rows / 4).max(1)),
+            "ANALYZE TABLE users, orders".to_string(),
+        ]
+    }
 }

@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{drive, server, App, DemoOptions, PhaseStats, Rng, Step};
+use super::{server, App, DemoOptions, DemoServer, PhaseStats, Rng, Step};
 use crate::postgres::quote_ident;
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
@@ -150,63 +150,36 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
             (url, base)
         }
     };
-    let db_name = format!("concertina_demo_{}", std::process::id());
-    let mut admin = PgConnection::establish(&admin_url)
-        .map_err(|e| crate::error::RuntimeError::connect(&admin_url, e).to_string())?;
-    for sql in [
-        format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&db_name)
-        ),
-        format!("CREATE DATABASE {}", quote_ident(&db_name)),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .map_err(|e| format!("creating the demo database: {e}"))?;
-    }
-    struct DropDb(PgConnection, String);
-    impl Drop for DropDb {
-        fn drop(&mut self) {
-            let _ = self.0.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.1)
-            ));
-        }
-    }
-    let _drop_db = DropDb(admin, db_name.clone());
-    let url = format!("{base}/{db_name}");
+    super::run_demo::<PostgresDemo>(options, &admin_url, &base, started, say)
+}
 
-    let mut m = options.migrator_with_tables(&url)?;
-    say(&format!(
-        "loading {} users and {} orders",
-        options.rows,
-        options.rows / 4
-    ));
-    let load = Instant::now();
-    let rows = options.rows.max(1);
-    for sql in [
-        format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
-        format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
-        "VACUUM ANALYZE users".to_string(),
-        "VACUUM ANALYZE orders".to_string(),
-    ] {
-        m.db
-            .as_postgres()
-            .ok_or("the demo loads its data with PostgreSQL SQL")?
-            .connection()
-            .batch_execute(&sql)
-            .map_err(|e| format!("loading the demo data: {e}"))?;
-    }
-    say(&format!("loaded in {:.1?}", load.elapsed()));
+/// The demo's SQL and app in PostgreSQL's terms.
+struct PostgresDemo;
 
-    drive(
-        &mut m,
-        &url,
-        options,
-        steps(),
-        worker,
-        lock_monitor,
-        started,
-        say,
-    )
+impl DemoServer for PostgresDemo {
+    type Conn = PgConnection;
+    const LOADS_WITH: &'static str = "PostgreSQL's generate_series";
+    const STEPS: fn() -> Vec<Step> = steps;
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String> = worker;
+    const LOCK_MONITOR: fn(String, Arc<App>) = lock_monitor;
+
+    fn create(db: &str) -> Vec<String> {
+        vec![
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(db)),
+            format!("CREATE DATABASE {}", quote_ident(db)),
+        ]
+    }
+
+    fn drop(db: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(db))
+    }
+
+    fn load(rows: u64) -> Vec<String> {
+        vec![
+            format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
+            format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
+            "VACUUM ANALYZE users".to_string(),
+            "VACUUM ANALYZE orders".to_string(),
+        ]
+    }
 }
