@@ -162,7 +162,6 @@ pub(crate) struct Bucket {
 pub(crate) struct App {
     pub(crate) dual_write: AtomicBool,
     pub(crate) new_app: AtomicBool,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) writes_phone: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) phase: AtomicUsize,
@@ -182,6 +181,64 @@ impl App {
                 bucket.failed += 1;
                 bucket.first_error.get_or_insert(e);
             }
+        }
+    }
+}
+
+/// What an app transaction does: read a user, rename one, or sign one up with an order.
+pub(crate) enum TxnKind {
+    Read,
+    Rename,
+    Signup,
+}
+
+/// One app transaction, as the app version deployed at the time writes it.
+pub(crate) struct Txn {
+    pub(crate) kind: TxnKind,
+    /// The user it reads or renames.
+    pub(crate) id: i64,
+    /// This client's transaction count and seed: new values and new users' names.
+    pub(crate) n: u64,
+    pub(crate) seed: u64,
+    /// The transition app: writes `name` and `full_name`.
+    pub(crate) dual: bool,
+    /// The new app: `full_name` only.
+    pub(crate) new: bool,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) phone: bool,
+}
+
+impl App {
+    /// One client's workload until the demo stops: 60 % reads, 30 % renames, 10 % sign-ups,
+    /// each timed and recorded; `run` speaks the server's SQL.
+    pub(crate) fn clients_loop(
+        &self,
+        seed: u64,
+        mut run: impl FnMut(&Txn) -> Result<(), diesel::result::Error>,
+    ) {
+        let mut rng = Rng(seed | 1);
+        let mut n: u64 = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            n += 1;
+            let max_id = self.max_id.load(Ordering::SeqCst).max(1);
+            let id = (rng.next() % max_id + 1) as i64;
+            let kind = match rng.next() % 10 {
+                0..=5 => TxnKind::Read,
+                6..=8 => TxnKind::Rename,
+                _ => TxnKind::Signup,
+            };
+            let txn = Txn {
+                kind,
+                id,
+                n,
+                seed,
+                dual: self.dual_write.load(Ordering::SeqCst),
+                new: self.new_app.load(Ordering::SeqCst),
+                phone: self.writes_phone.load(Ordering::SeqCst),
+            };
+            let started = Instant::now();
+            let result = run(&txn);
+            self.record(started.elapsed(), result.err().map(|e| e.to_string()));
         }
     }
 }

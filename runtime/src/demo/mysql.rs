@@ -13,7 +13,7 @@ use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{App, DemoOptions, DemoServer, PhaseStats, Rng, Step};
+use super::{App, DemoOptions, DemoServer, PhaseStats, Step, TxnKind};
 use crate::mysql::quote_ident;
 
 fn steps() -> Vec<Step> {
@@ -36,27 +36,19 @@ fn steps() -> Vec<Step> {
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
     let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
-    let mut rng = Rng(seed | 1);
-    let mut n: u64 = 0;
-    while !app.stop.load(Ordering::SeqCst) {
-        n += 1;
-        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
-        let id = (rng.next() % max_id + 1) as i64;
-        let dual = app.dual_write.load(Ordering::SeqCst);
-        let new = app.new_app.load(Ordering::SeqCst);
-        let roll = rng.next() % 10;
-        let started = Instant::now();
-        let result: Result<(), diesel::result::Error> = if roll < 6 {
-            let col = if new { "full_name" } else { "name" };
+    app.clients_loop(seed, |t| match t.kind {
+        TxnKind::Read => {
+            let col = if t.new { "full_name" } else { "name" };
             diesel::sql_query(format!(
                 "SELECT id, {col} AS n, email FROM users WHERE id = ?"
             ))
-            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(t.id)
             .execute(&mut conn)
             .map(|_| ())
-        } else if roll < 9 {
-            let value = format!("renamed {n}");
-            let q = match (new, dual) {
+        }
+        TxnKind::Rename => {
+            let value = format!("renamed {}", t.n);
+            let q = match (t.new, t.dual) {
                 (true, _) => diesel::sql_query("UPDATE users SET full_name = ? WHERE id = ?")
                     .into_boxed()
                     .bind::<Text, _>(value),
@@ -70,12 +62,13 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     .into_boxed()
                     .bind::<Text, _>(value),
             };
-            q.bind::<BigInt, _>(id).execute(&mut conn).map(|_| ())
-        } else {
-            let name = format!("new user {seed}-{n}");
-            let email = format!("demo-{seed}-{n}@example.com");
+            q.bind::<BigInt, _>(t.id).execute(&mut conn).map(|_| ())
+        }
+        TxnKind::Signup => {
+            let name = format!("new user {}-{}", t.seed, t.n);
+            let email = format!("demo-{}-{}@example.com", t.seed, t.n);
             conn.transaction(|c| {
-                let q = match (new, dual) {
+                let q = match (t.new, t.dual) {
                     (true, _) => {
                         diesel::sql_query("INSERT INTO users (full_name, email) VALUES (?, ?)")
                             .into_boxed()
@@ -98,9 +91,8 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     "INSERT INTO orders (user_id, total) VALUES (LAST_INSERT_ID(), 9.99)",
                 )
             })
-        };
-        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
-    }
+        }
+    });
     Ok(())
 }
 

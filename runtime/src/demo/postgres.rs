@@ -10,50 +10,42 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{server, App, DemoOptions, DemoServer, PhaseStats, Rng, Step};
+use super::{server, App, DemoOptions, DemoServer, PhaseStats, Step, TxnKind};
 use crate::postgres::quote_ident;
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
     let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
     conn.batch_execute("SET application_name = 'concertina-demo-app'")
         .map_err(|e| e.to_string())?;
-    let mut rng = Rng(seed | 1);
-    let mut n: u64 = 0;
-    while !app.stop.load(Ordering::SeqCst) {
-        n += 1;
-        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
-        let id = (rng.next() % max_id + 1) as i64;
-        let dual = app.dual_write.load(Ordering::SeqCst);
-        let new = app.new_app.load(Ordering::SeqCst);
-        let phone = app.writes_phone.load(Ordering::SeqCst);
-        let roll = rng.next() % 10;
-        let started = Instant::now();
-        let result: Result<(), diesel::result::Error> = if roll < 6 {
-            let col = if new { "full_name" } else { "name" };
+    app.clients_loop(seed, |t| match t.kind {
+        TxnKind::Read => {
+            let col = if t.new { "full_name" } else { "name" };
             diesel::sql_query(format!(
                 "SELECT id, {col} AS n, email FROM users WHERE id = $1"
             ))
-            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(t.id)
             .execute(&mut conn)
             .map(|_| ())
-        } else if roll < 9 {
-            let set = match (new, dual) {
+        }
+        TxnKind::Rename => {
+            let set = match (t.new, t.dual) {
                 (true, _) => "full_name = $2",
                 (false, true) => "name = $2, full_name = $2",
                 (false, false) => "name = $2",
             };
             diesel::sql_query(format!("UPDATE users SET {set} WHERE id = $1"))
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(format!("renamed {n}"))
+                .bind::<BigInt, _>(t.id)
+                .bind::<Text, _>(format!("renamed {}", t.n))
                 .execute(&mut conn)
                 .map(|_| ())
-        } else {
-            let (cols, vals) = match (new, dual) {
+        }
+        TxnKind::Signup => {
+            let (cols, vals) = match (t.new, t.dual) {
                 (true, _) => ("full_name, email", "$1, $2"),
                 (false, true) => ("name, full_name, email", "$1, $1, $2"),
                 (false, false) => ("name, email", "$1, $2"),
             };
-            let (cols, vals) = if phone {
+            let (cols, vals) = if t.phone {
                 (format!("{cols}, phone"), format!("{vals}, 'demo'"))
             } else {
                 (cols.to_string(), vals.to_string())
@@ -63,14 +55,13 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     "WITH u AS (INSERT INTO users ({cols}) VALUES ({vals}) RETURNING id)
                      INSERT INTO orders (user_id, total) SELECT id, 9.99 FROM u"
                 ))
-                .bind::<Text, _>(format!("new user {seed}-{n}"))
-                .bind::<Text, _>(format!("demo-{seed}-{n}@example.com"))
+                .bind::<Text, _>(format!("new user {}-{}", t.seed, t.n))
+                .bind::<Text, _>(format!("demo-{}-{}@example.com", t.seed, t.n))
                 .execute(c)
                 .map(|_| ())
             })
-        };
-        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
-    }
+        }
+    });
     Ok(())
 }
 
