@@ -5,20 +5,12 @@
 
 mod both;
 
-use both::{Dir, Server, ALL};
+use both::{apply, migrator, Dir, Server, ALL};
 use concertina_codegen::Phase;
-use concertina_runtime::migrator::{MigrateError, Migrator};
+use concertina_runtime::migrator::Migrator;
 
 /// Batches of 500: composite keys end a batch in the middle of a value of the first column.
 const CONFIG: &str = "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 500\nbatch_pause = \"0ms\"\n";
-
-fn migrator(dir: &Dir, db: &Server) -> Migrator {
-    both::migrator(dir, db)
-}
-
-fn apply(m: &mut Migrator, phases: &[Phase]) -> Result<usize, MigrateError> {
-    both::apply(m, phases, None)
-}
 
 #[test]
 fn a_statement_that_committed_without_its_record_is_not_run_twice() {
@@ -33,10 +25,10 @@ fn a_statement_that_committed_without_its_record_is_not_run_twice() {
     );
     let mut m = migrator(&dir, &db);
     // 0001 and 0002.
-    assert_eq!(apply(&mut m, &[Phase::Expand]).expect("expand"), 2);
+    assert_eq!(apply(&mut m, &[Phase::Expand], None).expect("expand"), 2);
     db.exec("ALTER TABLE users DROP COLUMN b");
     db.exec("UPDATE concertina_migrations SET status = 'running', statements_done = 0, backfill_cursor = '{\"ddl_started\": 0}' WHERE version = '0002'");
-    assert_eq!(apply(&mut m, &[Phase::Expand]).expect("rerun"), 1);
+    assert_eq!(apply(&mut m, &[Phase::Expand], None).expect("rerun"), 1);
     assert_eq!(
         db.scalar("SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('a', 'b')"),
         2
@@ -106,7 +98,7 @@ fn plan_shows_the_algorithm_and_row_estimates() {
     let dir = Dir::with_config("plan", CONFIG);
     db.users(&dir, 100);
     let mut m = migrator(&dir, &db);
-    both::apply(&mut m, &[Phase::Expand], Some("0001")).expect("users");
+    apply(&mut m, &[Phase::Expand], Some("0001")).expect("users");
     drop(m);
     dir.write(
         "0002_phone/expand.sql",
@@ -152,7 +144,7 @@ fn the_example_mysql_migrations_apply_and_match_the_model() {
     )
     .expect("first migrations");
     db.exec("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('u', seq, '@x') FROM seq_1_to_1500");
-    assert!(apply(&mut m, &ALL).expect("the rest") >= 4);
+    assert!(apply(&mut m, &ALL, None).expect("the rest") >= 4);
     assert_eq!(
         db.scalar("SELECT COUNT(*) AS n FROM users WHERE full_name = CONCAT('user ', id)"),
         1500
@@ -171,7 +163,7 @@ fn verify_reports_an_index_dropped_behind_the_migrators_back() {
         "CREATE INDEX users_name_idx ON users (name);\n",
     );
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("expand");
+    apply(&mut m, &[Phase::Expand], None).expect("expand");
     let v = m.verify().expect("verify");
     assert!(v.is_ok(), "{}", v.diff);
     db.exec("DROP INDEX users_name_idx ON users");
@@ -198,7 +190,7 @@ fn verify_names_nulls_a_pending_contract_would_refuse() {
         "ALTER TABLE users MODIFY full_name varchar(100) NOT NULL;\n",
     );
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("expand");
+    apply(&mut m, &[Phase::Expand], None).expect("expand");
     let v = m.verify().expect("verify");
     assert_eq!(v.nulls.len(), 1, "{:?}", v.nulls);
     assert!(
@@ -206,9 +198,9 @@ fn verify_names_nulls_a_pending_contract_would_refuse() {
         "{:?}",
         v.nulls
     );
-    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    apply(&mut m, &[Phase::Backfill], None).expect("backfill");
     assert!(m.verify().expect("verify").is_ok());
-    apply(&mut m, &[Phase::Contract]).expect("contract");
+    apply(&mut m, &[Phase::Contract], None).expect("contract");
     assert!(m.verify().expect("verify").is_ok());
 }
 
@@ -226,11 +218,11 @@ fn composite_and_unique_not_null_keys_are_walked_once() {
         "UPDATE pairs SET tag = 'x', n = n + 1 WHERE tag IS NULL;\nUPDATE codes SET tag = 'y', n = n + 1 WHERE tag IS NULL;\n",
     );
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("tables");
+    apply(&mut m, &[Phase::Expand], None).expect("tables");
     // 40 values of a, 30 of b each: batches of 500 end in the middle of an `a`.
     db.exec("INSERT INTO pairs (a, b) SELECT s1.seq, CONCAT('k', s2.seq) FROM seq_1_to_40 s1, seq_1_to_30 s2");
     db.exec("INSERT INTO codes (code) SELECT CONCAT('c', seq) FROM seq_1_to_1300");
-    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    apply(&mut m, &[Phase::Backfill], None).expect("backfill");
     assert_eq!(
         db.scalar("SELECT COUNT(*) AS n FROM pairs WHERE n = 1 AND tag = 'x'"),
         1200

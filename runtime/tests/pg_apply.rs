@@ -7,7 +7,7 @@ mod both;
 
 use std::time::Duration;
 
-use both::{Dir, Server};
+use both::{apply, migrator, Dir, Server};
 use concertina_codegen::Phase;
 use concertina_runtime::migrator::{MigrateError, Migrator};
 use diesel::connection::SimpleConnection;
@@ -16,21 +16,13 @@ use diesel::prelude::*;
 /// A short lock_timeout: these tests wait on locks on purpose.
 const CONFIG: &str = "dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"100ms\"\nlock_retries = 2\nbatch_size = 500\nbatch_pause = \"0ms\"\n";
 
-fn migrator(dir: &Dir, db: &Server) -> Migrator {
-    both::migrator(dir, db)
-}
-
-fn apply(m: &mut Migrator, phases: &[Phase]) -> Result<usize, MigrateError> {
-    both::apply(m, phases, None)
-}
-
 #[test]
 fn a_held_lock_is_retried_then_the_blocker_is_named() {
     let db = Server::pg("blocker");
     let dir = Dir::with_config("blocker", CONFIG);
     db.users(&dir, 10);
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("base");
+    apply(&mut m, &[Phase::Expand], None).expect("base");
     dir.write(
         "0002_col/expand.sql",
         "ALTER TABLE users ADD COLUMN nickname text;\n",
@@ -51,7 +43,7 @@ fn a_held_lock_is_retried_then_the_blocker_is_named() {
         .get_result::<Pid>(&mut app)
         .expect("pid")
         .pid;
-    let err = apply(&mut m, &[Phase::Expand])
+    let err = apply(&mut m, &[Phase::Expand], None)
         .expect_err("the app holds a conflicting lock")
         .to_string();
     assert!(err.contains("gave up after 3 attempts"), "{err}");
@@ -61,7 +53,7 @@ fn a_held_lock_is_retried_then_the_blocker_is_named() {
     );
     app.batch_execute("COMMIT").expect("commit");
     assert_eq!(
-        apply(&mut m, &[Phase::Expand]).expect("after the app commits"),
+        apply(&mut m, &[Phase::Expand], None).expect("after the app commits"),
         1
     );
 }
@@ -72,7 +64,7 @@ fn an_invalid_index_left_by_an_interrupted_build_is_dropped_and_rebuilt() {
     let dir = Dir::with_config("invalid", CONFIG);
     db.users(&dir, 100);
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("base");
+    apply(&mut m, &[Phase::Expand], None).expect("base");
     // An earlier build that failed half way: the index exists and is INVALID.
     db.exec("UPDATE users SET phone = 'dup' WHERE id <= 2");
     let _ = db
@@ -89,7 +81,7 @@ fn an_invalid_index_left_by_an_interrupted_build_is_dropped_and_rebuilt() {
     );
     drop(m);
     let mut m = migrator(&dir, &db);
-    assert_eq!(apply(&mut m, &[Phase::Expand]).expect("rebuilt"), 1);
+    assert_eq!(apply(&mut m, &[Phase::Expand], None).expect("rebuilt"), 1);
     assert_eq!(
         db.scalar("SELECT count(*) AS n FROM pg_index WHERE NOT indisvalid"),
         0
@@ -106,7 +98,7 @@ fn duplicate_keys_fail_the_unique_index_with_the_key_and_leave_nothing_invalid()
     let dir = Dir::with_config("dupkey", CONFIG);
     db.users(&dir, 100);
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("base");
+    apply(&mut m, &[Phase::Expand], None).expect("base");
     db.exec("UPDATE users SET phone = 'same@x' WHERE id IN (7, 8)");
     dir.write(
         "0002_phone/expand.sql",
@@ -114,7 +106,7 @@ fn duplicate_keys_fail_the_unique_index_with_the_key_and_leave_nothing_invalid()
     );
     drop(m);
     let mut m = migrator(&dir, &db);
-    let err = apply(&mut m, &[Phase::Expand])
+    let err = apply(&mut m, &[Phase::Expand], None)
         .expect_err("duplicates")
         .to_string();
     assert!(err.contains("same@x"), "names the offending key: {err}");
@@ -141,7 +133,7 @@ fn rows_locked_by_the_app_are_skipped_then_revisited() {
         "UPDATE users SET full_name = name WHERE full_name IS NULL;\n",
     );
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("expand");
+    apply(&mut m, &[Phase::Expand], None).expect("expand");
     let mut app = db.pg_conn();
     app.batch_execute("BEGIN; SELECT * FROM users WHERE id = 1234 FOR UPDATE;")
         .expect("app lock");
@@ -150,7 +142,7 @@ fn rows_locked_by_the_app_are_skipped_then_revisited() {
         std::thread::sleep(Duration::from_millis(800));
         app.batch_execute("COMMIT").expect("commit");
     });
-    apply(&mut m, &[Phase::Backfill]).expect("backfill");
+    apply(&mut m, &[Phase::Backfill], None).expect("backfill");
     releaser.join().expect("releaser");
     assert_eq!(
         db.scalar("SELECT count(*) AS n FROM users WHERE full_name IS NULL"),
@@ -169,7 +161,7 @@ fn a_waiting_alter_queues_app_queries_no_longer_than_lock_timeout() {
     let dir = Dir::with_config("queue", &config);
     db.users(&dir, 100);
     let mut m = migrator(&dir, &db);
-    apply(&mut m, &[Phase::Expand]).expect("base");
+    apply(&mut m, &[Phase::Expand], None).expect("base");
     dir.write(
         "0002_col/expand.sql",
         "ALTER TABLE users ADD COLUMN nickname text;\n",

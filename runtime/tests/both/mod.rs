@@ -5,6 +5,7 @@
 
 use concertina_codegen::Phase;
 use concertina_runtime::migrator::{MigrateError, Migrator};
+use concertina_runtime::state::PhaseRecord;
 use concertina_runtime::testdb::TestDb as PgDb;
 use concertina_runtime::testdb_mysql::MySqlTestDb as MyDb;
 use diesel::connection::SimpleConnection;
@@ -171,6 +172,29 @@ pub fn migrator(dir: &Dir, server: &Server) -> Migrator {
     let mut m = Migrator::open(&dir.0, server.url()).unwrap_or_else(|e| panic!("open: {e}"));
     m.lock(None, |_| {}).expect("lock");
     m
+}
+
+/// The backfill phase's state row.
+pub fn backfill_record(m: &mut Migrator) -> PhaseRecord {
+    m.state()
+        .expect("state")
+        .into_iter()
+        .find(|r| r.phase == Phase::Backfill)
+        .expect("backfill row")
+}
+
+/// Every one of `rows` users written exactly once (`n = n + 1` backfills show a second write
+/// as `n = 2`) and counted once in the state row.
+pub fn assert_each_row_written_once(server: &Server, m: &mut Migrator, rows: i64) {
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        rows
+    );
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"),
+        0
+    );
+    assert_eq!(backfill_record(m).rows_done, rows);
 }
 
 pub fn apply(m: &mut Migrator, phases: &[Phase], to: Option<&str>) -> Result<usize, MigrateError> {
