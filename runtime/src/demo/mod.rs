@@ -269,6 +269,26 @@ pub(crate) enum Step {
     Deploy(&'static str, fn(&App)),
 }
 
+/// What both example directories (migrations/, migrations-mysql/) do first: a status column
+/// (0002), its index (0003), and the rename of `name` to `full_name` (0004) with the app's
+/// two deploys around its backfill.
+pub(crate) fn rename_steps() -> Vec<Step> {
+    use Phase::*;
+    vec![
+        Step::Apply("0002", Expand),
+        Step::Apply("0003", Expand),
+        Step::Apply("0004", Expand),
+        Step::Deploy("transition app: dual-writes name and full_name", |a| {
+            a.dual_write.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Backfill),
+        Step::Deploy("new app: reads and writes full_name only", |a| {
+            a.new_app.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Contract),
+    ]
+}
+
 /// The app workload, the deploys and the phases, with per-phase statistics: shared by the
 /// PostgreSQL and the MySQL demo (`worker` and `monitor` speak the server's SQL).
 #[allow(clippy::too_many_arguments)]

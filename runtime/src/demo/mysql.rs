@@ -16,22 +16,11 @@ use diesel::sql_types::{BigInt, Double, Text};
 use super::{App, DemoOptions, DemoServer, PhaseStats, Step, TxnKind};
 use crate::mysql::quote_ident;
 
+/// migrations-mysql/: the shared story, then the orders index (0005).
 fn steps() -> Vec<Step> {
-    use Phase::*;
-    vec![
-        Step::Apply("0002", Expand),
-        Step::Apply("0003", Expand),
-        Step::Apply("0004", Expand),
-        Step::Deploy("transition app: dual-writes name and full_name", |a| {
-            a.dual_write.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Backfill),
-        Step::Deploy("new app: reads and writes full_name only", |a| {
-            a.new_app.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Contract),
-        Step::Apply("0005", Expand),
-    ]
+    let mut steps = super::rename_steps();
+    steps.push(Step::Apply("0005", Phase::Expand));
+    steps
 }
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {

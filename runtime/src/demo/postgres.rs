@@ -93,20 +93,12 @@ fn lock_monitor(url: String, app: Arc<App>) {
     }
 }
 
+/// migrations/: the shared story, then the orders foreign key (0005), a required phone
+/// (0006) and the orders' status backfill (0007).
 fn steps() -> Vec<Step> {
     use Phase::*;
-    vec![
-        Step::Apply("0002", Expand),
-        Step::Apply("0003", Expand),
-        Step::Apply("0004", Expand),
-        Step::Deploy("transition app: dual-writes name and full_name", |a| {
-            a.dual_write.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Backfill),
-        Step::Deploy("new app: reads and writes full_name only", |a| {
-            a.new_app.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Contract),
+    let mut steps = super::rename_steps();
+    steps.extend([
         Step::Apply("0005", Expand),
         Step::Apply("0005", Contract),
         Step::Apply("0006", Expand),
@@ -117,7 +109,8 @@ fn steps() -> Vec<Step> {
         Step::Apply("0006", Contract),
         Step::Apply("0007", Expand),
         Step::Apply("0007", Backfill),
-    ]
+    ]);
+    steps
 }
 
 /// Runs the demo; `say` prints progress. Returns the per-phase statistics.
