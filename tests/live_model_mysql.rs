@@ -26,10 +26,11 @@ use std::path::Path;
 
 mod live;
 
-use concertina_codegen::change::ConstraintKind;
+use live::load;
+
 use concertina_codegen::model::Schema;
 use concertina_runtime::testdb_mysql::MySqlTestDb;
-use diesel::mysql::{Mysql, MysqlConnection};
+use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -191,22 +192,11 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
             });
         }
         for c in &table.constraints {
-            let (kind, columns, references) = match &c.kind {
-                ConstraintKind::PrimaryKey { columns, .. } => {
-                    ("primary key", columns.join(", "), None)
-                }
-                ConstraintKind::Unique { columns, .. } => ("unique", columns.join(", "), None),
-                ConstraintKind::ForeignKey {
-                    columns,
-                    ref_table,
-                    ref_columns,
-                } => (
-                    "foreign key",
-                    columns.join(", "),
-                    Some(format!("{}({})", ref_table.name, ref_columns.join(", "))),
-                ),
-                // CHECK names differ between MySQL and MariaDB; not compared.
-                _ => continue,
+            // CHECK names differ between MySQL and MariaDB; not compared.
+            let Some((kind, columns, references)) =
+                live::key_constraint(&c.kind, |t| t.name.clone())
+            else {
+                continue;
             };
             out.insert(Fact::Constraint {
                 table: t.clone(),
@@ -280,16 +270,6 @@ struct ConstraintRow {
     ref_table: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     ref_cols: Option<String>,
-}
-
-fn load<T: QueryableByName<Mysql> + 'static>(
-    conn: &mut MysqlConnection,
-    what: &str,
-    sql: &str,
-) -> Vec<T> {
-    diesel::sql_query(sql)
-        .load(conn)
-        .unwrap_or_else(|e| panic!("reading information_schema ({what}): {e}\n{sql}"))
 }
 
 /// The facts the live database holds.

@@ -23,6 +23,8 @@ use std::path::Path;
 
 mod live;
 
+use live::load;
+
 use concertina_codegen::change::ConstraintKind;
 use concertina_codegen::model::Schema;
 use concertina_codegen::Project;
@@ -195,29 +197,15 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
         }
         for c in &table.constraints {
             let (kind, columns, references) = match &c.kind {
-                ConstraintKind::PrimaryKey { columns, .. } => {
-                    ("primary key", columns.join(", "), None)
-                }
-                ConstraintKind::Unique { columns, .. } => ("unique", columns.join(", "), None),
-                ConstraintKind::ForeignKey {
-                    columns,
-                    ref_table,
-                    ref_columns,
-                } => (
-                    "foreign key",
-                    columns.join(", "),
-                    Some(format!(
-                        "{}({})",
-                        label(&ref_table.schema, &ref_table.name),
-                        ref_columns.join(", ")
-                    )),
-                ),
                 ConstraintKind::Check { expr, .. } => {
                     ("check", sorted_joined(expr.columns.clone()), None)
                 }
                 ConstraintKind::Exclude => ("exclusion", String::new(), None),
                 // PostgreSQL before 18 keeps NOT NULL in pg_attribute only.
                 ConstraintKind::NotNull { .. } => continue,
+                // The rest are keys.
+                key => live::key_constraint(key, |t| label(&t.schema, &t.name))
+                    .expect("a key constraint"),
             };
             out.insert(Fact::Constraint {
                 table: t.clone(),
@@ -355,16 +343,6 @@ struct ViewRow {
     name: String,
     #[diesel(sql_type = Bool)]
     materialized: bool,
-}
-
-fn load<T: QueryableByName<diesel::pg::Pg> + 'static>(
-    conn: &mut PgConnection,
-    what: &str,
-    sql: &str,
-) -> Vec<T> {
-    diesel::sql_query(sql)
-        .load(conn)
-        .unwrap_or_else(|e| panic!("reading the catalog ({what}): {e}\n{sql}"))
 }
 
 /// The facts the live database holds.

@@ -6,10 +6,24 @@ use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::path::Path;
 
+use concertina_codegen::change::{ConstraintKind, QualName};
 use concertina_codegen::check::CheckedPhase;
 use concertina_codegen::model::Schema;
 use concertina_codegen::{Phase, Project};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Connection, SimpleConnection};
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::LoadQuery;
+use diesel::RunQueryDsl;
+
+/// The rows of a catalog query; a failed one fails the test with the query.
+pub fn load<C: Connection, T>(conn: &mut C, what: &str, sql: &str) -> Vec<T>
+where
+    for<'a> SqlQuery: LoadQuery<'a, C, T>,
+{
+    diesel::sql_query(sql)
+        .load(conn)
+        .unwrap_or_else(|e| panic!("reading the catalog ({what}): {e}\n{sql}"))
+}
 
 /// The facts only one side holds, one per line: `-` model only, `+` database only.
 pub fn diff<F: Ord + Display>(live: &BTreeSet<F>, model: &BTreeSet<F>, server: &str) -> String {
@@ -21,6 +35,31 @@ pub fn diff<F: Ord + Display>(live: &BTreeSet<F>, model: &BTreeSet<F>, server: &
         out.push_str(&format!("    + {fact}   ({server} only)\n"));
     }
     out
+}
+
+/// A key constraint (primary key, unique, foreign key) as both catalogs describe it: its kind,
+/// its columns, and for a foreign key the table (spelled by `ref_table`) and columns it
+/// references. `None` for any other kind: each server compares those its own way.
+pub fn key_constraint(
+    kind: &ConstraintKind,
+    ref_table: impl Fn(&QualName) -> String,
+) -> Option<(&'static str, String, Option<String>)> {
+    match kind {
+        ConstraintKind::PrimaryKey { columns, .. } => {
+            Some(("primary key", columns.join(", "), None))
+        }
+        ConstraintKind::Unique { columns, .. } => Some(("unique", columns.join(", "), None)),
+        ConstraintKind::ForeignKey {
+            columns,
+            ref_table: table,
+            ref_columns,
+        } => Some((
+            "foreign key",
+            columns.join(", "),
+            Some(format!("{}({})", ref_table(table), ref_columns.join(", "))),
+        )),
+        _ => None,
+    }
 }
 
 /// What the model could not follow in a phase: unparsed statements and replay warnings.
