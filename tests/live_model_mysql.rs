@@ -17,19 +17,20 @@
 //! folds it: both servers compare them without case); table names with case.
 //!
 //! Server: `CONCERTINA_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/`). Each test
-//! creates its own database `concertina_t_<pid>_<nanos>` and drops it when it ends, failed or
+//! creates its own database `ct_live_model_<pid>_<nanos>` and drops it when it ends, failed or
 //! not. An unreachable server fails the test: it never skips.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-use concertina_codegen::change::ConstraintKind;
-use concertina_codegen::check::CheckedPhase;
+mod live;
+
+use live::load;
+
 use concertina_codegen::model::Schema;
-use concertina_codegen::{Phase, Project};
-use diesel::connection::SimpleConnection;
-use diesel::mysql::{Mysql, MysqlConnection};
+use concertina_runtime::testdb_mysql::MySqlTestDb;
+use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -191,22 +192,11 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
             });
         }
         for c in &table.constraints {
-            let (kind, columns, references) = match &c.kind {
-                ConstraintKind::PrimaryKey { columns, .. } => {
-                    ("primary key", columns.join(", "), None)
-                }
-                ConstraintKind::Unique { columns, .. } => ("unique", columns.join(", "), None),
-                ConstraintKind::ForeignKey {
-                    columns,
-                    ref_table,
-                    ref_columns,
-                } => (
-                    "foreign key",
-                    columns.join(", "),
-                    Some(format!("{}({})", ref_table.name, ref_columns.join(", "))),
-                ),
-                // CHECK names differ between MySQL and MariaDB; not compared.
-                _ => continue,
+            // CHECK names differ between MySQL and MariaDB; not compared.
+            let Some((kind, columns, references)) =
+                live::key_constraint(&c.kind, |t| t.name.clone())
+            else {
+                continue;
             };
             out.insert(Fact::Constraint {
                 table: t.clone(),
@@ -280,16 +270,6 @@ struct ConstraintRow {
     ref_table: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     ref_cols: Option<String>,
-}
-
-fn load<T: QueryableByName<Mysql> + 'static>(
-    conn: &mut MysqlConnection,
-    what: &str,
-    sql: &str,
-) -> Vec<T> {
-    diesel::sql_query(sql)
-        .load(conn)
-        .unwrap_or_else(|e| panic!("reading information_schema ({what}): {e}\n{sql}"))
 }
 
 /// The facts the live database holds.
@@ -395,158 +375,12 @@ fn live_facts(conn: &mut MysqlConnection) -> BTreeSet<Fact> {
     out
 }
 
-/// The facts only one side holds, one per line: `-` model only, `+` database only.
-fn diff(live: &BTreeSet<Fact>, model: &BTreeSet<Fact>) -> String {
-    let mut out = String::new();
-    for fact in model.difference(live) {
-        out.push_str(&format!("    - {fact}   (model only)\n"));
-    }
-    for fact in live.difference(model) {
-        out.push_str(&format!("    + {fact}   (server only)\n"));
-    }
-    out
-}
-
-/// What the model could not follow in a phase: unparsed statements and replay warnings.
-fn model_notes(start: &Schema, phase: &CheckedPhase) -> Vec<String> {
-    let mut schema = start.clone();
-    let mut notes = Vec::new();
-    for stmt in &phase.parsed.statements {
-        if let Some(reason) = &stmt.unparsed {
-            notes.push(format!("line {}: not parsed: {reason}", stmt.line));
-        }
-        for w in schema.apply(&stmt.change) {
-            notes.push(format!("line {}: {}", stmt.line, w.0));
-        }
-    }
-    notes
-}
-
-/// A database of the test's own, dropped when the value is dropped (also when the test
-/// fails).
-struct TestDb {
-    base: String,
-    name: String,
-}
-
-impl TestDb {
-    fn new() -> TestDb {
-        let url = std::env::var("CONCERTINA_TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".into());
-        // `mysql://user@host:port[/db]` → `mysql://user@host:port`.
-        let after_scheme = url.find("://").map_or(0, |i| i + 3);
-        let base = match url[after_scheme..].find('/') {
-            Some(i) => url[..after_scheme + i].to_string(),
-            None => url.clone(),
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("concertina_t_{}_{nanos}", std::process::id());
-        let mut admin = MysqlConnection::establish(&format!("{base}/")).unwrap_or_else(|e| {
-            panic!(
-                "cannot connect to {base}: {e}\nThis test needs a MySQL or MariaDB server: \
-                 start one on 127.0.0.1:3306 (user root, empty password) or set \
-                 CONCERTINA_TEST_MYSQL_URL such as mysql://root@127.0.0.1:3306/"
-            )
-        });
-        admin
-            // The database's default character set is the model's default.
-            .batch_execute(&format!(
-                "CREATE DATABASE {} CHARACTER SET utf8mb4",
-                quote(&name)
-            ))
-            .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
-        TestDb { base, name }
-    }
-
-    fn connect(&self) -> MysqlConnection {
-        MysqlConnection::establish(&format!("{}/{}", self.base, self.name))
-            .unwrap_or_else(|e| panic!("connecting to the test database {}: {e}", self.name))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = MysqlConnection::establish(&format!("{}/", self.base)) {
-            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote(&self.name)));
-        }
-    }
-}
-
-/// A MySQL identifier in backticks.
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// Replays every forward phase of every migration of `dir`, comparing `information_schema`
-/// with the model after each expand and contract. Returns how many versions were compared;
-/// panics with every mismatch found.
+/// The replay of `dir` on a fresh database of its own (utf8mb4, the model's default character
+/// set), compared with the model (see `live`).
 fn replay_and_compare(dir: &Path) -> usize {
-    let project = Project::load(dir)
-        .unwrap_or_else(|e| panic!("loading the migrations of {}: {e}", dir.display()));
-    let report = project.check();
-    let db = TestDb::new();
-    let mut conn = db.connect();
-    let mut mismatches = Vec::new();
-    let mut compared = 0;
-    for m in &report.migrations {
-        let mut schema = (*m.window.before).clone();
-        for phase in Phase::FORWARD {
-            let Some(p) = m.phase(phase) else { continue };
-            for stmt in &p.parsed.statements {
-                let sql = stmt.text(&p.source);
-                if let Err(e) = conn.batch_execute(sql) {
-                    panic!(
-                        "{}:{}: the server refused the statement: {e}\n{sql}\n\n\
-                         mismatches before it:\n{}",
-                        p.source.rel_path,
-                        stmt.line,
-                        mismatches.join("\n")
-                    );
-                }
-            }
-            let model = match phase {
-                Phase::Expand => &m.window.expanded,
-                Phase::Contract => &m.window.after,
-                Phase::Backfill | Phase::Down => {
-                    schema = (*m.window.expanded).clone();
-                    continue;
-                }
-            };
-            let d = diff(&live_facts(&mut conn), &model_facts(model));
-            if !d.is_empty() {
-                let notes = model_notes(&schema, p);
-                let notes = if notes.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "  what the model could not follow:\n    {}\n",
-                        notes.join("\n    ")
-                    )
-                };
-                mismatches.push(format!(
-                    "after {} ({}):\n{d}{notes}",
-                    p.source.rel_path,
-                    if phase == Phase::Expand {
-                        "E(N)"
-                    } else {
-                        "S(N)"
-                    }
-                ));
-            }
-            schema = (**model).clone();
-            compared += 1;
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "the model disagrees with the server ({} of {compared} versions):\n\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
-    compared
+    let db = MySqlTestDb::new("live_model").unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+    live::replay_and_compare(dir, "the server", &mut conn, live_facts, model_facts)
 }
 
 #[test]

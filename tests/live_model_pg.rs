@@ -21,12 +21,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
+mod live;
+
+use live::load;
+
 use concertina_codegen::change::ConstraintKind;
-use concertina_codegen::check::CheckedPhase;
 use concertina_codegen::model::Schema;
-use concertina_codegen::{Phase, Project};
+use concertina_codegen::Project;
 use concertina_runtime::testdb::{admin_url, TestDb};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
 
@@ -195,29 +197,15 @@ fn model_facts(schema: &Schema) -> BTreeSet<Fact> {
         }
         for c in &table.constraints {
             let (kind, columns, references) = match &c.kind {
-                ConstraintKind::PrimaryKey { columns, .. } => {
-                    ("primary key", columns.join(", "), None)
-                }
-                ConstraintKind::Unique { columns, .. } => ("unique", columns.join(", "), None),
-                ConstraintKind::ForeignKey {
-                    columns,
-                    ref_table,
-                    ref_columns,
-                } => (
-                    "foreign key",
-                    columns.join(", "),
-                    Some(format!(
-                        "{}({})",
-                        label(&ref_table.schema, &ref_table.name),
-                        ref_columns.join(", ")
-                    )),
-                ),
                 ConstraintKind::Check { expr, .. } => {
                     ("check", sorted_joined(expr.columns.clone()), None)
                 }
                 ConstraintKind::Exclude => ("exclusion", String::new(), None),
                 // PostgreSQL before 18 keeps NOT NULL in pg_attribute only.
                 ConstraintKind::NotNull { .. } => continue,
+                // The rest are keys.
+                key => live::key_constraint(key, |t| label(&t.schema, &t.name))
+                    .expect("a key constraint"),
             };
             out.insert(Fact::Constraint {
                 table: t.clone(),
@@ -355,16 +343,6 @@ struct ViewRow {
     name: String,
     #[diesel(sql_type = Bool)]
     materialized: bool,
-}
-
-fn load<T: QueryableByName<diesel::pg::Pg> + 'static>(
-    conn: &mut PgConnection,
-    what: &str,
-    sql: &str,
-) -> Vec<T> {
-    diesel::sql_query(sql)
-        .load(conn)
-        .unwrap_or_else(|e| panic!("reading the catalog ({what}): {e}\n{sql}"))
 }
 
 /// The facts the live database holds.
@@ -556,33 +534,6 @@ fn live_facts(conn: &mut PgConnection) -> BTreeSet<Fact> {
     out
 }
 
-/// The facts only one side holds, one per line: `-` model only, `+` database only.
-fn diff(live: &BTreeSet<Fact>, model: &BTreeSet<Fact>) -> String {
-    let mut out = String::new();
-    for fact in model.difference(live) {
-        out.push_str(&format!("    - {fact}   (model only)\n"));
-    }
-    for fact in live.difference(model) {
-        out.push_str(&format!("    + {fact}   (PostgreSQL only)\n"));
-    }
-    out
-}
-
-/// What the model could not follow in a phase: unparsed statements and replay warnings.
-fn model_notes(start: &Schema, phase: &CheckedPhase) -> Vec<String> {
-    let mut schema = start.clone();
-    let mut notes = Vec::new();
-    for stmt in &phase.parsed.statements {
-        if let Some(reason) = &stmt.unparsed {
-            notes.push(format!("line {}: not parsed: {reason}", stmt.line));
-        }
-        for w in schema.apply(&stmt.change) {
-            notes.push(format!("line {}: {}", stmt.line, w.0));
-        }
-    }
-    notes
-}
-
 /// A test database, or a loud failure that says how to point the tests at a server.
 fn test_db(tag: &str) -> (TestDb, PgConnection) {
     let db = TestDb::new(tag).unwrap_or_else(|e| {
@@ -599,73 +550,10 @@ fn test_db(tag: &str) -> (TestDb, PgConnection) {
     (db, conn)
 }
 
-/// Replays every forward phase of every migration of `dir` on a fresh database, comparing the
-/// catalog with the model after each expand and each contract. Returns how many versions
-/// were compared; panics with every mismatch found.
+/// The replay of `dir` on a fresh database, compared with the model (see `live`).
 fn replay_and_compare(dir: &Path, tag: &str) -> usize {
-    let project = Project::load(dir)
-        .unwrap_or_else(|e| panic!("loading the migrations of {}: {e}", dir.display()));
-    let report = project.check();
     let (_db, mut conn) = test_db(tag);
-    let mut mismatches = Vec::new();
-    let mut compared = 0;
-    for m in &report.migrations {
-        let mut schema = (*m.window.before).clone();
-        for phase in Phase::FORWARD {
-            let Some(p) = m.phase(phase) else { continue };
-            for stmt in &p.parsed.statements {
-                let sql = stmt.text(&p.source);
-                // One statement per call, outside any transaction: CONCURRENTLY works.
-                if let Err(e) = conn.batch_execute(sql) {
-                    panic!(
-                        "{}:{}: PostgreSQL refused the statement: {e}\n{sql}\n\n\
-                         mismatches before it:\n{}",
-                        p.source.rel_path,
-                        stmt.line,
-                        mismatches.join("\n")
-                    );
-                }
-            }
-            let model = match phase {
-                Phase::Expand => &m.window.expanded,
-                Phase::Contract => &m.window.after,
-                Phase::Backfill | Phase::Down => {
-                    schema = (*m.window.expanded).clone();
-                    continue;
-                }
-            };
-            let d = diff(&live_facts(&mut conn), &model_facts(model));
-            if !d.is_empty() {
-                let notes = model_notes(&schema, p);
-                let notes = if notes.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "  what the model could not follow:\n    {}\n",
-                        notes.join("\n    ")
-                    )
-                };
-                mismatches.push(format!(
-                    "after {} ({}):\n{d}{notes}",
-                    p.source.rel_path,
-                    if phase == Phase::Expand {
-                        "E(N)"
-                    } else {
-                        "S(N)"
-                    }
-                ));
-            }
-            schema = (**model).clone();
-            compared += 1;
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "the model disagrees with PostgreSQL ({} of {compared} versions):\n\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
-    compared
+    live::replay_and_compare(dir, "PostgreSQL", &mut conn, live_facts, model_facts)
 }
 
 #[test]

@@ -9,8 +9,8 @@ use concertina_codegen::change::{Change, QualName};
 use concertina_codegen::dialect::DialectKind;
 
 use crate::catalog::Fact;
+pub use crate::engine::phase::RunsPhases;
 use crate::engine::store::{self, StateSql};
-use crate::engine::{ApplyError, ApplyOptions, BackfillOptions, Progress, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::PhaseRecord;
@@ -26,7 +26,8 @@ pub struct LockInfo {
     pub blocks: &'static str,
 }
 
-pub trait Backend {
+/// Phases run through [`RunsPhases`], the engine's runner on the backend's `PhaseServer`.
+pub trait Backend: RunsPhases {
     /// The connection string without its password.
     fn describe(&self) -> String;
 
@@ -50,25 +51,6 @@ pub trait Backend {
     fn record_baseline(&mut self, plan: &PhasePlan) -> Result<(), RuntimeError> {
         store::record_baseline(self.state(), plan)
     }
-
-    /// Runs every step of a DDL phase (expand, contract, down) not yet done, recording each.
-    fn apply_ddl_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        options: &ApplyOptions,
-        on_step: &mut dyn FnMut(&Step, &StepReport),
-    ) -> Result<(), ApplyError>;
-
-    /// Runs a backfill phase in keyset batches, resuming at the saved cursor.
-    fn run_backfill(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        apply: &ApplyOptions,
-        options: &BackfillOptions,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<(), ApplyError>;
 
     /// After `down`: the expand and backfill of `version` are rolled back, its down row goes.
     fn record_rollback(&mut self, version: &str) -> Result<(), RuntimeError> {

@@ -3,19 +3,19 @@
 //! app's queries queue no longer than that, and the final error names the blocker), an
 //! unreachable server, a wrong password that is never printed, and a URL of another server.
 
-mod mysql_common;
+mod both;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use both::{scalar_on, Dir, Server};
 use concertina_codegen::Phase;
 use concertina_runtime::error::RuntimeError;
 use concertina_runtime::migrator::{MigrateError, Migrator};
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
-use mysql_common::{scalar, Dir, TestDb};
 
 const CONFIG: &str = "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 500\nbatch_pause = \"0ms\"\n";
 
@@ -23,12 +23,12 @@ fn apply(m: &mut Migrator, phases: &[Phase]) -> Result<usize, MigrateError> {
     m.apply(phases, None, |_, _, _| {}, |_, _| {}, |_| {})
 }
 
-fn users(dir: &Dir, db: &TestDb) {
+fn users(dir: &Dir, db: &Server) {
     dir.write(
         "0001_users/expand.sql",
         "CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(100) NOT NULL) ENGINE=InnoDB;\n",
     );
-    let mut m = Migrator::open(&dir.0, &db.url).expect("open");
+    let mut m = Migrator::open(&dir.0, db.url()).expect("open");
     m.lock(None, |_| {}).expect("lock");
     apply(&mut m, &[Phase::Expand]).expect("create users");
     db.exec("INSERT INTO users (name) SELECT CONCAT('user ', seq) FROM seq_1_to_100");
@@ -36,12 +36,12 @@ fn users(dir: &Dir, db: &TestDb) {
 
 #[test]
 fn a_second_migrator_names_the_holder_and_waits_when_asked() {
-    let db = TestDb::new("twice");
-    let dir = Dir::new("twice", CONFIG);
+    let db = Server::my("twice");
+    let dir = Dir::with_config("twice", CONFIG);
     users(&dir, &db);
-    let mut first = Migrator::open(&dir.0, &db.url).expect("open");
+    let mut first = Migrator::open(&dir.0, db.url()).expect("open");
     first.lock(None, |_| {}).expect("first takes the lock");
-    let mut second = Migrator::open(&dir.0, &db.url).expect("open");
+    let mut second = Migrator::open(&dir.0, db.url()).expect("open");
     let err = second.lock(None, |_| {}).expect_err("held");
     let text = err.to_string();
     assert!(
@@ -65,8 +65,8 @@ fn a_second_migrator_names_the_holder_and_waits_when_asked() {
     drop(first);
     second.lock(None, |_| {}).expect("free now");
     // Another database on the same server has a lock of its own.
-    let other = TestDb::new("twice_other");
-    let mut third = Migrator::open(&dir.0, &other.url).expect("open");
+    let other = Server::my("twice_other");
+    let mut third = Migrator::open(&dir.0, other.url()).expect("open");
     third
         .lock(None, |_| {})
         .expect("another database migrates independently");
@@ -74,30 +74,33 @@ fn a_second_migrator_names_the_holder_and_waits_when_asked() {
 
 #[test]
 fn a_metadata_lock_holder_gets_retries_and_is_named_and_the_app_waits_no_longer_than_the_timeout() {
-    let db = TestDb::new("mdl");
-    let dir = Dir::new("mdl", CONFIG);
+    let db = Server::my("mdl");
+    let dir = Dir::with_config("mdl", CONFIG);
     users(&dir, &db);
     dir.write(
         "0002_more/expand.sql",
         "ALTER TABLE users ADD COLUMN bio varchar(100) NULL;\n",
     );
     // An open transaction that read the table holds its metadata lock until it ends.
-    let mut holder = db.conn();
+    let mut holder = db.my_conn();
     holder.batch_execute("START TRANSACTION").expect("begin");
-    assert_eq!(scalar(&mut holder, "SELECT COUNT(*) AS n FROM users"), 100);
-    let holder_id = scalar(&mut holder, "SELECT CAST(CONNECTION_ID() AS SIGNED) AS n");
+    assert_eq!(
+        scalar_on(&mut holder, "SELECT COUNT(*) AS n FROM users"),
+        100
+    );
+    let holder_id = scalar_on(&mut holder, "SELECT CAST(CONNECTION_ID() AS SIGNED) AS n");
 
     // The app: short queries on the table, each timed, while the migrator tries.
     let stop = Arc::new(AtomicBool::new(false));
     let app = {
-        let (url, stop) = (db.url.clone(), stop.clone());
+        let (url, stop) = (db.url().to_string(), stop.clone());
         std::thread::spawn(move || {
             let mut conn = MysqlConnection::establish(&url).expect("app connects");
             let mut worst = Duration::ZERO;
             let mut queries = 0;
             while !stop.load(Ordering::SeqCst) {
                 let t = Instant::now();
-                scalar(&mut conn, "SELECT COUNT(*) AS n FROM users WHERE id < 10");
+                scalar_on(&mut conn, "SELECT COUNT(*) AS n FROM users WHERE id < 10");
                 worst = worst.max(t.elapsed());
                 queries += 1;
                 std::thread::sleep(Duration::from_millis(20));
@@ -105,7 +108,7 @@ fn a_metadata_lock_holder_gets_retries_and_is_named_and_the_app_waits_no_longer_
             (worst, queries)
         })
     };
-    let mut m = Migrator::open(&dir.0, &db.url).expect("open");
+    let mut m = Migrator::open(&dir.0, db.url()).expect("open");
     m.lock(None, |_| {}).expect("lock");
     let started = Instant::now();
     let err = apply(&mut m, &[Phase::Expand])
@@ -140,7 +143,7 @@ fn a_metadata_lock_holder_gets_retries_and_is_named_and_the_app_waits_no_longer_
 
 #[test]
 fn an_unreachable_server_is_a_connection_error() {
-    let dir = Dir::new("unreachable", CONFIG);
+    let dir = Dir::with_config("unreachable", CONFIG);
     let err = match Migrator::open(&dir.0, "mysql://root@127.0.0.1:1/nothing") {
         Err(e) => e,
         Ok(_) => panic!("nothing listens on port 1"),
@@ -156,21 +159,21 @@ fn an_unreachable_server_is_a_connection_error() {
 
 #[test]
 fn a_wrong_password_is_refused_and_never_printed() {
-    let db = TestDb::new("password");
-    let dir = Dir::new("password", CONFIG);
+    let db = Server::my("password");
+    let dir = Dir::with_config("password", CONFIG);
     let user = format!("ct_pw_{}", std::process::id());
     db.exec(&format!(
         "CREATE USER '{user}'@'%' IDENTIFIED BY 'right-Secret-1'; GRANT ALL ON `{}`.* TO '{user}'@'%'",
-        db.name
+        db.name()
     ));
-    let base = db.url.rsplit_once('/').map(|(b, _)| b).expect("path");
+    let base = db.url().rsplit_once('/').map(|(b, _)| b).expect("path");
     let host = base.rsplit_once('@').map(|(_, h)| h).expect("host");
-    let wrong = format!("mysql://{user}:hunter2-Wrong@{host}/{}", db.name);
+    let wrong = format!("mysql://{user}:hunter2-Wrong@{host}/{}", db.name());
     let err = match Migrator::open(&dir.0, &wrong) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a wrong password connects"),
     };
-    let right = format!("mysql://{user}:right-Secret-1@{host}/{}", db.name);
+    let right = format!("mysql://{user}:right-Secret-1@{host}/{}", db.name());
     let ok = Migrator::open(&dir.0, &right).map(|_| ());
     db.exec(&format!("DROP USER '{user}'@'%'"));
     assert!(!err.contains("hunter2-Wrong"), "{err}");
@@ -181,7 +184,7 @@ fn a_wrong_password_is_refused_and_never_printed() {
 
 #[test]
 fn a_url_of_another_server_is_refused() {
-    let dir = Dir::new("scheme", CONFIG);
+    let dir = Dir::with_config("scheme", CONFIG);
     let err = match Migrator::open(&dir.0, "postgres://app:hunter2@127.0.0.1:5432/app") {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a PostgreSQL URL for a MariaDB project"),
@@ -192,8 +195,8 @@ fn a_url_of_another_server_is_refused() {
 
 #[test]
 fn a_backfill_batch_waits_for_a_row_lock_then_names_the_holder_and_resumes() {
-    let db = TestDb::new("rowlock");
-    let dir = Dir::new("rowlock", CONFIG);
+    let db = Server::my("rowlock");
+    let dir = Dir::with_config("rowlock", CONFIG);
     users(&dir, &db);
     dir.write(
         "0002_fill/expand.sql",
@@ -203,16 +206,16 @@ fn a_backfill_batch_waits_for_a_row_lock_then_names_the_holder_and_resumes() {
         "0002_fill/backfill.sql",
         "UPDATE users SET full_name = name WHERE full_name IS NULL;\n",
     );
-    let mut m = Migrator::open(&dir.0, &db.url).expect("open");
+    let mut m = Migrator::open(&dir.0, db.url()).expect("open");
     m.lock(None, |_| {}).expect("lock");
     apply(&mut m, &[Phase::Expand]).expect("expand");
     // An app transaction holds row 50's lock.
-    let mut holder = db.conn();
+    let mut holder = db.my_conn();
     holder.batch_execute("START TRANSACTION").expect("begin");
     holder
         .batch_execute("UPDATE users SET name = 'held' WHERE id = 50")
         .expect("lock a row");
-    let holder_id = scalar(&mut holder, "SELECT CAST(CONNECTION_ID() AS SIGNED) AS n");
+    let holder_id = scalar_on(&mut holder, "SELECT CAST(CONNECTION_ID() AS SIGNED) AS n");
     let err = apply(&mut m, &[Phase::Backfill])
         .expect_err("row 50 stays locked")
         .to_string();

@@ -2,17 +2,17 @@
 //! database and drops it. Server: `CONCERTINA_TEST_PG_URL` (an admin database URL), default
 //! `postgres://postgres@127.0.0.1:5432/postgres`.
 
-mod common;
+mod both;
 
-use common::TestDb;
+use both::Server;
 use concertina_runtime::error::RuntimeError;
 use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 
 #[test]
 fn state_table_is_created_once_and_read_back() {
-    let db = TestDb::new("state");
-    let mut pg = Postgres::connect(&db.url).expect("connect");
+    let db = Server::pg("state");
+    let mut pg = Postgres::connect(db.url()).expect("connect");
     pg.ensure_state_table().expect("create");
     pg.ensure_state_table().expect("idempotent");
     assert!(pg.load_state().expect("load").is_empty());
@@ -30,8 +30,8 @@ fn state_table_is_created_once_and_read_back() {
 
 #[test]
 fn a_newer_state_layout_is_refused() {
-    let db = TestDb::new("newer");
-    let mut pg = Postgres::connect(&db.url).expect("connect");
+    let db = Server::pg("newer");
+    let mut pg = Postgres::connect(db.url()).expect("connect");
     pg.ensure_state_table().expect("create");
     pg.connection()
         .batch_execute("UPDATE concertina_state_meta SET schema_version = 99")
@@ -46,9 +46,9 @@ fn a_newer_state_layout_is_refused() {
 
 #[test]
 fn one_migrator_at_a_time_and_the_other_learns_who_holds_it() {
-    let db = TestDb::new("lock");
-    let mut first = Postgres::connect(&db.url).expect("connect");
-    let mut second = Postgres::connect(&db.url).expect("connect");
+    let db = Server::pg("lock");
+    let mut first = Postgres::connect(db.url()).expect("connect");
+    let mut second = Postgres::connect(db.url()).expect("connect");
     assert_eq!(first.try_lock().expect("lock"), None);
     let holder = second
         .try_lock()

@@ -8,15 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use concertina_codegen::dialect::DialectKind;
 use concertina_runtime::demo::server::Server;
-use concertina_runtime::engine::Slices;
 use concertina_runtime::postgres::Postgres;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::bench_input::{backfill_change, backfill_options, flag};
+use crate::bench_input::{flag, time_engine};
 
 /// A server for the benchmark: DATABASE_URL's, or a throwaway one kept alive by the guard.
 fn server() -> Result<(Option<Server>, String)> {
@@ -87,26 +86,9 @@ pub fn backfill(args: &[String]) -> Result<()> {
     eprintln!("bench: concertina's keyset engine, batch {batch}, {workers} worker(s), no pause");
     let mut pg = Postgres::connect(&url).map_err(|e| anyhow!("{e}"))?;
     pg.ensure_state_table().map_err(|e| anyhow!("{e}"))?;
-    let change = backfill_change(DialectKind::Postgres)?;
-    let options = backfill_options(batch, workers);
     let mut first =
         concertina_runtime::postgres::backfill::PgBatch::connect(&url).map_err(|e| anyhow!(e))?;
-    let t = Instant::now();
-    let done = concertina_runtime::engine::backfill::run_statement(
-        &mut first,
-        &options,
-        "bench",
-        0,
-        &change,
-        Slices::default(),
-        0,
-        &mut |_| {},
-    )
-    .map_err(|e| anyhow!(e))?;
-    let engine_time = t.elapsed();
-    if done != rows as i64 {
-        bail!("the engine changed {done} rows, expected {rows}");
-    }
+    let engine_time = time_engine(&mut first, DialectKind::Postgres, batch, workers, rows)?;
     exec(&mut conn, "VACUUM engine")?;
     exec(&mut conn, "CHECKPOINT")?;
 

@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::change::Change;
 use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::source::SourceFile;
-use concertina_runtime::engine::BackfillOptions;
+use concertina_runtime::engine::backfill::{run_statement, BatchServer};
+use concertina_runtime::engine::{BackfillOptions, Slices};
 
 /// `--dialect postgres|mysql|mariadb` (default postgres).
 pub fn dialect(args: &[String]) -> Result<&str> {
@@ -131,4 +132,34 @@ pub fn backfill_options(batch: u64, workers: usize) -> BackfillOptions {
         lock_retries: 10,
         workers,
     }
+}
+
+/// Times concertina's keyset engine over the bench's `engine` table of `rows` rows, starting on
+/// `first` (the first worker's connection), and checks that it changed every row.
+pub fn time_engine<B: BatchServer>(
+    first: &mut B,
+    dialect: DialectKind,
+    batch: u64,
+    workers: usize,
+    rows: u64,
+) -> Result<Duration> {
+    let change = backfill_change(dialect)?;
+    let options = backfill_options(batch, workers);
+    let t = Instant::now();
+    let done = run_statement(
+        first,
+        &options,
+        "bench",
+        0,
+        &change,
+        Slices::default(),
+        0,
+        &mut |_| {},
+    )
+    .map_err(|e| anyhow!(e))?;
+    let elapsed = t.elapsed();
+    if done != rows as i64 {
+        bail!("the engine changed {done} rows, expected {rows}");
+    }
+    Ok(elapsed)
 }

@@ -8,14 +8,13 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use concertina_codegen::dialect::DialectKind;
 use concertina_runtime::backend::Backend;
-use concertina_runtime::engine::Slices;
 use concertina_runtime::mysql::MySql;
 use concertina_runtime::testdb_mysql::MySqlTestDb;
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
-use crate::bench_input::{backfill_change, backfill_options, flag};
+use crate::bench_input::{flag, time_engine};
 
 fn exec(conn: &mut MysqlConnection, sql: &str) -> Result<()> {
     conn.batch_execute(sql).with_context(|| sql.to_string())
@@ -73,26 +72,9 @@ pub fn backfill(args: &[String]) -> Result<()> {
     eprintln!("bench: concertina's keyset engine, batch {batch}, {workers} worker(s), no pause");
     let mut my = MySql::connect(&db.url, true).map_err(|e| anyhow!("{e}"))?;
     my.ensure_state_table().map_err(|e| anyhow!("{e}"))?;
-    let change = backfill_change(DialectKind::MariaDb)?;
-    let options = backfill_options(batch, workers);
     let mut first =
         concertina_runtime::mysql::backfill::MyBatch::first(&my).map_err(|e| anyhow!(e))?;
-    let t = Instant::now();
-    let done = concertina_runtime::engine::backfill::run_statement(
-        &mut first,
-        &options,
-        "bench",
-        0,
-        &change,
-        Slices::default(),
-        0,
-        &mut |_| {},
-    )
-    .map_err(|e| anyhow!(e))?;
-    let engine = t.elapsed();
-    if done != rows as i64 {
-        bail!("the engine changed {done} rows, expected {rows}");
-    }
+    let engine = time_engine(&mut first, DialectKind::MariaDb, batch, workers, rows)?;
     println!("bench backfill (mariadb/mysql): {rows} rows, batch {batch}, {workers} worker(s)");
     println!(
         "  plain UPDATE (baseline):   {:>8.2} s",

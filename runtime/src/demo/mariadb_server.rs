@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use diesel::mysql::MysqlConnection;
 use diesel::Connection;
 
-use super::server::ServerError;
+use super::server::{free_port, is_root, scratch_dir, ServerError};
 
 pub struct MariaDbServer {
     dir: PathBuf,
@@ -27,14 +27,6 @@ fn find(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 impl MariaDbServer {
     pub fn start(mut on_step: impl FnMut(&str)) -> Result<MariaDbServer, ServerError> {
         let not_found = || {
@@ -45,17 +37,9 @@ impl MariaDbServer {
         };
         let install = find(&["mariadb-install-db", "mysql_install_db"]).ok_or_else(not_found)?;
         let server = find(&["mariadbd", "mysqld"]).ok_or_else(not_found)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir =
-            std::env::temp_dir().join(format!("concertina-mariadb-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        let dir = scratch_dir("mariadb")?;
         let data = dir.join("data");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         // mariadbd refuses to run as root unless told to.
         let user: Vec<String> = if is_root() {
             vec!["--user=root".into()]

@@ -62,6 +62,79 @@ impl DemoOptions {
     }
 }
 
+/// One server's part of the demo: its SQL for the demo database and the data, and the app
+/// workload and the lock monitor in its terms. [`run_demo`] does the rest on either server.
+pub(crate) trait DemoServer {
+    type Conn: diesel::Connection;
+    /// What generates the data, for the error when loading fails.
+    const LOADS_WITH: &'static str;
+    /// Drops a leftover database of this name (an earlier demo killed), then creates it.
+    fn create(db: &str) -> Vec<String>;
+    /// Drops the database at the end.
+    fn drop(db: &str) -> String;
+    /// `rows` users and a quarter as many orders, then fresh planner statistics.
+    fn load(rows: u64) -> Vec<String>;
+    /// The migrations' phases and the app's deploys between them.
+    const STEPS: fn() -> Vec<Step>;
+    /// One app client: transactions until the demo stops.
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String>;
+    /// Samples how long app statements wait for a lock.
+    const LOCK_MONITOR: fn(String, Arc<App>);
+}
+
+/// The demo on a database of its own on the server of `admin_url` (named under `base`):
+/// created, loaded, driven through the steps while the app runs, dropped at the end.
+pub(crate) fn run_demo<S: DemoServer>(
+    options: &DemoOptions,
+    admin_url: &str,
+    base: &str,
+    started: Instant,
+    say: &mut dyn FnMut(&str),
+) -> Result<Vec<PhaseStats>, String> {
+    use diesel::connection::{Connection, SimpleConnection};
+    let db_name = format!("concertina_demo_{}", std::process::id());
+    let mut admin = S::Conn::establish(admin_url)
+        .map_err(|e| crate::error::RuntimeError::connect(admin_url, e).to_string())?;
+    for sql in S::create(&db_name) {
+        admin
+            .batch_execute(&sql)
+            .map_err(|e| format!("creating the demo database: {e}"))?;
+    }
+    struct DropDb<C: Connection>(C, String);
+    impl<C: Connection> Drop for DropDb<C> {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&self.1);
+        }
+    }
+    let _drop_db = DropDb(admin, S::drop(&db_name));
+    let url = format!("{base}/{db_name}");
+
+    let mut m = options.migrator_with_tables(&url)?;
+    say(&format!(
+        "loading {} users and {} orders",
+        options.rows,
+        options.rows / 4
+    ));
+    let load = Instant::now();
+    let mut conn = S::Conn::establish(&url).map_err(|e| e.to_string())?;
+    for sql in S::load(options.rows.max(1)) {
+        conn.batch_execute(&sql)
+            .map_err(|e| format!("loading the demo data ({}): {e}", S::LOADS_WITH))?;
+    }
+    drop(conn);
+    say(&format!("loaded in {:.1?}", load.elapsed()));
+    drive(
+        &mut m,
+        &url,
+        options,
+        (S::STEPS)(),
+        S::WORKER,
+        S::LOCK_MONITOR,
+        started,
+        say,
+    )
+}
+
 /// What the application saw during one phase.
 #[derive(Debug, Clone, Default)]
 pub struct PhaseStats {
@@ -90,7 +163,6 @@ pub(crate) struct Bucket {
 pub(crate) struct App {
     pub(crate) dual_write: AtomicBool,
     pub(crate) new_app: AtomicBool,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) writes_phone: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) phase: AtomicUsize,
@@ -110,6 +182,64 @@ impl App {
                 bucket.failed += 1;
                 bucket.first_error.get_or_insert(e);
             }
+        }
+    }
+}
+
+/// What an app transaction does: read a user, rename one, or sign one up with an order.
+pub(crate) enum TxnKind {
+    Read,
+    Rename,
+    Signup,
+}
+
+/// One app transaction, as the app version deployed at the time writes it.
+pub(crate) struct Txn {
+    pub(crate) kind: TxnKind,
+    /// The user it reads or renames.
+    pub(crate) id: i64,
+    /// This client's transaction count and seed: new values and new users' names.
+    pub(crate) n: u64,
+    pub(crate) seed: u64,
+    /// The transition app: writes `name` and `full_name`.
+    pub(crate) dual: bool,
+    /// The new app: `full_name` only.
+    pub(crate) new: bool,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) phone: bool,
+}
+
+impl App {
+    /// One client's workload until the demo stops: 60 % reads, 30 % renames, 10 % sign-ups,
+    /// each timed and recorded; `run` speaks the server's SQL.
+    pub(crate) fn clients_loop(
+        &self,
+        seed: u64,
+        mut run: impl FnMut(&Txn) -> Result<(), diesel::result::Error>,
+    ) {
+        let mut rng = Rng(seed | 1);
+        let mut n: u64 = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            n += 1;
+            let max_id = self.max_id.load(Ordering::SeqCst).max(1);
+            let id = (rng.next() % max_id + 1) as i64;
+            let kind = match rng.next() % 10 {
+                0..=5 => TxnKind::Read,
+                6..=8 => TxnKind::Rename,
+                _ => TxnKind::Signup,
+            };
+            let txn = Txn {
+                kind,
+                id,
+                n,
+                seed,
+                dual: self.dual_write.load(Ordering::SeqCst),
+                new: self.new_app.load(Ordering::SeqCst),
+                phone: self.writes_phone.load(Ordering::SeqCst),
+            };
+            let started = Instant::now();
+            let result = run(&txn);
+            self.record(started.elapsed(), result.err().map(|e| e.to_string()));
         }
     }
 }
@@ -138,6 +268,26 @@ fn percentile(sorted: &[u32], p: f64) -> Duration {
 pub(crate) enum Step {
     Apply(&'static str, Phase),
     Deploy(&'static str, fn(&App)),
+}
+
+/// What both example directories (migrations/, migrations-mysql/) do first: a status column
+/// (0002), its index (0003), and the rename of `name` to `full_name` (0004) with the app's
+/// two deploys around its backfill.
+pub(crate) fn rename_steps() -> Vec<Step> {
+    use Phase::*;
+    vec![
+        Step::Apply("0002", Expand),
+        Step::Apply("0003", Expand),
+        Step::Apply("0004", Expand),
+        Step::Deploy("transition app: dual-writes name and full_name", |a| {
+            a.dual_write.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Backfill),
+        Step::Deploy("new app: reads and writes full_name only", |a| {
+            a.new_app.store(true, Ordering::SeqCst)
+        }),
+        Step::Apply("0004", Contract),
+    ]
 }
 
 /// The app workload, the deploys and the phases, with per-phase statistics: shared by the

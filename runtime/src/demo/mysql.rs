@@ -13,50 +13,31 @@ use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{drive, App, DemoOptions, PhaseStats, Rng, Step};
+use super::{App, DemoOptions, DemoServer, PhaseStats, Step, TxnKind};
 use crate::mysql::quote_ident;
 
+/// migrations-mysql/: the shared story, then the orders index (0005).
 fn steps() -> Vec<Step> {
-    use Phase::*;
-    vec![
-        Step::Apply("0002", Expand),
-        Step::Apply("0003", Expand),
-        Step::Apply("0004", Expand),
-        Step::Deploy("transition app: dual-writes name and full_name", |a| {
-            a.dual_write.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Backfill),
-        Step::Deploy("new app: reads and writes full_name only", |a| {
-            a.new_app.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Contract),
-        Step::Apply("0005", Expand),
-    ]
+    let mut steps = super::rename_steps();
+    steps.push(Step::Apply("0005", Phase::Expand));
+    steps
 }
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
     let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
-    let mut rng = Rng(seed | 1);
-    let mut n: u64 = 0;
-    while !app.stop.load(Ordering::SeqCst) {
-        n += 1;
-        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
-        let id = (rng.next() % max_id + 1) as i64;
-        let dual = app.dual_write.load(Ordering::SeqCst);
-        let new = app.new_app.load(Ordering::SeqCst);
-        let roll = rng.next() % 10;
-        let started = Instant::now();
-        let result: Result<(), diesel::result::Error> = if roll < 6 {
-            let col = if new { "full_name" } else { "name" };
+    app.clients_loop(seed, |t| match t.kind {
+        TxnKind::Read => {
+            let col = if t.new { "full_name" } else { "name" };
             diesel::sql_query(format!(
                 "SELECT id, {col} AS n, email FROM users WHERE id = ?"
             ))
-            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(t.id)
             .execute(&mut conn)
             .map(|_| ())
-        } else if roll < 9 {
-            let value = format!("renamed {n}");
-            let q = match (new, dual) {
+        }
+        TxnKind::Rename => {
+            let value = format!("renamed {}", t.n);
+            let q = match (t.new, t.dual) {
                 (true, _) => diesel::sql_query("UPDATE users SET full_name = ? WHERE id = ?")
                     .into_boxed()
                     .bind::<Text, _>(value),
@@ -70,12 +51,13 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     .into_boxed()
                     .bind::<Text, _>(value),
             };
-            q.bind::<BigInt, _>(id).execute(&mut conn).map(|_| ())
-        } else {
-            let name = format!("new user {seed}-{n}");
-            let email = format!("demo-{seed}-{n}@example.com");
+            q.bind::<BigInt, _>(t.id).execute(&mut conn).map(|_| ())
+        }
+        TxnKind::Signup => {
+            let name = format!("new user {}-{}", t.seed, t.n);
+            let email = format!("demo-{}-{}@example.com", t.seed, t.n);
             conn.transaction(|c| {
-                let q = match (new, dual) {
+                let q = match (t.new, t.dual) {
                     (true, _) => {
                         diesel::sql_query("INSERT INTO users (full_name, email) VALUES (?, ?)")
                             .into_boxed()
@@ -98,9 +80,8 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     "INSERT INTO orders (user_id, total) VALUES (LAST_INSERT_ID(), 9.99)",
                 )
             })
-        };
-        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
-    }
+        }
+    });
     Ok(())
 }
 
@@ -163,54 +144,38 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
         Some(slash) => &server_url[..after_scheme + slash],
         None => server_url,
     };
-    let db_name = format!("concertina_demo_{}", std::process::id());
-    let mut admin = MysqlConnection::establish(&format!("{base}/"))
-        .map_err(|e| crate::error::RuntimeError::connect(server_url, e).to_string())?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4",
-            db = quote_ident(&db_name)
-        ))
-        .map_err(|e| format!("creating the demo database: {e}"))?;
-    struct DropDb(MysqlConnection, String);
-    impl Drop for DropDb {
-        fn drop(&mut self) {
-            let _ = self.0.batch_execute(&format!(
-                "SET SESSION lock_wait_timeout = 30; DROP DATABASE IF EXISTS {}",
-                quote_ident(&self.1)
-            ));
-        }
-    }
-    let _drop_db = DropDb(admin, db_name.clone());
-    let url = format!("{base}/{db_name}");
+    super::run_demo::<MariaDbDemo>(options, &format!("{base}/"), base, started, say)
+}
 
-    let mut m = options.migrator_with_tables(&url)?;
-    say(&format!(
-        "loading {} users and {} orders",
-        options.rows,
-        options.rows / 4
-    ));
-    let load = Instant::now();
-    let rows = options.rows.max(1);
-    let mut conn = MysqlConnection::establish(&url).map_err(|e| e.to_string())?;
-    for sql in [
-        format!("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('user', seq, '@example.com') FROM seq_1_to_{rows}"),
-        format!("INSERT INTO orders (user_id, total) SELECT 1 + (seq * 7919) % {rows}, (seq % 1000) / 10.0 FROM seq_1_to_{}", (rows / 4).max(1)),
-        "ANALYZE TABLE users, orders".to_string(),
-    ] {
-        conn.batch_execute(&sql)
-            .map_err(|e| format!("loading the demo data (MariaDB's sequence engine): {e}"))?;
+/// The demo's SQL and app in MariaDB's terms.
+struct MariaDbDemo;
+
+impl DemoServer for MariaDbDemo {
+    type Conn = MysqlConnection;
+    const LOADS_WITH: &'static str = "MariaDB's sequence engine";
+    const STEPS: fn() -> Vec<Step> = steps;
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String> = worker;
+    const LOCK_MONITOR: fn(String, Arc<App>) = lock_monitor;
+
+    fn create(db: &str) -> Vec<String> {
+        vec![format!(
+            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4",
+            db = quote_ident(db)
+        )]
     }
-    drop(conn);
-    say(&format!("loaded in {:.1?}", load.elapsed()));
-    drive(
-        &mut m,
-        &url,
-        options,
-        steps(),
-        worker,
-        lock_monitor,
-        started,
-        say,
-    )
+
+    fn drop(db: &str) -> String {
+        format!(
+            "SET SESSION lock_wait_timeout = 30; DROP DATABASE IF EXISTS {}",
+            quote_ident(db)
+        )
+    }
+
+    fn load(rows: u64) -> Vec<String> {
+        vec![
+            format!("INSERT INTO users (name, email) SELECT CONCAT('user ', seq), CONCAT('user', seq, '@example.com') FROM seq_1_to_{rows}"),
+            format!("INSERT INTO orders (user_id, total) SELECT 1 + (seq * 7919) % {rows}, (seq % 1000) / 10.0 FROM seq_1_to_{}", (rows / 4).max(1)),
+            "ANALYZE TABLE users, orders".to_string(),
+        ]
+    }
 }

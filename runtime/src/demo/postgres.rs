@@ -10,50 +10,42 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use super::{drive, server, App, DemoOptions, PhaseStats, Rng, Step};
+use super::{server, App, DemoOptions, DemoServer, PhaseStats, Step, TxnKind};
 use crate::postgres::quote_ident;
 
 fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
     let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
     conn.batch_execute("SET application_name = 'concertina-demo-app'")
         .map_err(|e| e.to_string())?;
-    let mut rng = Rng(seed | 1);
-    let mut n: u64 = 0;
-    while !app.stop.load(Ordering::SeqCst) {
-        n += 1;
-        let max_id = app.max_id.load(Ordering::SeqCst).max(1);
-        let id = (rng.next() % max_id + 1) as i64;
-        let dual = app.dual_write.load(Ordering::SeqCst);
-        let new = app.new_app.load(Ordering::SeqCst);
-        let phone = app.writes_phone.load(Ordering::SeqCst);
-        let roll = rng.next() % 10;
-        let started = Instant::now();
-        let result: Result<(), diesel::result::Error> = if roll < 6 {
-            let col = if new { "full_name" } else { "name" };
+    app.clients_loop(seed, |t| match t.kind {
+        TxnKind::Read => {
+            let col = if t.new { "full_name" } else { "name" };
             diesel::sql_query(format!(
                 "SELECT id, {col} AS n, email FROM users WHERE id = $1"
             ))
-            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(t.id)
             .execute(&mut conn)
             .map(|_| ())
-        } else if roll < 9 {
-            let set = match (new, dual) {
+        }
+        TxnKind::Rename => {
+            let set = match (t.new, t.dual) {
                 (true, _) => "full_name = $2",
                 (false, true) => "name = $2, full_name = $2",
                 (false, false) => "name = $2",
             };
             diesel::sql_query(format!("UPDATE users SET {set} WHERE id = $1"))
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(format!("renamed {n}"))
+                .bind::<BigInt, _>(t.id)
+                .bind::<Text, _>(format!("renamed {}", t.n))
                 .execute(&mut conn)
                 .map(|_| ())
-        } else {
-            let (cols, vals) = match (new, dual) {
+        }
+        TxnKind::Signup => {
+            let (cols, vals) = match (t.new, t.dual) {
                 (true, _) => ("full_name, email", "$1, $2"),
                 (false, true) => ("name, full_name, email", "$1, $1, $2"),
                 (false, false) => ("name, email", "$1, $2"),
             };
-            let (cols, vals) = if phone {
+            let (cols, vals) = if t.phone {
                 (format!("{cols}, phone"), format!("{vals}, 'demo'"))
             } else {
                 (cols.to_string(), vals.to_string())
@@ -63,14 +55,13 @@ fn worker(url: String, app: Arc<App>, seed: u64) -> Result<(), String> {
                     "WITH u AS (INSERT INTO users ({cols}) VALUES ({vals}) RETURNING id)
                      INSERT INTO orders (user_id, total) SELECT id, 9.99 FROM u"
                 ))
-                .bind::<Text, _>(format!("new user {seed}-{n}"))
-                .bind::<Text, _>(format!("demo-{seed}-{n}@example.com"))
+                .bind::<Text, _>(format!("new user {}-{}", t.seed, t.n))
+                .bind::<Text, _>(format!("demo-{}-{}@example.com", t.seed, t.n))
                 .execute(c)
                 .map(|_| ())
             })
-        };
-        app.record(started.elapsed(), result.err().map(|e| e.to_string()));
-    }
+        }
+    });
     Ok(())
 }
 
@@ -102,20 +93,12 @@ fn lock_monitor(url: String, app: Arc<App>) {
     }
 }
 
+/// migrations/: the shared story, then the orders foreign key (0005), a required phone
+/// (0006) and the orders' status backfill (0007).
 fn steps() -> Vec<Step> {
     use Phase::*;
-    vec![
-        Step::Apply("0002", Expand),
-        Step::Apply("0003", Expand),
-        Step::Apply("0004", Expand),
-        Step::Deploy("transition app: dual-writes name and full_name", |a| {
-            a.dual_write.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Backfill),
-        Step::Deploy("new app: reads and writes full_name only", |a| {
-            a.new_app.store(true, Ordering::SeqCst)
-        }),
-        Step::Apply("0004", Contract),
+    let mut steps = super::rename_steps();
+    steps.extend([
         Step::Apply("0005", Expand),
         Step::Apply("0005", Contract),
         Step::Apply("0006", Expand),
@@ -126,7 +109,8 @@ fn steps() -> Vec<Step> {
         Step::Apply("0006", Contract),
         Step::Apply("0007", Expand),
         Step::Apply("0007", Backfill),
-    ]
+    ]);
+    steps
 }
 
 /// Runs the demo; `say` prints progress. Returns the per-phase statistics.
@@ -150,63 +134,36 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> Result<Vec<Phase
             (url, base)
         }
     };
-    let db_name = format!("concertina_demo_{}", std::process::id());
-    let mut admin = PgConnection::establish(&admin_url)
-        .map_err(|e| crate::error::RuntimeError::connect(&admin_url, e).to_string())?;
-    for sql in [
-        format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&db_name)
-        ),
-        format!("CREATE DATABASE {}", quote_ident(&db_name)),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .map_err(|e| format!("creating the demo database: {e}"))?;
-    }
-    struct DropDb(PgConnection, String);
-    impl Drop for DropDb {
-        fn drop(&mut self) {
-            let _ = self.0.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_ident(&self.1)
-            ));
-        }
-    }
-    let _drop_db = DropDb(admin, db_name.clone());
-    let url = format!("{base}/{db_name}");
+    super::run_demo::<PostgresDemo>(options, &admin_url, &base, started, say)
+}
 
-    let mut m = options.migrator_with_tables(&url)?;
-    say(&format!(
-        "loading {} users and {} orders",
-        options.rows,
-        options.rows / 4
-    ));
-    let load = Instant::now();
-    let rows = options.rows.max(1);
-    for sql in [
-        format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
-        format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
-        "VACUUM ANALYZE users".to_string(),
-        "VACUUM ANALYZE orders".to_string(),
-    ] {
-        m.db
-            .as_postgres()
-            .ok_or("the demo loads its data with PostgreSQL SQL")?
-            .connection()
-            .batch_execute(&sql)
-            .map_err(|e| format!("loading the demo data: {e}"))?;
-    }
-    say(&format!("loaded in {:.1?}", load.elapsed()));
+/// The demo's SQL and app in PostgreSQL's terms.
+struct PostgresDemo;
 
-    drive(
-        &mut m,
-        &url,
-        options,
-        steps(),
-        worker,
-        lock_monitor,
-        started,
-        say,
-    )
+impl DemoServer for PostgresDemo {
+    type Conn = PgConnection;
+    const LOADS_WITH: &'static str = "PostgreSQL's generate_series";
+    const STEPS: fn() -> Vec<Step> = steps;
+    const WORKER: fn(String, Arc<App>, u64) -> Result<(), String> = worker;
+    const LOCK_MONITOR: fn(String, Arc<App>) = lock_monitor;
+
+    fn create(db: &str) -> Vec<String> {
+        vec![
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(db)),
+            format!("CREATE DATABASE {}", quote_ident(db)),
+        ]
+    }
+
+    fn drop(db: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(db))
+    }
+
+    fn load(rows: u64) -> Vec<String> {
+        vec![
+            format!("INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, {rows}) g"),
+            format!("INSERT INTO orders (user_id, total) SELECT 1 + (g * 7919) % {rows}, (g % 1000) / 10.0 FROM generate_series(1, {}) g", (rows / 4).max(1)),
+            "VACUUM ANALYZE users".to_string(),
+            "VACUUM ANALYZE orders".to_string(),
+        ]
+    }
 }

@@ -66,7 +66,8 @@ fn find_bindir() -> Option<PathBuf> {
         .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (neither server runs as root unless told to).
+pub(super) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -74,9 +75,21 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(super) fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// A new directory of its own in the temp dir for a throwaway server's files.
+pub(super) fn scratch_dir(what: &str) -> std::io::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir =
+        std::env::temp_dir().join(format!("concertina-{what}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 impl Server {
@@ -115,13 +128,7 @@ impl Server {
         } else {
             None
         };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir =
-            std::env::temp_dir().join(format!("concertina-pg-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        let dir = scratch_dir("pg")?;
         let port = free_port()?;
         let server = Server {
             dir,

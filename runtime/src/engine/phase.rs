@@ -54,78 +54,101 @@ fn fail(state: &mut dyn StateSql, plan: &PhasePlan, step: &Step, message: String
     }
 }
 
-/// Runs every step of a DDL phase (expand, contract, down) not yet done.
-pub fn run_ddl_phase<S: PhaseServer>(
-    server: &mut S,
-    plan: &PhasePlan,
-    existing: Option<&PhaseRecord>,
-    options: &ApplyOptions,
-    on_step: &mut dyn FnMut(&Step, &StepReport),
-) -> Result<(), ApplyError> {
-    let interrupted = server.interrupted_statement(existing);
-    let start_at = store::begin_phase(server.state(), plan, existing)?;
-    for step in plan.steps.iter().skip(start_at) {
-        match server.run_step(plan, step, options, interrupted == Some(step.index)) {
-            Ok(report) => on_step(step, &report),
-            Err(message) => return Err(fail(server.state(), plan, step, message)),
-        }
-    }
-    store::finish_phase(server.state(), plan, Status::Done, None)?;
-    Ok(())
+/// How a phase runs, written once for every server on its [`PhaseServer`]. The
+/// backends' `Backend` trait has it as a supertrait, so the migrator runs phases through a
+/// `dyn Backend`.
+pub trait RunsPhases {
+    /// Runs every step of a DDL phase (expand, contract, down) not yet done, recording each.
+    fn apply_ddl_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        options: &ApplyOptions,
+        on_step: &mut dyn FnMut(&Step, &StepReport),
+    ) -> Result<(), ApplyError>;
+
+    /// Runs a backfill phase, statement by statement, resuming at the saved cursor.
+    fn run_backfill(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        apply: &ApplyOptions,
+        options: &BackfillOptions,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), ApplyError>;
 }
 
-/// Runs a backfill phase, statement by statement, resuming at the saved cursor.
-pub fn run_backfill_phase<S: PhaseServer>(
-    server: &mut S,
-    plan: &PhasePlan,
-    existing: Option<&PhaseRecord>,
-    apply: &ApplyOptions,
-    options: &BackfillOptions,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<(), ApplyError> {
-    let interrupted = server.interrupted_statement(existing);
-    let start_at = store::begin_phase(server.state(), plan, existing)?;
-    // Workers of a killed run may still be finishing a batch on the server: wait for them,
-    // then read the cursor as they left it.
-    server
-        .wait_for_earlier_workers()
-        .map_err(|message| RuntimeError::query("starting the backfill", message))?;
-    let saved = store::saved_cursor(server.state(), &plan.version)?;
-    let mut rows_before = existing
-        .filter(|r| r.status != Status::RolledBack)
-        .map_or(0, |r| r.rows_done);
-    for step in plan.steps.iter().skip(start_at) {
-        let StepKind::Backfill { change, .. } = &step.kind else {
-            // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
-            if let Err(message) =
-                server.run_step(plan, step, apply, interrupted == Some(step.index))
-            {
-                return Err(fail(server.state(), plan, step, message));
+impl<S: PhaseServer> RunsPhases for S {
+    fn apply_ddl_phase(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        options: &ApplyOptions,
+        on_step: &mut dyn FnMut(&Step, &StepReport),
+    ) -> Result<(), ApplyError> {
+        let interrupted = self.interrupted_statement(existing);
+        let start_at = store::begin_phase(self.state(), plan, existing)?;
+        for step in plan.steps.iter().skip(start_at) {
+            match self.run_step(plan, step, options, interrupted == Some(step.index)) {
+                Ok(report) => on_step(step, &report),
+                Err(message) => return Err(fail(self.state(), plan, step, message)),
             }
-            continue;
-        };
-        let cursor = match &saved {
-            Some(c) if c.statement == step.index => c.clone(),
-            _ => Slices::default(),
-        };
-        let run = server.batch_connection().and_then(|mut first| {
-            backfill::run_statement(
-                &mut first,
-                options,
-                &plan.version,
-                step.index,
-                change,
-                cursor,
-                rows_before,
-                on_progress,
-            )
-        });
-        match run {
-            Ok(rows) => rows_before += rows,
-            Err(message) => return Err(fail(server.state(), plan, step, message)),
         }
-        store::backfill_statement_done(server.state(), &plan.version, step.index)?;
+        store::finish_phase(self.state(), plan, Status::Done, None)?;
+        Ok(())
     }
-    store::finish_phase(server.state(), plan, Status::Done, None)?;
-    Ok(())
+
+    fn run_backfill(
+        &mut self,
+        plan: &PhasePlan,
+        existing: Option<&PhaseRecord>,
+        apply: &ApplyOptions,
+        options: &BackfillOptions,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), ApplyError> {
+        let interrupted = self.interrupted_statement(existing);
+        let start_at = store::begin_phase(self.state(), plan, existing)?;
+        // Workers of a killed run may still be finishing a batch on the server: wait for them,
+        // then read the cursor as they left it.
+        self.wait_for_earlier_workers()
+            .map_err(|message| RuntimeError::query("starting the backfill", message))?;
+        let saved = store::saved_cursor(self.state(), &plan.version)?;
+        let mut rows_before = existing
+            .filter(|r| r.status != Status::RolledBack)
+            .map_or(0, |r| r.rows_done);
+        for step in plan.steps.iter().skip(start_at) {
+            let StepKind::Backfill { change, .. } = &step.kind else {
+                // Not a data change (the checker's `ddl-in-backfill` refuses these): run as is.
+                if let Err(message) =
+                    self.run_step(plan, step, apply, interrupted == Some(step.index))
+                {
+                    return Err(fail(self.state(), plan, step, message));
+                }
+                continue;
+            };
+            let cursor = match &saved {
+                Some(c) if c.statement == step.index => c.clone(),
+                _ => Slices::default(),
+            };
+            let run = self.batch_connection().and_then(|mut first| {
+                backfill::run_statement(
+                    &mut first,
+                    options,
+                    &plan.version,
+                    step.index,
+                    change,
+                    cursor,
+                    rows_before,
+                    on_progress,
+                )
+            });
+            match run {
+                Ok(rows) => rows_before += rows,
+                Err(message) => return Err(fail(self.state(), plan, step, message)),
+            }
+            store::backfill_statement_done(self.state(), &plan.version, step.index)?;
+        }
+        store::finish_phase(self.state(), plan, Status::Done, None)?;
+        Ok(())
+    }
 }

@@ -1,10 +1,11 @@
-//! Shared by the tests whose scenarios run on both servers: a database of its own on
-//! PostgreSQL or MariaDB (dropped at the end), this server's spelling of a statement, and a
-//! migrations directory in a temp dir.
+//! Shared by the runtime's integration tests, those whose scenarios run on both servers and the
+//! backend-specific ones beside them: a database of its own on PostgreSQL or MariaDB (dropped
+//! at the end), this server's spelling of a statement, and a migrations directory in a temp dir.
 #![allow(dead_code)]
 
 use concertina_codegen::Phase;
 use concertina_runtime::migrator::{MigrateError, Migrator};
+use concertina_runtime::state::PhaseRecord;
 use concertina_runtime::testdb::TestDb as PgDb;
 use concertina_runtime::testdb_mysql::MySqlTestDb as MyDb;
 use diesel::connection::SimpleConnection;
@@ -20,9 +21,21 @@ pub enum Server {
 }
 
 #[derive(QueryableByName)]
-struct N {
+pub struct N {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// One `n` (a BIGINT) from a query on a connection the test holds (an app's session).
+pub fn scalar_on<C>(conn: &mut C, sql: &str) -> i64
+where
+    C: Connection,
+    for<'a> diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'a, C, N>,
+{
+    diesel::sql_query(sql)
+        .get_result::<N>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
 }
 
 impl Server {
@@ -56,27 +69,37 @@ impl Server {
         }
     }
 
+    /// The test database's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Server::Pg(db) => &db.name,
+            Server::My(db) => &db.name,
+        }
+    }
+
+    /// A session of its own on a PostgreSQL test database (an app holding locks).
+    pub fn pg_conn(&self) -> PgConnection {
+        PgConnection::establish(self.url()).expect("connect")
+    }
+
+    /// A session of its own on a MariaDB test database.
+    pub fn my_conn(&self) -> MysqlConnection {
+        MysqlConnection::establish(self.url()).expect("connect")
+    }
+
     pub fn exec(&self, sql: &str) {
         match self {
-            Server::Pg(db) => PgConnection::establish(&db.url)
-                .expect("connect")
-                .batch_execute(sql),
-            Server::My(db) => MysqlConnection::establish(&db.url)
-                .expect("connect")
-                .batch_execute(sql),
+            Server::Pg(_) => self.pg_conn().batch_execute(sql),
+            Server::My(_) => self.my_conn().batch_execute(sql),
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn scalar(&self, sql: &str) -> i64 {
         match self {
-            Server::Pg(db) => diesel::sql_query(sql)
-                .get_result::<N>(&mut PgConnection::establish(&db.url).expect("connect")),
-            Server::My(db) => diesel::sql_query(sql)
-                .get_result::<N>(&mut MysqlConnection::establish(&db.url).expect("connect")),
+            Server::Pg(_) => scalar_on(&mut self.pg_conn(), sql),
+            Server::My(_) => scalar_on(&mut self.my_conn(), sql),
         }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
     }
 
     /// `0001_users`: a table of `rows` users with a nullable phone.
@@ -111,7 +134,13 @@ impl Server {
 pub struct Dir(pub PathBuf);
 
 impl Dir {
+    /// With the server's test configuration.
     pub fn new(server: &Server, tag: &str) -> Dir {
+        Dir::with_config(tag, server.config())
+    }
+
+    /// With a configuration of the test's own (a shorter lock_timeout, larger batches).
+    pub fn with_config(tag: &str, config: &str) -> Dir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -121,7 +150,7 @@ impl Dir {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("concertina.toml"), server.config()).expect("config");
+        std::fs::write(dir.join("concertina.toml"), config).expect("config");
         Dir(dir)
     }
 
@@ -143,6 +172,29 @@ pub fn migrator(dir: &Dir, server: &Server) -> Migrator {
     let mut m = Migrator::open(&dir.0, server.url()).unwrap_or_else(|e| panic!("open: {e}"));
     m.lock(None, |_| {}).expect("lock");
     m
+}
+
+/// The backfill phase's state row.
+pub fn backfill_record(m: &mut Migrator) -> PhaseRecord {
+    m.state()
+        .expect("state")
+        .into_iter()
+        .find(|r| r.phase == Phase::Backfill)
+        .expect("backfill row")
+}
+
+/// Every one of `rows` users written exactly once (`n = n + 1` backfills show a second write
+/// as `n = 2`) and counted once in the state row.
+pub fn assert_each_row_written_once(server: &Server, m: &mut Migrator, rows: i64) {
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
+        rows
+    );
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"),
+        0
+    );
+    assert_eq!(backfill_record(m).rows_done, rows);
 }
 
 pub fn apply(m: &mut Migrator, phases: &[Phase], to: Option<&str>) -> Result<usize, MigrateError> {

@@ -35,8 +35,8 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::backend::{Backend, LockInfo};
 use crate::catalog::Fact;
-use crate::engine::{ApplyError, ApplyOptions, StepReport};
-use crate::engine::{BackfillOptions, DbError, DbErrorKind, Progress};
+use crate::engine::{ApplyOptions, StepReport};
+use crate::engine::{DbError, DbErrorKind};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
@@ -463,27 +463,6 @@ impl Backend for MySql {
             .get_result::<OptInt>(&mut self.conn)
             .map(|_| ())
             .map_err(|e| RuntimeError::query("releasing the migrator lock", e))
-    }
-
-    fn apply_ddl_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        options: &ApplyOptions,
-        on_step: &mut dyn FnMut(&Step, &StepReport),
-    ) -> Result<(), ApplyError> {
-        crate::engine::phase::run_ddl_phase(self, plan, existing, options, on_step)
-    }
-
-    fn run_backfill(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        apply: &ApplyOptions,
-        options: &BackfillOptions,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<(), ApplyError> {
-        crate::engine::phase::run_backfill_phase(self, plan, existing, apply, options, on_progress)
     }
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {

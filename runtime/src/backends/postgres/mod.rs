@@ -39,8 +39,7 @@ use self::apply::Applier;
 use self::backfill::wait_for_earlier_workers;
 use crate::backend::LockInfo;
 use crate::catalog::Fact;
-use crate::engine::{ApplyError, ApplyOptions, StepReport};
-use crate::engine::{BackfillOptions, Progress};
+use crate::engine::{ApplyOptions, StepReport};
 use crate::error::RuntimeError;
 use crate::plan::{PhasePlan, Step, StepKind};
 use crate::state::{PhaseRecord, StateRow, META_TABLE, STATE_SCHEMA_VERSION, STATE_TABLE};
@@ -348,27 +347,6 @@ impl crate::backend::Backend for Postgres {
 
     fn unlock(&mut self) -> Result<(), RuntimeError> {
         Postgres::unlock(self)
-    }
-
-    fn apply_ddl_phase(
-        &mut self,
-        plan: &PhasePlan,
-        existing: Option<&PhaseRecord>,
-        options: &ApplyOptions,
-        on_step: &mut dyn FnMut(&Step, &StepReport),
-    ) -> Result<(), ApplyError> {
-        crate::engine::phase::run_ddl_phase(self, plan, existing, options, on_step)
-    }
-
-    fn run_backfill(
-        &mut self,
-        plan: &PhasePlan,
-        rec: Option<&PhaseRecord>,
-        apply: &ApplyOptions,
-        options: &BackfillOptions,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<(), ApplyError> {
-        crate::engine::phase::run_backfill_phase(self, plan, rec, apply, options, on_progress)
     }
 
     fn live_facts(&mut self) -> Result<BTreeSet<Fact>, RuntimeError> {
