@@ -2,9 +2,9 @@
 //! EXCLUSIVE, `CREATE INDEX CONCURRENTLY`'s SHARE UPDATE EXCLUSIVE, a rewrite, an opaque
 //! statement), and that a wrong verdict of the checker comes out as a disagreement, both ways.
 
-mod common;
+mod both;
 
-use common::Dir;
+use both::Dir;
 use concertina_codegen::check::Report;
 use concertina_codegen::diag::{Diagnostic, Severity};
 use concertina_codegen::Project;
@@ -20,7 +20,7 @@ const BASE: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text, n int
 /// Checks and traces `expand` (after the base migration) on a database of its own;
 /// `edit` changes the checker's report first (to make its verdict wrong on purpose).
 fn traced(tag: &str, expand: &str, edit: impl FnOnce(&mut Report)) -> TraceReport {
-    let dir = Dir::new(tag, CONFIG);
+    let dir = Dir::with_config(tag, CONFIG);
     dir.write("0001_base/expand.sql", BASE)
         .write("0002_change/expand.sql", expand);
     let project = Project::load(&dir.0).expect("load");

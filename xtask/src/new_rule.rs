@@ -117,9 +117,11 @@ pub fn scaffold(root: &Path, rule: &NewRule) -> Result<Vec<PathBuf>> {
     let module = rule.module();
     let rule_file = group_dir.join(format!("{module}.rs"));
     let fixture = root.join("tests/fixtures/rules").join(&rule.id);
+    // Its safe counterpart, which the version matrix traces beside it.
+    let safe_fixture = root.join("tests/fixtures/rules_safe").join(&rule.id);
     let ui_dir = root.join("tests/ui/rules");
     let ui_case = ui_dir.join(format!("{module}.rs"));
-    for path in [&rule_file, &fixture, &ui_case] {
+    for path in [&rule_file, &fixture, &safe_fixture, &ui_case] {
         if path.exists() {
             bail!("`{}` exists already: pick another id", path.display());
         }
@@ -162,6 +164,22 @@ pub fn scaffold(root: &Path, rule: &NewRule) -> Result<Vec<PathBuf>> {
             rule.id
         ),
     )?;
+    let safe_dir = safe_fixture.join(format!("0002_{module}"));
+    std::fs::create_dir_all(safe_fixture.join("0001_base"))?;
+    std::fs::create_dir_all(&safe_dir)?;
+    std::fs::copy(
+        fixture.join("concertina.toml"),
+        safe_fixture.join("concertina.toml"),
+    )?;
+    std::fs::write(safe_fixture.join("0001_base/expand.sql"), setup_sql(rule))?;
+    std::fs::write(
+        safe_dir.join("expand.sql"),
+        format!(
+            "-- TODO: the same change written the way the recipe of `{}` says (tests/rule_fixtures.rs\n\
+             -- requires it to pass without that rule; `cargo xtask matrix` traces it).\n",
+            rule.id
+        ),
+    )?;
     std::fs::create_dir_all(&ui_dir)?;
     std::fs::write(
         &ui_case,
@@ -176,7 +194,7 @@ pub fn scaffold(root: &Path, rule: &NewRule) -> Result<Vec<PathBuf>> {
             id = rule.id
         ),
     )?;
-    Ok(vec![rule_file, registry, fixture, ui_case])
+    Ok(vec![rule_file, registry, fixture, safe_fixture, ui_case])
 }
 
 fn setup_sql(rule: &NewRule) -> &'static str {
@@ -301,7 +319,16 @@ mod tests {
         let dir = tree();
         let rule = NewRule::parse(&args(&["drop-everything", "--group", "common"])).expect("args");
         let written = scaffold(&dir, &rule).expect("scaffold");
-        assert_eq!(written.len(), 4);
+        assert_eq!(written.len(), 5);
+        let safe = dir.join("tests/fixtures/rules_safe/drop-everything");
+        assert!(safe.join("0002_drop_everything/expand.sql").exists());
+        assert_eq!(
+            std::fs::read_to_string(safe.join("concertina.toml")).expect("safe config"),
+            std::fs::read_to_string(
+                dir.join("tests/fixtures/rules/drop-everything/concertina.toml")
+            )
+            .expect("config")
+        );
         let source =
             std::fs::read_to_string(dir.join("codegen/src/rules/common/drop_everything.rs"))
                 .expect("rule file");
