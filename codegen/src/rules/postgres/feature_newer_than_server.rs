@@ -57,7 +57,7 @@ const INCLUDE: Feature = Feature {
 const REINDEX_CONCURRENTLY: Feature = Feature {
     since: 12,
     what: "`REINDEX CONCURRENTLY`",
-    instead: "`CREATE INDEX CONCURRENTLY` a copy, then `DROP INDEX CONCURRENTLY` the old one",
+    instead: "build a twin index `CONCURRENTLY`, then `DROP INDEX CONCURRENTLY` the old one",
 };
 const DETACH_CONCURRENTLY: Feature = Feature {
     since: 14,
@@ -140,6 +140,14 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
             for op in ops {
                 match op {
                     AlterOp::AddColumn { column, .. } => column_features(column, &mut found),
+                    AlterOp::SetDefault { default, .. }
+                        if default
+                            .functions
+                            .iter()
+                            .any(|f| f.eq_ignore_ascii_case("gen_random_uuid")) =>
+                    {
+                        found.push(&GEN_RANDOM_UUID)
+                    }
                     AlterOp::DetachPartition {
                         concurrently: true, ..
                     } => found.push(&DETACH_CONCURRENTLY),

@@ -114,8 +114,11 @@ pub fn locks(change: &Change, ctx: &LockContext) -> Vec<(QualName, LockMode)> {
             };
             // On a partitioned table every partition's index is built under the same lock
             // (measured on 15 and 18: SHARE on each partition).
+            // `ON ONLY` builds nothing: the partitions are left alone.
             let mut out = vec![(ci.table.clone(), mode)];
-            out.extend(ctx.partitions(&ci.table).into_iter().map(|p| (p, mode)));
+            if !ci.only {
+                out.extend(ctx.partitions(&ci.table).into_iter().map(|p| (p, mode)));
+            }
             out
         }
         // Measured on 10, 15 and 18: SHARE on every table with a column of the domain while
