@@ -105,7 +105,7 @@ pub fn online_clauses(change: &Change, v: Version, mariadb: bool) -> Vec<Online>
 /// Whether the statement's text can take an algorithm clause: `ALTER TABLE …` and `CREATE
 /// INDEX …`. `DROP INDEX i ON t` is modelled as an ALTER of `t` but MariaDB rejects the clause
 /// there.
-fn accepts_clause(sql: &str) -> bool {
+pub(super) fn accepts_clause(sql: &str) -> bool {
     let mut rest = sql.trim_start();
     loop {
         if let Some(after) = rest.strip_prefix("--") {
@@ -126,7 +126,7 @@ fn accepts_clause(sql: &str) -> bool {
 
 /// The statement with the clause appended on its own line (a trailing `-- comment` in the
 /// statement's text ends at the newline).
-fn with_clause(sql: &str, change: &Change, online: Online) -> String {
+pub(super) fn with_clause(sql: &str, change: &Change, online: Online) -> String {
     let alter = matches!(change, Change::AlterTable { .. });
     let sql = sql.trim_end().trim_end_matches(';');
     if alter {
@@ -138,7 +138,7 @@ fn with_clause(sql: &str, change: &Change, online: Online) -> String {
 
 /// The server refused the requested algorithm or lock (errors 1845, 1846; MySQL's 4092 when
 /// INSTANT ran out of row versions — on MariaDB 4092 is an unknown view).
-fn is_refusal(e: &DbError, mariadb: bool) -> bool {
+pub(super) fn is_refusal(e: &DbError, mariadb: bool) -> bool {
     e.kind == DbErrorKind::Refused || (!mariadb && e.code == "4092")
 }
 
