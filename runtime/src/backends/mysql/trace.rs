@@ -257,6 +257,11 @@ impl MyTracer {
             })
         };
         let mut observer = connect()?;
+        // The copies must not wait a year (the default) behind the traced session's own
+        // `LOCK TABLES`: the probe gives up instead (errno 1205).
+        observer
+            .batch_execute("SET SESSION lock_wait_timeout = 5")
+            .map_err(setup("setting the observer's lock_wait_timeout"))?;
         let tracee = connect()?;
         let one = |conn: &mut MysqlConnection, sql: &str| {
             diesel::sql_query(sql)
@@ -325,9 +330,7 @@ impl MyTracer {
     }
 
     /// InnoDB's `(table id, name)` and `(index id, table id)` of the scratch database.
-    fn innodb_ids(
-        &mut self,
-    ) -> Result<InnodbIds, TraceError> {
+    fn innodb_ids(&mut self) -> Result<InnodbIds, TraceError> {
         let (tables, indexes) = if self.mariadb {
             ("INNODB_SYS_TABLES", "INNODB_SYS_INDEXES")
         } else {
@@ -380,18 +383,6 @@ impl MyTracer {
             .v
             .parse()
             .unwrap_or(0);
-        let owned = sql.to_string();
-        let started = Instant::now();
-        let running = std::thread::spawn(move || {
-            let result = tracee
-                .batch_execute(&owned)
-                .map_err(|e| db_error(&mut tracee, &e));
-            if result.is_err() {
-                // A transaction left open by a failed multi-statement body.
-                let _ = tracee.batch_execute("ROLLBACK");
-            }
-            (tracee, result, started.elapsed())
-        });
         let watch = match self.mdl {
             Some(MdlSource::MetadataLockInfo) => Some(format!(
                 "SELECT CAST(LOCK_MODE AS CHAR) AS mode, CAST(TABLE_SCHEMA AS CHAR) AS db, \
@@ -407,17 +398,29 @@ impl MyTracer {
             )),
             None => None,
         };
+        // Locks the session held before (its own `LOCK TABLES`) are not the statement's.
+        let held_before = match &watch {
+            Some(watch) => self.sample(watch),
+            None => Vec::new(),
+        };
+        let owned = sql.to_string();
+        let started = Instant::now();
+        let running = std::thread::spawn(move || {
+            let result = tracee
+                .batch_execute(&owned)
+                .map_err(|e| db_error(&mut tracee, &e));
+            if result.is_err() {
+                // A transaction left open by a failed multi-statement body.
+                let _ = tracee.batch_execute("ROLLBACK");
+            }
+            (tracee, result, started.elapsed())
+        });
         let mut mdl: Vec<(String, QualName)> = Vec::new();
         loop {
             let finished = running.is_finished();
             if let Some(watch) = &watch {
-                let rows: Vec<Mdl> = diesel::sql_query(watch)
-                    .load(&mut self.observer)
-                    .unwrap_or_default();
-                for row in rows.into_iter().filter(|r| !r.name.starts_with("#sql")) {
-                    let mode = row.mode.trim_start_matches("MDL_").to_string();
-                    let seen = (mode, self.qual(&row.db, &row.name));
-                    if !mdl.contains(&seen) {
+                for seen in self.sample(watch) {
+                    if !mdl.contains(&seen) && !held_before.contains(&seen) {
                         mdl.push(seen);
                     }
                 }
@@ -438,12 +441,28 @@ impl MyTracer {
         })
     }
 
+    /// The metadata locks `watch` shows, as `(mode, table)`.
+    fn sample(&mut self, watch: &str) -> Vec<(String, QualName)> {
+        let rows: Vec<Mdl> = diesel::sql_query(watch)
+            .load(&mut self.observer)
+            .unwrap_or_default();
+        rows.into_iter()
+            .filter(|r| !r.name.starts_with("#sql"))
+            .map(|r| {
+                let mode = r.mode.trim_start_matches("MDL_").to_string();
+                (mode, self.qual(&r.db, &r.name))
+            })
+            .collect()
+    }
+
     /// Tries the online algorithms on an empty copy of `table`: what the server accepts.
     fn try_algorithms(&mut self, sql: &str, table: &QualName) -> Vec<String> {
         self.copies += 1;
         let copy = format!("concertina_probe_{}", self.copies);
+        // `CREATE FULLTEXT INDEX` is read as an ALTER too, but has no table to retarget
+        // here: the statement itself shows what the server accepts.
         let Some(on_copy) = retarget(sql, &copy) else {
-            return vec!["online algorithms not tried: the statement names its table in a way the tracer does not read".into()];
+            return Vec::new();
         };
         let mut tries = vec![
             ("INSTANT", "ALGORITHM=INSTANT"),
@@ -576,12 +595,35 @@ impl MyTracer {
                 exact: true,
             });
         }
-        // Under an online mode its brief EXCLUSIVE at start and commit is the metadata lock
-        // the plan says must be granted: shown, not held against the mode.
+        // An ALTER or index build takes EXCLUSIVE only briefly, to start and to commit: that
+        // is the metadata lock the plan says must be granted, shown rather than held against
+        // its mode. So is EXCLUSIVE beside SHARED_UPGRADABLE (an online rebuild such as
+        // `OPTIMIZE TABLE`); EXCLUSIVE alone (`DROP`, `RENAME`, `TRUNCATE`) is held throughout.
+        let ddl_tables: Vec<QualName> = unit
+            .statements
+            .iter()
+            .filter(|sql| accepts_clause(sql))
+            .filter_map(
+                |sql| match crate::plan::statement_change(sql, self.dialect()) {
+                    Some(Change::AlterTable { table, .. }) => Some(table),
+                    Some(Change::CreateIndex(ci)) => Some(ci.table),
+                    _ => None,
+                },
+            )
+            .collect();
+        let upgradable: Vec<QualName> = mdl
+            .iter()
+            .filter(|(mode, _)| mode == "SHARED_UPGRADABLE")
+            .map(|(_, t)| t.clone())
+            .collect();
         let mut brief = Vec::new();
         for (mode, table) in mdl {
-            if online_table.as_ref() == Some(&table) && ran_with_online(&observation, &table) {
-                brief.push(mode);
+            let online = ddl_tables.contains(&table)
+                && (ran_with_online(&observation, &table) || mode == "EXCLUSIVE");
+            if online || (mode == "EXCLUSIVE" && upgradable.contains(&table)) {
+                if !brief.contains(&mode) {
+                    brief.push(mode);
+                }
                 continue;
             }
             let (rank, blocks) = mdl_class(&mode);
