@@ -211,8 +211,8 @@ pub trait Tracer {
     /// `SET NOT NULL` is four statements, for instance).
     fn units(&self, step: &Step) -> Vec<Unit>;
 
-    /// The locks `migrate plan` says the statement takes.
-    fn claimed_locks(&self, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock>;
+    /// The locks `migrate plan` says `change`, a statement of `step`, takes.
+    fn claimed_locks(&self, step: &Step, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock>;
 
     /// A phase file starts: the relations that exist now are the app's.
     fn begin_phase(&mut self) -> Result<(), TraceError>;
@@ -302,7 +302,7 @@ pub fn trace(
                 let claimed: Vec<ClaimedLock> = step
                     .changes()
                     .into_iter()
-                    .flat_map(|c| tracer.claimed_locks(c, &ctx))
+                    .flat_map(|c| tracer.claimed_locks(step, c, &ctx))
                     .collect();
                 let probe: Vec<QualName> = claimed.iter().map(|c| c.relation.clone()).collect();
                 let mut observed = Observation::default();

@@ -24,15 +24,18 @@ pub fn open(
     match dialect {
         #[cfg(feature = "postgres")]
         DialectKind::Postgres => postgres(url, on_step),
+        #[cfg(feature = "mysql")]
+        DialectKind::MySql | DialectKind::MariaDb => mysql(url, on_step),
+        #[allow(unreachable_patterns)]
         other => {
             let _ = (url, on_step);
             Err(TraceError::Setup(format!(
-                "`migrate trace` does not trace {} yet: it traces PostgreSQL{}",
+                "this build cannot trace {}: it needs the `{}` feature",
                 other.as_str(),
-                if cfg!(feature = "postgres") {
-                    ""
+                if other == DialectKind::Postgres {
+                    "postgres"
                 } else {
-                    " (in a build with the `postgres` feature)"
+                    "mysql"
                 }
             )))
         }
@@ -59,6 +62,34 @@ fn postgres(url: Option<&str>, on_step: &mut dyn FnMut(&str)) -> Result<Scratch,
     let place = format!("{} (dropped after the trace)", crate::url::redact(&db.url));
     let tracer = PgTracer::connect(&db.url)?;
     // The database goes before the server that holds it.
+    guards.insert(0, Box::new(db));
+    Ok(Scratch {
+        tracer: Box::new(tracer),
+        place,
+        _guards: guards,
+    })
+}
+
+/// A database of its own on `url`'s server (its path is replaced), or on a throwaway MariaDB.
+#[cfg(feature = "mysql")]
+fn mysql(url: Option<&str>, on_step: &mut dyn FnMut(&str)) -> Result<Scratch, TraceError> {
+    use crate::mysql::testdb::MySqlTestDb;
+    use crate::mysql::trace::MyTracer;
+    let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
+    let admin = match url {
+        Some(url) => url.to_string(),
+        None => {
+            let server = crate::demo::mariadb_server::MariaDbServer::start(|s| on_step(s))
+                .map_err(|e| TraceError::Setup(e.to_string()))?;
+            let admin = server.url("mysql");
+            guards.push(Box::new(server));
+            admin
+        }
+    };
+    let db = MySqlTestDb::create_on(&admin, "concertina_trace")
+        .map_err(|e| TraceError::Setup(e.to_string()))?;
+    let place = format!("{} (dropped after the trace)", crate::url::redact(&db.url));
+    let tracer = MyTracer::connect(&db.url)?;
     guards.insert(0, Box::new(db));
     Ok(Scratch {
         tracer: Box::new(tracer),

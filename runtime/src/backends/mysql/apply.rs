@@ -105,7 +105,13 @@ pub fn online_clauses(change: &Change, v: Version, mariadb: bool) -> Vec<Online>
 /// Whether the statement's text can take an algorithm clause: `ALTER TABLE …` and `CREATE
 /// INDEX …`. `DROP INDEX i ON t` is modelled as an ALTER of `t` but MariaDB rejects the clause
 /// there.
-fn accepts_clause(sql: &str) -> bool {
+pub(super) fn accepts_clause(sql: &str) -> bool {
+    let word = first_word(sql);
+    word == "ALTER" || word == "CREATE"
+}
+
+/// The statement's first keyword, upper-cased, after any leading comments.
+fn first_word(sql: &str) -> String {
     let mut rest = sql.trim_start();
     loop {
         if let Some(after) = rest.strip_prefix("--") {
@@ -116,18 +122,18 @@ fn accepts_clause(sql: &str) -> bool {
             break;
         }
     }
-    let word: String = rest
-        .chars()
+    rest.chars()
         .take_while(|c| c.is_ascii_alphabetic())
         .collect::<String>()
-        .to_ascii_uppercase();
-    word == "ALTER" || word == "CREATE"
+        .to_ascii_uppercase()
 }
 
 /// The statement with the clause appended on its own line (a trailing `-- comment` in the
-/// statement's text ends at the newline).
-fn with_clause(sql: &str, change: &Change, online: Online) -> String {
-    let alter = matches!(change, Change::AlterTable { .. });
+/// statement's text ends at the newline). The comma goes by the text, not the change: `CREATE
+/// FULLTEXT INDEX` is read as an ALTER of its table, but takes the clause without a comma
+/// (the tracer found the runtime sending it `, ALGORITHM=…`: errno 1064 on MariaDB 10.11).
+pub(super) fn with_clause(sql: &str, change: &Change, online: Online) -> String {
+    let alter = matches!(change, Change::AlterTable { .. }) && first_word(sql) == "ALTER";
     let sql = sql.trim_end().trim_end_matches(';');
     if alter {
         format!("{sql}\n, {}", online.clause(true))
@@ -138,7 +144,7 @@ fn with_clause(sql: &str, change: &Change, online: Online) -> String {
 
 /// The server refused the requested algorithm or lock (errors 1845, 1846; MySQL's 4092 when
 /// INSTANT ran out of row versions — on MariaDB 4092 is an unknown view).
-fn is_refusal(e: &DbError, mariadb: bool) -> bool {
+pub(super) fn is_refusal(e: &DbError, mariadb: bool) -> bool {
     e.kind == DbErrorKind::Refused || (!mariadb && e.code == "4092")
 }
 
@@ -457,6 +463,16 @@ mod tests {
         assert_eq!(
             clauses("ALTER TABLE t DROP COLUMN c", Version(8, 0, 29), false),
             [Online::Instant, Online::InplaceNoLock]
+        );
+    }
+
+    #[test]
+    fn create_fulltext_index_takes_the_clause_without_a_comma() {
+        let sql = "CREATE FULLTEXT INDEX posts_body ON posts (body)";
+        let change = change_of(sql, true).expect("parses");
+        assert_eq!(
+            with_clause(sql, &change, Online::InplaceNoLock),
+            "CREATE FULLTEXT INDEX posts_body ON posts (body)\nALGORITHM=INPLACE LOCK=NONE"
         );
     }
 

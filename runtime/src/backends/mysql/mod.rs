@@ -8,6 +8,7 @@ mod apply;
 pub mod backfill;
 mod catalog;
 pub mod testdb;
+pub mod trace;
 
 /// The state store's connection: `?` placeholders, `UTC_TIMESTAMP(6)`.
 mod state_sql {

@@ -33,22 +33,38 @@ fn server_of(url: &str) -> &str {
 impl MySqlTestDb {
     /// Creates `ct_<tag>_<pid>_<nanos>` (MySQL names stop at 64 characters).
     pub fn new(tag: &str) -> Result<MySqlTestDb, RuntimeError> {
+        Self::create_on(&admin_url(), &format!("ct_{tag}")).map_err(|e| match e {
+            RuntimeError::Connect { url, reason } => RuntimeError::Connect {
+                url,
+                reason: format!("{reason} (tests use CONCERTINA_TEST_MYSQL_URL)"),
+            },
+            other => other,
+        })
+    }
+
+    /// Creates `<prefix>_<pid>_<nanos>` on the server of `admin` (any database of it, or
+    /// none; `mariadb://` is read as `mysql://`); dropped with the value.
+    pub fn create_on(admin: &str, prefix: &str) -> Result<MySqlTestDb, RuntimeError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() % 1_000_000_000_000)
             .unwrap_or_default();
-        let mut name = format!("ct_{tag}_{}_{nanos}", std::process::id());
+        let mut name = format!("{prefix}_{}_{nanos}", std::process::id());
         name.truncate(64);
-        let admin = admin_url();
+        let admin = match admin.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                format!("mysql://{rest}")
+            }
+            _ => admin.to_string(),
+        };
         let server = server_of(&admin).to_string();
-        let mut conn = MysqlConnection::establish(&format!("{server}/")).map_err(|e| {
-            RuntimeError::connect(&admin, format!("{e} (tests use CONCERTINA_TEST_MYSQL_URL)"))
-        })?;
+        let mut conn = MysqlConnection::establish(&format!("{server}/"))
+            .map_err(|e| RuntimeError::connect(&admin, e))?;
         conn.batch_execute(&format!(
             "CREATE DATABASE {} CHARACTER SET utf8mb4",
             quote_ident(&name)
         ))
-        .map_err(|e| RuntimeError::query(format!("creating the test database {name}"), e))?;
+        .map_err(|e| RuntimeError::query(format!("creating the database {name}"), e))?;
         Ok(MySqlTestDb {
             url: format!("{server}/{name}"),
             name,

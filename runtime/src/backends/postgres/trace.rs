@@ -422,7 +422,7 @@ impl Tracer for PgTracer {
         }
     }
 
-    fn claimed_locks(&self, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock> {
+    fn claimed_locks(&self, _step: &Step, change: &Change, ctx: &LockContext) -> Vec<ClaimedLock> {
         locks(change, ctx)
             .into_iter()
             .map(|(relation, mode)| ClaimedLock {
