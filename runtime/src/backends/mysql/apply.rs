@@ -209,6 +209,11 @@ fn changed_table(change: &Change) -> Option<QualName> {
         | Change::Delete { table, .. }
         | Change::Insert { table, .. } => Some(table.clone()),
         Change::DropObjects { names, .. } => names.first().cloned(),
+        // Found by the tracer (MariaDB 10.11): `LOCK TABLES … WRITE` holds
+        // SHARED_NO_READ_WRITE and `OPTIMIZE TABLE` an EXCLUSIVE metadata lock, which `plan`
+        // did not show.
+        Change::LockTable { tables } => tables.first().cloned(),
+        Change::RewriteTable { table, .. } => table.clone(),
         _ => None,
     }
 }
