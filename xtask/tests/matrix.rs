@@ -1,12 +1,13 @@
 //! The version matrix in the test suite: every PostgreSQL rule fixture, its safe counterpart
 //! and each version feature traced on the oldest and newest supported majors (official builds
-//! fetched from the npm registry) and on the machine's own server, compared with the checker at
-//! that version. Any disagreement that is not a documented exception fails the run.
+//! fetched from the npm registry) and on the machine's own server, and every MySQL/MariaDB rule
+//! fixture on the machine's MariaDB, compared with the checker at that version. Any
+//! disagreement that is not a documented exception fails the run.
 
 use std::process::Command;
 
 #[test]
-fn oldest_newest_and_the_machines_postgres_agree_with_the_checker() {
+fn oldest_newest_and_the_machines_servers_agree_with_the_checker() {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["matrix", "--pg", "10,18", "--check"])
         .output()
@@ -23,7 +24,9 @@ fn oldest_newest_and_the_machines_postgres_agree_with_the_checker() {
         header.starts_with("| rule | 10 | 18 |") && header.contains("(machine)"),
         "{header}"
     );
+    assert!(stdout.contains("\n| rule | MariaDB "), "no MariaDB table:\n{stdout}");
     for row in [
+        "| `mysql-add-check` |",
         "| `index-not-concurrent` |",
         "| `add-column-default-old-server` |",
         "| feature: generated-stored |",
