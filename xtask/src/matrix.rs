@@ -485,7 +485,7 @@ fn write_readme(table: &str, targets: &[Target]) -> Result<()> {
         .filter_map(|t| pg_builds::build_of(t.major).ok().map(String::from))
         .collect();
     let measured = format!(
-        "Measured {} with `cargo xtask matrix` on the builds {} and the machine's own server.\n\n",
+        "Measured {} with `cargo xtask matrix` on the builds {} and the machine's own servers (PostgreSQL and MariaDB).\n\n",
         today(),
         builds.join(", ")
     );

@@ -24,7 +24,10 @@ fn oldest_newest_and_the_machines_servers_agree_with_the_checker() {
         header.starts_with("| rule | 10 | 18 |") && header.contains("(machine)"),
         "{header}"
     );
-    assert!(stdout.contains("\n| rule | MariaDB "), "no MariaDB table:\n{stdout}");
+    assert!(
+        stdout.contains("\n| rule | MariaDB "),
+        "no MariaDB table:\n{stdout}"
+    );
     for row in [
         "| `mysql-add-check` |",
         "| `index-not-concurrent` |",
