@@ -20,6 +20,7 @@ pub mod init;
 pub mod migrator;
 pub mod order;
 pub mod plan;
+pub mod rehearse;
 pub mod state;
 pub mod trace;
 pub mod url;
