@@ -16,6 +16,7 @@
 //! A table identical to the previous version's is re-exported (`pub use`), not generated
 //! again, so the code grows with the changes rather than versions × tables.
 
+pub mod access;
 mod compat;
 mod mapping;
 mod names;

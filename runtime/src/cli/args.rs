@@ -50,6 +50,12 @@ pub enum Command {
     /// rewrites, scans, failures) beside the checker's verdict; every disagreement is a
     /// `trace-disagrees` error.
     Trace(TraceArgs),
+    /// Rehearse the pending migrations before the deploy: on a throwaway server (or databases
+    /// of its own on DATABASE_URL's server), with generated production-like rows, while an app
+    /// workload built from the generated types runs; every phase applied and traced, each
+    /// down rehearsed. Exits 1 on a failed app transaction, a lock wait over lock_timeout, a
+    /// tracer disagreement or a down that does not restore the schema.
+    Rehearse(RehearseArgs),
     /// Apply the example migrations to a loaded table while an app workload runs, and show
     /// what the app felt per phase. Without DATABASE_URL, runs a throwaway PostgreSQL.
     Demo {
@@ -133,6 +139,62 @@ pub struct TraceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RehearseArgs {
+    /// Migrations directory (holding concertina.toml). Default: ./migrations.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The first migration to rehearse (version or directory name); the ones before it are
+    /// replayed as the database's past. Default: the last migration.
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
+    /// Rows of a table at full size (repeatable): `--rows users=2000000`.
+    #[arg(long, value_name = "TABLE=N", value_parser = table_rows)]
+    pub rows: Vec<(String, u64)>,
+    /// Rows of every table --rows does not size.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub default_rows: u64,
+    /// Rehearse at this fraction of the size (0 < F <= 1); each phase's duration is also
+    /// extrapolated to full size.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// App transactions per second over all clients (default: as fast as the clients go).
+    #[arg(long, value_name = "TPS")]
+    pub rate: Option<f64>,
+    /// Concurrent app clients.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub clients: usize,
+    /// How long the app runs before the first phase (its baseline latency).
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration, default_value = "3s")]
+    pub baseline: std::time::Duration,
+    /// Do not trace the phases on a twin database.
+    #[arg(long)]
+    pub no_trace: bool,
+    /// Do not rehearse the downs.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// A server to create the rehearsal's databases on (they are dropped at the end); default:
+    /// the DATABASE_URL environment variable, else a throwaway server. Never the database
+    /// itself: the rehearsal creates its own.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+fn table_rows(text: &str) -> Result<(String, u64), String> {
+    let (table, n) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: write TABLE=N, e.g. users=1000000"))?;
+    let n = n
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}`: {n} is not a number of rows"))?;
+    Ok((table.trim().to_string(), n))
 }
 
 #[derive(clap::Args, Debug)]

@@ -74,6 +74,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(db) => crate::commands::verify(db),
         Command::Plan(db) => crate::commands::plan(db),
         Command::Trace(args) => crate::trace::command::run(args),
+        Command::Rehearse(args) => crate::rehearse::command::run(args),
         Command::Down(args) => crate::commands::down(args),
         Command::New { name, dir, format } => crate::commands::new_migration(&name, dir, format),
         Command::Init {

@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod backfill;
+pub mod rehearse;
 mod catalog;
 pub mod testdb;
 pub mod trace;

@@ -16,6 +16,7 @@ pub mod backfill;
 pub mod catalog;
 pub mod locks;
 pub mod raw;
+pub mod rehearse;
 pub mod testdb;
 pub mod trace;
 

@@ -13,8 +13,8 @@ use std::ptr::NonNull;
 
 use pq_sys::{
     ConnStatusType, ExecStatusType, PGconn, PGresult, PQclear, PQcmdTuples, PQconnectdb,
-    PQerrorMessage, PQexec, PQfinish, PQgetisnull, PQgetvalue, PQnfields, PQntuples,
-    PQresultErrorField, PQresultStatus, PQstatus,
+    PQerrorMessage, PQexec, PQfinish, PQgetResult, PQgetisnull, PQgetvalue, PQnfields, PQntuples,
+    PQputCopyData, PQputCopyEnd, PQresultErrorField, PQresultStatus, PQstatus,
 };
 
 use crate::engine::{DbError, DbErrorKind};
@@ -120,6 +120,77 @@ impl RawPg {
             ExecStatusType::PGRES_EMPTY_QUERY => Ok((Vec::new(), 0)),
             _ => Err(result.error(self)),
         }
+    }
+
+    /// `COPY … FROM STDIN` (text format): sends the chunks `next` yields until it yields
+    /// `None`, then ends the copy. Returns the rows the server took. The rehearsal loads its
+    /// generated rows this way.
+    pub fn copy_in(
+        &mut self,
+        sql: &str,
+        mut next: impl FnMut() -> Option<Vec<u8>>,
+    ) -> Result<u64, DbError> {
+        let text = CString::new(sql).map_err(|_| DbError::other("a statement contains a NUL byte"))?;
+        // SAFETY: conn is live, text a valid C string; every result is cleared by PgResult.
+        let raw = unsafe { PQexec(self.conn.as_ptr(), text.as_ptr()) };
+        let Some(result) = NonNull::new(raw).map(PgResult) else {
+            return Err(DbError {
+                kind: DbErrorKind::Connection,
+                code: String::new(),
+                message: self.connection_message(),
+            });
+        };
+        // SAFETY: result is live.
+        if unsafe { PQresultStatus(result.0.as_ptr()) } != ExecStatusType::PGRES_COPY_IN {
+            return Err(result.error(self));
+        }
+        drop(result);
+        let mut failed = None;
+        while let Some(chunk) = next() {
+            // SAFETY: the buffer outlives the call; libpq copies it.
+            let sent = unsafe {
+                PQputCopyData(
+                    self.conn.as_ptr(),
+                    chunk.as_ptr() as *const std::os::raw::c_char,
+                    chunk.len() as i32,
+                )
+            };
+            if sent != 1 {
+                failed = Some(self.connection_message());
+                break;
+            }
+        }
+        let abort = failed.as_deref().map(|_| c"the rehearsal stopped the load".as_ptr());
+        // SAFETY: conn is live; the message, when given, is a static C string.
+        unsafe { PQputCopyEnd(self.conn.as_ptr(), abort.unwrap_or(std::ptr::null())) };
+        let mut outcome = Ok(0);
+        loop {
+            // SAFETY: conn is live; each result is cleared when its PgResult drops.
+            let raw = unsafe { PQgetResult(self.conn.as_ptr()) };
+            let Some(result) = NonNull::new(raw).map(PgResult) else {
+                break;
+            };
+            match unsafe { PQresultStatus(result.0.as_ptr()) } {
+                ExecStatusType::PGRES_COMMAND_OK => {
+                    if let Ok(n) = &mut outcome {
+                        *n = result.affected();
+                    }
+                }
+                _ => {
+                    if outcome.is_ok() {
+                        outcome = Err(result.error(self));
+                    }
+                }
+            }
+        }
+        if let Some(message) = failed {
+            return Err(DbError {
+                kind: DbErrorKind::Connection,
+                code: String::new(),
+                message,
+            });
+        }
+        outcome
     }
 
     /// Runs statements that return no rows.
