@@ -3,4 +3,5 @@
 //! own — never the production database. Reports per phase what the app felt, what the tracer
 //! saw and whether each `down` restores the schema.
 
+pub mod html;
 pub mod report;
