@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod data;
+pub mod html;
 pub mod place;
 pub mod report;
 mod rollback;
