@@ -45,6 +45,9 @@ impl CheckedMigration {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
+    /// Findings a `concertina:allow(rule): reason` comment silenced: not reported, but still
+    /// the checker's verdict on the statement (the tracer compares them with the server).
+    pub suppressed: Vec<Diagnostic>,
     pub migrations: Vec<CheckedMigration>,
     pub statements: usize,
     /// `concertina.toml`, when a diagnostic points into it.
@@ -116,6 +119,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         .collect();
     let baseline_position = config.baseline.as_deref().and_then(|b| set.position(b));
     let mut diagnostics = set.warnings.clone();
+    let mut suppressed = Vec::new();
     diagnostics.extend(config.warnings.iter().cloned());
     let mut schema = Arc::new(Schema {
         dialect: dialect.kind(),
@@ -150,6 +154,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
                 &rules,
                 &known_ids,
                 &mut diagnostics,
+                &mut suppressed,
             );
         }
         schema = window.after.clone();
@@ -174,6 +179,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     });
     Report {
         diagnostics,
+        suppressed,
         migrations,
         statements,
         config_source: config.source.clone(),
@@ -227,6 +233,7 @@ fn check_migration(
     rules: &[&'static rules::Rule],
     known_ids: &BTreeSet<&str>,
     out: &mut Vec<Diagnostic>,
+    suppressed: &mut Vec<Diagnostic>,
 ) {
     let _ = migration;
     let mut schema = (*window.before).clone();
@@ -247,6 +254,7 @@ fn check_migration(
             rules,
             known_ids,
             out,
+            suppressed,
         );
     }
 }
@@ -261,6 +269,7 @@ fn check_phase(
     rules: &[&'static rules::Rule],
     known_ids: &BTreeSet<&str>,
     out: &mut Vec<Diagnostic>,
+    suppressed: &mut Vec<Diagnostic>,
 ) {
     let source = &phase.source;
     for problem in &phase.parsed.problems {
@@ -340,15 +349,7 @@ fn check_phase(
             (rule.check)(&ctx, &mut findings);
             for f in findings.items {
                 let f = lock_scope::scope_finding(rule.id, rule.severity, f, &targets, config);
-                if let Some(i) = stmt
-                    .allows
-                    .iter()
-                    .position(|a| a.rules.iter().any(|r| r == rule.id))
-                {
-                    used[i] = true;
-                    continue;
-                }
-                out.push(diagnostic(
+                let d = diagnostic(
                     source,
                     stmt.line,
                     stmt.column,
@@ -359,7 +360,17 @@ fn check_phase(
                         window.layout,
                         f.help.unwrap_or_else(|| rule.help.to_string()),
                     ),
-                ));
+                );
+                if let Some(i) = stmt
+                    .allows
+                    .iter()
+                    .position(|a| a.rules.iter().any(|r| r == rule.id))
+                {
+                    used[i] = true;
+                    suppressed.push(d);
+                    continue;
+                }
+                out.push(d);
             }
         }
         let unknown_allow = stmt

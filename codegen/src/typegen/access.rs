@@ -84,11 +84,9 @@ pub fn app_version(report: &Report, config: &Config, index: usize, which: AppOf)
     let w = &m.window;
     let (name, schema, window) = match which {
         AppOf::Old => {
-            let name = index
-                .checked_sub(1)
-                .map_or("S(0)".to_string(), |i| {
-                    format!("S({})", report.migrations[i].dir_name)
-                });
+            let name = index.checked_sub(1).map_or("S(0)".to_string(), |i| {
+                format!("S({})", report.migrations[i].dir_name)
+            });
             (name, w.before.clone(), None)
         }
         AppOf::Transition => (

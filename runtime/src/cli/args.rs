@@ -169,6 +169,9 @@ pub struct RehearseArgs {
     /// How long the app runs before the first phase (its baseline latency).
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration, default_value = "3s")]
     pub baseline: std::time::Duration,
+    /// Also write the report as one self-contained HTML page (no network: inline SVG).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Do not trace the phases on a twin database.
     #[arg(long)]
     pub no_trace: bool,

@@ -27,7 +27,10 @@ pub fn run(args: RehearseArgs) -> ExitCode {
     if !(args.scale > 0.0 && args.scale <= 1.0) {
         return could_not(
             args.format,
-            format!("--scale {}: give a fraction above 0 and at most 1, e.g. 0.1", args.scale),
+            format!(
+                "--scale {}: give a fraction above 0 and at most 1, e.g. 0.1",
+                args.scale
+            ),
         );
     }
     if let Some(reason) = args.database_url.as_deref().and_then(crate::url::malformed) {
@@ -58,6 +61,15 @@ pub fn run(args: RehearseArgs) -> ExitCode {
         .filter(|u| !u.trim().is_empty());
     match run_on(&options, &config, url, &mut say) {
         Ok(r) => {
+            if let Some(path) = &args.report {
+                if let Err(e) = std::fs::write(path, super::html::html(&r)) {
+                    return could_not(
+                        args.format,
+                        format!("writing the report to {}: {e}", path.display()),
+                    );
+                }
+                say(&format!("report written to {}", path.display()));
+            }
             match args.format {
                 Format::Human => print!("{}", report::human(&r)),
                 Format::Json => println!("{}", report::json(&r)),

@@ -28,10 +28,9 @@ pub fn mix(salt: u64, i: u64) -> u64 {
 
 /// A salt from a name.
 pub fn salt(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3)
-        })
+    text.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3)
+    })
 }
 
 /// A fraction in [0, 1) from a hash.
@@ -43,14 +42,32 @@ fn unit(h: u64) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Gen {
     /// Distinct per row: integers `offset + i + 1`.
-    UniqueInt { offset: i64 },
+    UniqueInt {
+        offset: i64,
+    },
     /// Distinct per row: text (an email where the column's name says so), at most `max_len`.
-    UniqueText { max_len: Option<usize>, email: bool },
+    UniqueText {
+        max_len: Option<usize>,
+        email: bool,
+    },
     UniqueUuid,
-    Int { lo: i64, hi: i64 },
-    Decimal { lo: f64, hi: f64, scale: u32 },
-    Float { lo: f64, hi: f64 },
-    Text { max_len: Option<usize>, distinct: u64 },
+    Int {
+        lo: i64,
+        hi: i64,
+    },
+    Decimal {
+        lo: f64,
+        hi: f64,
+        scale: u32,
+    },
+    Float {
+        lo: f64,
+        hi: f64,
+    },
+    Text {
+        max_len: Option<usize>,
+        distinct: u64,
+    },
     Bool,
     Date,
     Timestamp,
@@ -61,13 +78,21 @@ pub enum Gen {
     Bytes,
     Inet,
     /// One of these, by cumulative weight (the last weight is 1.0).
-    Choice { values: Vec<String>, cumulative: Vec<f64> },
+    Choice {
+        values: Vec<String>,
+        cumulative: Vec<f64>,
+    },
     /// A key of the parent table, as loaded.
-    Ref { parent: QualName, column: String },
+    Ref {
+        parent: QualName,
+        column: String,
+    },
     /// The same text every row (an empty array, say).
     Fixed(String),
     /// From a histogram: a value between two bounds, chosen by the row's hash.
-    Histogram { bounds: Vec<String> },
+    Histogram {
+        bounds: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +198,9 @@ pub fn value(gen: &Gen, column: &str, salt: u64, i: u64, keys: &Keys) -> Option<
         Gen::Bytes => format!("{:016x}", h),
         Gen::Inet => format!("10.{}.{}.{}", h % 256, (h >> 8) % 256, (h >> 16) % 254 + 1),
         Gen::Choice { values, cumulative } => {
-            let at = cumulative.partition_point(|c| *c <= f).min(values.len() - 1);
+            let at = cumulative
+                .partition_point(|c| *c <= f)
+                .min(values.len() - 1);
             values[at].clone()
         }
         Gen::Ref { parent, column } => {
@@ -233,7 +260,20 @@ fn civil(n: u64) -> (u64, u64, u64) {
         d -= len;
         y += 1;
     }
-    let months = [31, if y % 4 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let months = [
+        31,
+        if y % 4 == 0 { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let mut m = 0;
     while d >= months[m] {
         d -= months[m];
@@ -537,7 +577,7 @@ pub fn type_gen(schema: &Schema, ty: &SqlType) -> Option<Gen> {
             let max = 10f64.powi((precision - scale as i32).clamp(0, 9)) - 1.0;
             Gen::Decimal {
                 lo: 0.0,
-                hi: max.min(1000.0).max(0.0),
+                hi: max.clamp(0.0, 1000.0),
                 scale,
             }
         }
@@ -645,7 +685,11 @@ fn check_gen(checks: &[String], column: &str) -> Option<Gen> {
 
 /// Tables in an order where every table comes after the tables its foreign keys (and the
 /// pending migrations' promised ones) reference; a cycle is broken where it closes.
-pub fn load_order(schema: &Schema, tables: &BTreeSet<QualName>, promised: &Promised) -> Vec<QualName> {
+pub fn load_order(
+    schema: &Schema,
+    tables: &BTreeSet<QualName>,
+    promised: &Promised,
+) -> Vec<QualName> {
     let parents = |q: &QualName| -> Vec<QualName> {
         let mut out: Vec<QualName> = schema
             .table(q)
@@ -694,7 +738,11 @@ pub fn load_order(schema: &Schema, tables: &BTreeSet<QualName>, promised: &Promi
 }
 
 /// `tables` and every table their foreign keys reach (parents must be loaded first).
-pub fn with_parents(schema: &Schema, tables: &BTreeSet<QualName>, promised: &Promised) -> BTreeSet<QualName> {
+pub fn with_parents(
+    schema: &Schema,
+    tables: &BTreeSet<QualName>,
+    promised: &Promised,
+) -> BTreeSet<QualName> {
     let mut out = tables.clone();
     let mut todo: Vec<QualName> = tables.iter().cloned().collect();
     while let Some(q) = todo.pop() {
@@ -741,7 +789,10 @@ mod tests {
             max_len: None,
             email: true,
         };
-        assert_eq!(value(&e, "email", 1, 3, &keys).unwrap(), "user3@example.com");
+        assert_eq!(
+            value(&e, "email", 1, 3, &keys).unwrap(),
+            "user3@example.com"
+        );
         let u: BTreeSet<_> = (0..5000)
             .map(|i| value(&Gen::UniqueUuid, "id", 9, i, &keys))
             .collect();
@@ -778,7 +829,10 @@ mod tests {
             panic!("not a choice")
         };
         assert_eq!(values, vec!["new".to_string(), "it's done".to_string()]);
-        assert_eq!(check_gen(&["qty BETWEEN 1 AND 5".into()], "qty"), Some(Gen::Int { lo: 1, hi: 5 }));
+        assert_eq!(
+            check_gen(&["qty BETWEEN 1 AND 5".into()], "qty"),
+            Some(Gen::Int { lo: 1, hi: 5 })
+        );
         assert_eq!(check_gen(&["length(x) > 0".into()], "qty"), None);
     }
 

@@ -154,7 +154,8 @@ pub fn rehearse(
     rollback_url: Option<&str>,
     say: &mut dyn FnMut(&str),
 ) -> Result<RehearsalReport, RehearseError> {
-    let mut m = Migrator::open(&options.dir, url).map_err(|e| RehearseError::Project(e.to_string()))?;
+    let mut m =
+        Migrator::open(&options.dir, url).map_err(|e| RehearseError::Project(e.to_string()))?;
     if let Some((target, pause)) = options.pace {
         m.project.config.runtime.batch_target = target;
         m.project.config.runtime.batch_pause = pause;
@@ -164,7 +165,9 @@ pub fn rehearse(
     let first = first_pending(&report, options.from.as_deref())?;
     let pending: Vec<usize> = (first..report.migrations.len()).collect();
     let mut out = RehearsalReport {
-        server: server.server_version().map_err(db("reading the server's version"))?,
+        server: server
+            .server_version()
+            .map_err(db("reading the server's version"))?,
         dir: options.dir.display().to_string(),
         pending: pending
             .iter()
@@ -184,8 +187,14 @@ pub fn rehearse(
             "replaying the {} migrations before {} (all phases)",
             first, report.migrations[first].dir_name
         ));
-        m.apply(&Phase::FORWARD, Some(&version), |_, _, _| {}, |_, _| {}, |_| {})
-            .map_err(|e| RehearseError::Setup(format!("replaying up to {version}: {e}")))?;
+        m.apply(
+            &Phase::FORWARD,
+            Some(&version),
+            |_, _, _| {},
+            |_, _| {},
+            |_| {},
+        )
+        .map_err(|e| RehearseError::Setup(format!("replaying up to {version}: {e}")))?;
     }
 
     // The tables the pending migrations touch, as they are before them, and their parents.
@@ -213,7 +222,9 @@ pub fn rehearse(
     // Which parent keys the foreign keys need.
     let mut plans = Vec::new();
     for q in &order {
-        let Some(table) = before.table(q) else { continue };
+        let Some(table) = before.table(q) else {
+            continue;
+        };
         let (full, source) = match options
             .rows
             .get(&q.to_string())
@@ -264,7 +275,10 @@ pub fn rehearse(
                 .map_err(db(format!("reading the keys of {t}")))?;
             keys.insert(
                 (t.clone(), col.clone()),
-                sample.into_iter().filter_map(|r| r.into_iter().next()).collect(),
+                sample
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next())
+                    .collect(),
             );
         }
     }
@@ -318,7 +332,9 @@ pub fn rehearse(
         }));
     }
     let monitor = {
-        let mut mon = server.lock_monitor().map_err(db("connecting the lock monitor"))?;
+        let mut mon = server
+            .lock_monitor()
+            .map_err(db("connecting the lock monitor"))?;
         let a = app.clone();
         std::thread::spawn(move || {
             while !a.stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -342,7 +358,10 @@ pub fn rehearse(
         app: app_name(&app),
         ..Default::default()
     }];
-    let since = |t: Instant| t.saturating_duration_since(app.recorder.started).as_secs_f64();
+    let since = |t: Instant| {
+        t.saturating_duration_since(app.recorder.started)
+            .as_secs_f64()
+    };
     let t = Instant::now();
     stretches[0].start = since(t);
     std::thread::sleep(options.baseline);
@@ -380,12 +399,18 @@ pub fn rehearse(
         });
         say(&format!("applying {} {}", mig.dir_name, phase.as_str()));
         let mut last = Instant::now();
-        let result = m.apply(&[phase], Some(&mig.version), |_, _, _| {}, |_, _| {}, |p| {
-            if last.elapsed() > Duration::from_secs(2) {
-                last = Instant::now();
-                eprintln!("    backfill {}: {} rows", p.table, p.rows_done);
-            }
-        });
+        let result = m.apply(
+            &[phase],
+            Some(&mig.version),
+            |_, _, _| {},
+            |_, _| {},
+            |p| {
+                if last.elapsed() > Duration::from_secs(2) {
+                    last = Instant::now();
+                    eprintln!("    backfill {}: {} rows", p.table, p.rows_done);
+                }
+            },
+        );
         let s = &mut stretches[idx];
         s.duration = started.elapsed();
         if options.scale < 1.0 {

@@ -63,7 +63,8 @@ pub fn open(
                 pg_builds::install(version.major, &pg_builds::cache_dir(), &mut |s| say(s));
             let (server, note) = match fetched {
                 Ok(bindir) => (
-                    Server::start_from(bindir, None, |s| say(s)).map_err(|e| setup(e.to_string()))?,
+                    Server::start_from(bindir, None, |s| say(s))
+                        .map_err(|e| setup(e.to_string()))?,
                     format!("a throwaway PostgreSQL {} (server_version)", version.major),
                 ),
                 Err(e) => {

@@ -23,20 +23,34 @@ pub fn rehearse_downs(
     m.lock(None, |_| {}).map_err(setup)?;
     if let Some(prev) = first.checked_sub(1) {
         let version = report.migrations[prev].version.clone();
-        m.apply(&Phase::FORWARD, Some(&version), |_, _, _| {}, |_, _| {}, |_| {})
-            .map_err(setup)?;
+        m.apply(
+            &Phase::FORWARD,
+            Some(&version),
+            |_, _, _| {},
+            |_, _| {},
+            |_| {},
+        )
+        .map_err(setup)?;
     }
     let mut out = Vec::new();
     for mig in &report.migrations[first..] {
         let version = mig.version.as_str();
         // `down` undoes an expand; a migration without one has nothing to undo.
         if mig.phase(Phase::Expand).is_none() {
-            m.apply(&Phase::FORWARD, Some(version), |_, _, _| {}, |_, _| {}, |_| {})
-                .map_err(setup)?;
+            m.apply(
+                &Phase::FORWARD,
+                Some(version),
+                |_, _, _| {},
+                |_, _| {},
+                |_| {},
+            )
+            .map_err(setup)?;
             continue;
         }
         let mut problems = Vec::new();
-        let before = m.db.live_facts().map_err(|e| RehearseError::Setup(e.to_string()))?;
+        let before =
+            m.db.live_facts()
+                .map_err(|e| RehearseError::Setup(e.to_string()))?;
         match m.apply(
             &[Phase::Expand, Phase::Backfill],
             Some(version),
@@ -48,10 +62,9 @@ pub fn rehearse_downs(
             Ok(_) => match m.down(|_, _, _| {}) {
                 Err(e) => problems.push(format!("down failed: {e}")),
                 Ok(_) => {
-                    let after = m
-                        .db
-                        .live_facts()
-                        .map_err(|e| RehearseError::Setup(e.to_string()))?;
+                    let after =
+                        m.db.live_facts()
+                            .map_err(|e| RehearseError::Setup(e.to_string()))?;
                     let diff = crate::catalog::diff(&after, &before);
                     for f in &diff.only_live {
                         problems.push(format!("left behind: {f}"));
@@ -72,8 +85,14 @@ pub fn rehearse_downs(
             // What follows would start from a schema no deploy has.
             break;
         }
-        m.apply(&Phase::FORWARD, Some(version), |_, _, _| {}, |_, _| {}, |_| {})
-            .map_err(setup)?;
+        m.apply(
+            &Phase::FORWARD,
+            Some(version),
+            |_, _, _| {},
+            |_, _| {},
+            |_| {},
+        )
+        .map_err(setup)?;
     }
     Ok(out)
 }

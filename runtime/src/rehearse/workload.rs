@@ -195,12 +195,10 @@ impl Deployed {
                 continue;
             };
             let planned = data::column_gens(&app.schema, table, promised, &BTreeMap::new());
-            let ok = t.inserts.iter().all(|w| {
-                !w.required
-                    || w.targets
-                        .last()
-                        .is_some_and(|c| planned.contains_key(c))
-            });
+            let ok = t
+                .inserts
+                .iter()
+                .all(|w| !w.required || w.targets.last().is_some_and(|c| planned.contains_key(c)));
             can_insert.insert(t.table.clone(), ok);
             gens.insert(t.table.clone(), planned);
         }
@@ -261,9 +259,8 @@ impl App {
     /// SQL, runs it, records it, and keeps to its share of `rate`.
     pub fn client(&self, client: u64, conn: &mut dyn AppConn, flavour: &dyn Flavour) {
         let mut n: u64 = 0;
-        let per_client = (self.rate > 0.0).then(|| {
-            Duration::from_secs_f64(self.clients as f64 / self.rate)
-        });
+        let per_client =
+            (self.rate > 0.0).then(|| Duration::from_secs_f64(self.clients as f64 / self.rate));
         let mut next_at = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
             n += 1;
@@ -320,7 +317,14 @@ impl App {
 
     /// A value for `column` of `table` that no loaded row and no other client's value has
     /// (unique generators take the row number): rows past the loaded ones.
-    fn value(&self, d: &Deployed, table: &QualName, column: &str, client: u64, n: u64) -> Option<String> {
+    fn value(
+        &self,
+        d: &Deployed,
+        table: &QualName,
+        column: &str,
+        client: u64,
+        n: u64,
+    ) -> Option<String> {
         let gen = d.gens.get(table)?.get(column)?;
         let i = 1_000_000_000_000 + client * 10_000_000_000 + n;
         let salt = data::salt(&table.to_string()) ^ data::salt(column);
@@ -358,7 +362,14 @@ impl App {
         ))
     }
 
-    fn insert(&self, d: &Deployed, t: &TableAccess, client: u64, n: u64, f: &dyn Flavour) -> Option<String> {
+    fn insert(
+        &self,
+        d: &Deployed,
+        t: &TableAccess,
+        client: u64,
+        n: u64,
+        f: &dyn Flavour,
+    ) -> Option<String> {
         let mut cols = Vec::new();
         let mut vals = Vec::new();
         for w in &t.inserts {

@@ -209,6 +209,7 @@ mod tests {
             rule: rule.into(),
             severity: Severity::Error,
             hazard: Some(hazard),
+            suppressed: false,
         }
     }
 

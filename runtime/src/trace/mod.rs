@@ -229,6 +229,8 @@ pub struct Verdict {
     pub severity: Severity,
     /// What the rule claims the server does, if it claims anything of the server.
     pub hazard: Option<Hazard>,
+    /// Silenced by a `concertina:allow(rule): reason` comment: still the checker's verdict.
+    pub suppressed: bool,
 }
 
 /// One traced step: the checker's verdict, the plan's lock claim and what the server did.
@@ -266,15 +268,27 @@ impl TraceReport {
 /// The checker's findings on the statement of `step` (those reported at its lines).
 fn verdicts_for(report: &Report, file: &str, step: &Step) -> Vec<Verdict> {
     let last_line = step.last_line;
+    let at = |d: &&concertina_codegen::diag::Diagnostic| {
+        d.file == file && (step.line..=last_line).contains(&d.line)
+    };
+    let verdict = |d: &concertina_codegen::diag::Diagnostic, suppressed: bool| Verdict {
+        rule: d.rule.clone(),
+        severity: d.severity,
+        hazard: hazard(&d.rule),
+        suppressed,
+    };
     report
         .diagnostics
         .iter()
-        .filter(|d| d.file == file && (step.line..=last_line).contains(&d.line))
-        .map(|d| Verdict {
-            rule: d.rule.clone(),
-            severity: d.severity,
-            hazard: hazard(&d.rule),
-        })
+        .filter(at)
+        .map(|d| verdict(d, false))
+        .chain(
+            report
+                .suppressed
+                .iter()
+                .filter(at)
+                .map(|d| verdict(d, true)),
+        )
         .collect()
 }
 

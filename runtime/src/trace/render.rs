@@ -81,7 +81,10 @@ pub fn human(report: &TraceReport) -> String {
         } else {
             step.verdicts
                 .iter()
-                .map(|v| format!("{}[{}]", v.severity.as_str(), v.rule))
+                .map(|v| {
+                    let allowed = if v.suppressed { " (allowed)" } else { "" };
+                    format!("{}[{}]{allowed}", v.severity.as_str(), v.rule)
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -149,6 +152,7 @@ pub fn json(report: &TraceReport) -> serde_json::Value {
                 "rule": v.rule,
                 "severity": v.severity.as_str(),
                 "claims": v.hazard.map(|h| h.as_str()),
+                "suppressed": v.suppressed,
             })).collect::<Vec<_>>(),
             "plan_locks": s.claimed.iter().map(|c| serde_json::json!({
                 "relation": c.relation.to_string(), "mode": c.mode, "blocks": c.blocks.as_str(),

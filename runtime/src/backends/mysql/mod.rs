@@ -6,8 +6,8 @@
 
 mod apply;
 pub mod backfill;
-pub mod rehearse;
 mod catalog;
+pub mod rehearse;
 pub mod testdb;
 pub mod trace;
 

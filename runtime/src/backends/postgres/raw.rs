@@ -130,7 +130,8 @@ impl RawPg {
         sql: &str,
         mut next: impl FnMut() -> Option<Vec<u8>>,
     ) -> Result<u64, DbError> {
-        let text = CString::new(sql).map_err(|_| DbError::other("a statement contains a NUL byte"))?;
+        let text =
+            CString::new(sql).map_err(|_| DbError::other("a statement contains a NUL byte"))?;
         // SAFETY: conn is live, text a valid C string; every result is cleared by PgResult.
         let raw = unsafe { PQexec(self.conn.as_ptr(), text.as_ptr()) };
         let Some(result) = NonNull::new(raw).map(PgResult) else {
@@ -160,7 +161,9 @@ impl RawPg {
                 break;
             }
         }
-        let abort = failed.as_deref().map(|_| c"the rehearsal stopped the load".as_ptr());
+        let abort = failed
+            .as_deref()
+            .map(|_| c"the rehearsal stopped the load".as_ptr());
         // SAFETY: conn is live; the message, when given, is a static C string.
         unsafe { PQputCopyEnd(self.conn.as_ptr(), abort.unwrap_or(std::ptr::null())) };
         let mut outcome = Ok(0);

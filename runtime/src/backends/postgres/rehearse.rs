@@ -78,7 +78,8 @@ impl LockMonitor for PgMonitor {
         self.0
             .value(&format!(
                 "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)::float8
-                 FROM pg_stat_activity WHERE application_name = '{APP_NAME}' AND wait_event_type = 'Lock'"
+                 FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{APP_NAME}'
+                   AND wait_event_type = 'Lock'"
             ))
             .ok()
             .flatten()
