@@ -217,3 +217,232 @@ fn bad_input_is_refused_with_a_clear_error() {
         "{text}"
     );
 }
+
+/// `--stats-from`: a source database with known distributions (a skewed enum, a 30 % NULL
+/// column, a sequence correlated with the key); the rehearsal's rows follow its statistics
+/// within the tolerances below, and no row of the source appears in it.
+#[test]
+fn pg_rows_follow_the_source_statistics_and_copy_no_row() {
+    use concertina_codegen::change::QualName;
+    use concertina_codegen::dialect::DialectKind;
+    use concertina_runtime::rehearse::{place, stats};
+    use concertina_runtime::testdb::TestDb;
+
+    let dir = repo("tests/fixtures/rehearse/stats");
+    // The "production" database: 0001 applied, 50,000 rows of known shape, analyzed.
+    let source = TestDb::new("stats_source").unwrap();
+    let mut m = concertina_runtime::migrator::Migrator::open(&dir, &source.url).unwrap();
+    m.lock(None, |_| {}).unwrap();
+    m.apply(
+        &[concertina_codegen::Phase::Expand],
+        Some("0001"),
+        |_, _, _| {},
+        |_, _| {},
+        |_| {},
+    )
+    .unwrap();
+    drop(m);
+    let mut raw = concertina_runtime::postgres::raw::RawPg::connect(&source.url).unwrap();
+    raw.execute(
+        "SELECT setseed(0.42);
+         INSERT INTO events (kind, note, seq, secret)
+         SELECT (CASE WHEN r < 0.7 THEN 'view' WHEN r < 0.9 THEN 'click' ELSE 'buy' END)::event_kind,
+                CASE WHEN random() < 0.3 THEN NULL ELSE 'note ' || (g % 500) END,
+                g * 10 + (random() * 5)::int,
+                'source-secret-' || md5(random()::text)
+         FROM (SELECT g, random() AS r FROM generate_series(1, 50000) g) s;
+         ANALYZE events;",
+    )
+    .unwrap();
+    let events = QualName::new("public", "events");
+    let measured = |url: &str| {
+        stats::read(DialectKind::Postgres, url, std::slice::from_ref(&events))
+            .unwrap()
+            .remove(&events)
+            .unwrap()
+    };
+    let src = measured(&source.url);
+    assert_eq!(src.rows, Some(50_000));
+
+    // The rehearsal on a database the test keeps until it has compared the statistics.
+    let target = TestDb::new("stats_target").unwrap();
+    let mut server = place::server(DialectKind::Postgres, &target.url).unwrap();
+    let options = RehearseOptions {
+        dir,
+        from: Some("0002".into()),
+        stats_from: Some(source.url.clone()),
+        clients: 1,
+        rate: 20.0,
+        baseline: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let r = concertina_runtime::rehearse::rehearse(
+        &options,
+        server.as_mut(),
+        &target.url,
+        None,
+        None,
+        &mut |s| eprintln!("{s}"),
+    )
+    .unwrap();
+    assert!(r.failures().is_empty(), "{:?}", r.failures());
+    assert_eq!(r.loads[0].source, "statistics");
+    assert_eq!(r.loads[0].rows, 50_000);
+    drop(server);
+
+    let mut raw_t = concertina_runtime::postgres::raw::RawPg::connect(&target.url).unwrap();
+    raw_t.execute("ANALYZE events").unwrap();
+    let got = measured(&target.url);
+    let rows = got.rows.unwrap() as f64;
+    assert!((rows - 50_000.0).abs() / 50_000.0 < 0.05, "{rows} rows");
+    // A 30 % NULL column: within 3 points.
+    let null_frac = |s: &stats::TableStats| s.columns["note"].null_frac;
+    assert!(
+        (null_frac(&got) - 0.3).abs() < 0.03,
+        "note is {:.3} NULL (source {:.3})",
+        null_frac(&got),
+        null_frac(&src)
+    );
+    // The skewed enum: each most common value's frequency within 5 points of the source's.
+    let freq = |s: &stats::TableStats, v: &str| {
+        s.columns["kind"]
+            .mcv
+            .iter()
+            .find(|(x, _)| x == v)
+            .map_or(0.0, |(_, f)| *f)
+    };
+    for v in ["view", "click", "buy"] {
+        assert!(
+            (freq(&got, v) - freq(&src, v)).abs() < 0.05,
+            "{v}: {:.3} against the source's {:.3}",
+            freq(&got, v),
+            freq(&src, v)
+        );
+    }
+    // The correlated sequence stays correlated with the rows' order.
+    let corr = got.columns["seq"].correlation.unwrap();
+    assert!(src.columns["seq"].correlation.unwrap() > 0.99);
+    assert!(corr > 0.9, "seq correlation {corr}");
+    // Distinct values of `note` of the same order as the source's (500).
+    let distinct = |s: &stats::TableStats| {
+        let n = s.columns["note"].n_distinct;
+        if n < 0.0 {
+            -n * 50_000.0
+        } else {
+            n
+        }
+    };
+    let (d_src, d_got) = (distinct(&src), distinct(&got));
+    eprintln!(
+        "source → rehearsal: rows 50000 → {rows}; note NULL {:.3} → {:.3}; view {:.3} → {:.3}, click {:.3} → {:.3}, buy {:.3} → {:.3}; seq correlation {:.3} → {corr:.3}; note distinct {d_src:.0} → {d_got:.0}",
+        null_frac(&src), null_frac(&got),
+        freq(&src, "view"), freq(&got, "view"),
+        freq(&src, "click"), freq(&got, "click"),
+        freq(&src, "buy"), freq(&got, "buy"),
+        src.columns["seq"].correlation.unwrap(),
+    );
+    assert!(
+        d_got > d_src / 1.5 && d_got < d_src * 1.5,
+        "note: {d_got} distinct against {d_src}"
+    );
+
+    // No row of the source is in the rehearsal database.
+    let rows_of = |raw: &mut concertina_runtime::postgres::raw::RawPg| {
+        raw.run("SELECT (kind, note, seq, secret)::text FROM events")
+            .unwrap()
+            .0
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let source_rows = rows_of(&mut raw);
+    let target_rows = rows_of(&mut raw_t);
+    assert_eq!(source_rows.len(), 50_000);
+    assert_eq!(source_rows.intersection(&target_rows).count(), 0);
+    let secrets = raw_t
+        .value("SELECT count(*) FROM events WHERE secret LIKE 'source-secret-%'")
+        .unwrap();
+    assert_eq!(secrets.as_deref(), Some("0"));
+}
+
+/// `--stats-from` on MariaDB: the row estimate sizes each table, index cardinality and
+/// MariaDB's column statistics shape the columns; the source's rows are never read.
+#[test]
+fn mariadb_stats_from_sizes_the_tables() {
+    use concertina_codegen::change::QualName;
+    use concertina_codegen::dialect::DialectKind;
+    use concertina_runtime::rehearse::stats;
+    use concertina_runtime::testdb_mysql::MySqlTestDb;
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let dir = repo("migrations-mysql");
+    let source = MySqlTestDb::new("stats_source").unwrap();
+    let mut m = concertina_runtime::migrator::Migrator::open(&dir, &source.url).unwrap();
+    m.lock(None, |_| {}).unwrap();
+    m.apply(
+        &[concertina_codegen::Phase::Expand],
+        Some("0001"),
+        |_, _, _| {},
+        |_, _| {},
+        |_| {},
+    )
+    .unwrap();
+    drop(m);
+    let mut conn = diesel::mysql::MysqlConnection::establish(&source.url).unwrap();
+    conn.batch_execute(
+        "INSERT INTO users (name, email)
+           SELECT CONCAT('user ', seq % 300), CONCAT('u', seq, '@source.example') FROM seq_1_to_8000;
+         INSERT INTO orders (user_id, total) SELECT 1 + seq % 8000, 9.99 FROM seq_1_to_4000;
+         ANALYZE TABLE users PERSISTENT FOR ALL;
+         ANALYZE TABLE orders PERSISTENT FOR ALL;",
+    )
+    .unwrap();
+    let (users, orders) = (QualName::new("", "users"), QualName::new("", "orders"));
+    let mut all = stats::read(
+        DialectKind::MariaDb,
+        &source.url,
+        &[users.clone(), orders.clone()],
+    )
+    .unwrap();
+    let read = all.remove(&users).expect("statistics of users");
+    let orders_rows = all
+        .remove(&orders)
+        .and_then(|o| o.rows)
+        .expect("orders' estimate");
+    let rows = read.rows.expect("a row estimate") as f64;
+    // InnoDB's estimate samples pages: within a quarter of the truth.
+    assert!((rows - 8000.0).abs() < 2000.0, "{rows}");
+    let email = read
+        .columns
+        .get("email")
+        .expect("the unique index's cardinality");
+    assert!(email.n_distinct > 4000.0, "{}", email.n_distinct);
+
+    let r = {
+        let config = Config::load(&dir).unwrap();
+        let options = RehearseOptions {
+            dir,
+            from: Some("0005".into()),
+            stats_from: Some(source.url.clone()),
+            clients: 1,
+            baseline: Duration::from_millis(300),
+            ..Default::default()
+        };
+        run_on(&options, &config, Some(&my_admin()), &mut |s| {
+            eprintln!("{s}")
+        })
+        .unwrap()
+    };
+    assert!(r.failures().is_empty(), "{:?}", r.failures());
+    for l in &r.loads {
+        assert_eq!(l.source, "statistics", "{l:?}");
+    }
+    // 0005 indexes orders: the table it touches is loaded at the source's size.
+    let loaded = r
+        .loads
+        .iter()
+        .find(|l| l.table.ends_with("orders"))
+        .unwrap();
+    assert_eq!(loaded.rows, orders_rows);
+}

@@ -150,7 +150,14 @@ pub struct RehearseArgs {
     /// replayed as the database's past. Default: the last migration.
     #[arg(long, value_name = "VERSION")]
     pub from: Option<String>,
-    /// Rows of a table at full size (repeatable): `--rows users=2000000`.
+    /// The production database whose statistics the generated rows follow (row counts, NULL
+    /// fractions, most common values, histograms, correlation; MySQL: row counts and index
+    /// cardinality). Read only, and only statistics: no row is read or copied. A read-only
+    /// role is enough.
+    #[arg(long, value_name = "URL")]
+    pub stats_from: Option<String>,
+    /// Rows of a table at full size (repeatable): `--rows users=2000000`. Wins over the
+    /// statistics' row count.
     #[arg(long, value_name = "TABLE=N", value_parser = table_rows)]
     pub rows: Vec<(String, u64)>,
     /// Rows of every table --rows does not size.

@@ -33,12 +33,15 @@ pub fn run(args: RehearseArgs) -> ExitCode {
             ),
         );
     }
-    if let Some(reason) = args.database_url.as_deref().and_then(crate::url::malformed) {
-        return could_not(args.format, reason);
+    for url in [&args.database_url, &args.stats_from].into_iter().flatten() {
+        if let Some(reason) = crate::url::malformed(url) {
+            return could_not(args.format, reason);
+        }
     }
     let options = RehearseOptions {
         dir: dir.clone(),
         from: args.from.clone(),
+        stats_from: args.stats_from.clone(),
         rows: args.rows.iter().cloned().collect(),
         default_rows: args.default_rows,
         scale: args.scale,

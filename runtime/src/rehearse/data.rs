@@ -18,6 +18,8 @@ use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::model::{Schema, Table};
 use concertina_codegen::types::SqlType;
 
+use super::stats::{ColumnStats, ValueKind};
+
 /// A stateless hash of (salt, i): the same value for the same row on every run.
 pub fn mix(salt: u64, i: u64) -> u64 {
     let mut z = salt ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -89,9 +91,24 @@ pub enum Gen {
     },
     /// The same text every row (an empty array, say).
     Fixed(String),
-    /// From a histogram: a value between two bounds, chosen by the row's hash.
+    /// From a histogram of equal-frequency buckets: a bucket chosen by the row's hash (or, for
+    /// a column correlated with the rows' order, by the row number out of `rows`), then a
+    /// value in it as `kind` allows.
     Histogram {
         bounds: Vec<String>,
+        kind: ValueKind,
+        /// Non-zero: the table's rows, for a correlated column.
+        rows: u64,
+        /// Distinct values per bucket, from the statistics' distinct count (0: as many as
+        /// the rows make).
+        per_bucket: u64,
+    },
+    /// `first` for a `share` of the rows, `rest` for the others (most common values, then
+    /// the histogram of the rest).
+    Mix {
+        first: Box<Gen>,
+        share: f64,
+        rest: Box<Gen>,
     },
 }
 
@@ -211,13 +228,50 @@ pub fn value(gen: &Gen, column: &str, salt: u64, i: u64, keys: &Keys) -> Option<
             parents[(h % parents.len() as u64) as usize].clone()
         }
         Gen::Fixed(text) => text.clone(),
-        Gen::Histogram { bounds } => {
-            // Equal-frequency buckets: pick one, then one of its two bounds.
-            if bounds.is_empty() {
-                return None;
+        Gen::Histogram {
+            bounds,
+            kind,
+            rows,
+            per_bucket,
+        } => {
+            let buckets = bounds.len().checked_sub(1)?;
+            if buckets == 0 {
+                return bounds.first().cloned();
             }
-            let b = (h % bounds.len() as u64) as usize;
-            bounds[b].clone()
+            let b = if *rows > 0 {
+                ((i.min(*rows - 1) as u128 * buckets as u128) / *rows as u128) as usize
+            } else {
+                (h % buckets as u64) as usize
+            };
+            let (lo, hi) = (&bounds[b], &bounds[b + 1]);
+            let mut within = unit(mix(salt ^ 0xB0C4, i));
+            if *per_bucket > 0 {
+                within = (mix(salt ^ 0xB0C5, i) % per_bucket) as f64 / *per_bucket as f64;
+            }
+            match kind {
+                ValueKind::Number => match (lo.parse::<f64>(), hi.parse::<f64>()) {
+                    (Ok(a), Ok(z)) => {
+                        let v = a + (z - a) * within;
+                        let decimals = lo.split_once('.').map_or(0, |(_, d)| d.len());
+                        format!("{v:.decimals$}")
+                    }
+                    _ => lo.clone(),
+                },
+                ValueKind::Text if *per_bucket > 0 && within > 0.0 => {
+                    format!("{lo} {}", (within * *per_bucket as f64).round() as u64)
+                }
+                ValueKind::Text if *per_bucket == 0 && within >= 0.5 => {
+                    format!("{lo} {}", h % 1000)
+                }
+                _ if within >= 0.5 => hi.clone(),
+                _ => lo.clone(),
+            }
+        }
+        Gen::Mix { first, share, rest } => {
+            if unit(mix(salt ^ 0x0417, i)) < *share {
+                return value(first, column, salt, i, keys);
+            }
+            return value(rest, column, salt, i, keys);
         }
     })
 }
@@ -291,9 +345,6 @@ pub struct NoGenerator {
     pub ty: String,
 }
 
-/// What the generator knows of a table beyond the model: statistics, when read.
-pub use super::stats::ColumnStats;
-
 /// Constraints the pending migrations add to columns that exist before them (see the module
 /// comment): foreign keys, `CHECK`s and `NOT NULL`, per table.
 #[derive(Debug, Default, Clone)]
@@ -359,7 +410,7 @@ pub fn plan_table(
     stats: &BTreeMap<String, ColumnStats>,
 ) -> Result<TableGen, NoGenerator> {
     let q = &table.name;
-    let gens = column_gens(schema, table, promised, stats);
+    let gens = column_gens(schema, table, promised, stats, rows);
     let mut columns = Vec::new();
     for c in &table.columns {
         if c.generated.is_some() || c.identity {
@@ -410,6 +461,7 @@ pub fn column_gens(
     table: &Table,
     promised: &Promised,
     stats: &BTreeMap<String, ColumnStats>,
+    rows: u64,
 ) -> BTreeMap<String, Gen> {
     let q = &table.name;
     let unique_cols = unique_columns(schema, table);
@@ -471,7 +523,11 @@ pub fn column_gens(
             Some(unique_gen(schema, &c.ty, &c.name))
         } else {
             check_gen(&checks, &c.name)
-                .or_else(|| stats.get(&c.name).and_then(|s| s.generator()))
+                .or_else(|| {
+                    stats
+                        .get(&c.name)
+                        .and_then(|s| s.generator(value_kind(schema, &c.ty), rows))
+                })
                 .or_else(|| type_gen(schema, &c.ty))
         };
         if let Some(g) = gen {
@@ -514,6 +570,22 @@ fn unique_gen(schema: &Schema, ty: &SqlType, column: &str) -> Gen {
             max_len: text_len(&ty),
             email: column.to_ascii_lowercase().contains("email"),
         },
+    }
+}
+
+/// How values between two histogram bounds can be made for a column of type `ty`.
+pub fn value_kind(schema: &Schema, ty: &SqlType) -> ValueKind {
+    let ty = base_type(schema, ty);
+    if ty.array_dims > 0 || ty.schema.is_some() {
+        return ValueKind::Other;
+    }
+    let base = ty.name.split_whitespace().next().unwrap_or_default();
+    match base {
+        n if is_integer(n) => ValueKind::Number,
+        "numeric" | "decimal" | "real" | "double" | "float" => ValueKind::Number,
+        "text" | "character" | "varchar" | "char" | "bpchar" | "citext" | "tinytext"
+        | "mediumtext" | "longtext" => ValueKind::Text,
+        _ => ValueKind::Other,
     }
 }
 

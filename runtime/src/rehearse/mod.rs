@@ -68,6 +68,9 @@ pub struct RehearseOptions {
     pub dir: PathBuf,
     /// The first pending migration (a version or directory name); `None`: the last one.
     pub from: Option<String>,
+    /// `--stats-from URL`: the production database whose statistics the rows follow (read
+    /// only, statistics only).
+    pub stats_from: Option<String>,
     /// `--rows TABLE=N`: rows per table at full size.
     pub rows: BTreeMap<String, u64>,
     /// Rows of a table nothing else sizes.
@@ -92,6 +95,7 @@ impl Default for RehearseOptions {
         RehearseOptions {
             dir: PathBuf::from("migrations"),
             from: None,
+            stats_from: None,
             rows: BTreeMap::new(),
             default_rows: 100_000,
             scale: 1.0,
@@ -219,22 +223,39 @@ pub fn rehearse(
     let to_load = data::with_parents(&before, &existing, &promised);
     let order = data::load_order(&before, &to_load, &promised);
 
-    // Which parent keys the foreign keys need.
+    let stats = match &options.stats_from {
+        Some(url) => {
+            say(&format!(
+                "reading the statistics of {} tables from {} (read only; no row is read)",
+                order.len(),
+                crate::url::redact(url)
+            ));
+            stats::read(config.dialect, url, &order).map_err(db(format!(
+                "reading statistics from {}",
+                crate::url::redact(url)
+            )))?
+        }
+        None => BTreeMap::new(),
+    };
     let mut plans = Vec::new();
     for q in &order {
         let Some(table) = before.table(q) else {
             continue;
         };
-        let (full, source) = match options
+        let st = stats.get(q);
+        let given = options
             .rows
             .get(&q.to_string())
-            .or_else(|| options.rows.get(&q.name))
-        {
-            Some(n) => (*n, "--rows"),
-            None => (options.default_rows, "default"),
+            .or_else(|| options.rows.get(&q.name));
+        let (full, source) = match (given, st.and_then(|s| s.rows)) {
+            (Some(n), _) => (*n, "--rows"),
+            (None, Some(n)) => (n, "statistics"),
+            (None, None) => (options.default_rows, "default"),
         };
         let rows = ((full as f64) * options.scale).round() as u64;
-        let plan = data::plan_table(&before, table, rows, source, &promised, &BTreeMap::new())
+        let empty = BTreeMap::new();
+        let columns = st.map_or(&empty, |s| &s.columns);
+        let plan = data::plan_table(&before, table, rows, source, &promised, columns)
             .map_err(|e| RehearseError::Setup(e.to_string()))?;
         plans.push(plan);
     }

@@ -1,7 +1,26 @@
-//! What a production server's statistics say of one column (PostgreSQL's `pg_stats`; MySQL's
-//! index cardinality), and the generator that follows them. Statistics only: never a row.
+//! What a production server's statistics say of a table and its columns (PostgreSQL:
+//! `pg_class.reltuples` and `pg_stats`; MySQL/MariaDB: the table's row estimate and average
+//! row length, its indexes' cardinality, MariaDB's engine-independent `column_stats` where
+//! readable), and the generators that follow them. Statistics only: never a row. Read over a
+//! read-only session; a read-only role is enough.
+
+use std::collections::BTreeMap;
+
+use concertina_codegen::change::QualName;
+use concertina_codegen::dialect::DialectKind;
 
 use super::data::Gen;
+use crate::engine::DbError;
+
+/// One table's statistics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TableStats {
+    /// The server's row estimate (`None`: never analyzed).
+    pub rows: Option<u64>,
+    /// Average row length in bytes, where the server says.
+    pub avg_row_bytes: Option<u64>,
+    pub columns: BTreeMap<String, ColumnStats>,
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ColumnStats {
@@ -18,17 +37,60 @@ pub struct ColumnStats {
     pub correlation: Option<f64>,
 }
 
+/// How a column's values can be made between two histogram bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Any number between the bounds.
+    Number,
+    /// The lower bound with a suffix: sorts between the bounds, distinct from both.
+    Text,
+    /// Only the bounds themselves (dates, UUIDs, …).
+    Other,
+}
+
 impl ColumnStats {
-    /// A generator whose values follow the most common values' frequencies, the rest spread
-    /// over the histogram's bounds; `None` when the statistics hold neither.
-    pub fn generator(&self) -> Option<Gen> {
-        if self.mcv.is_empty() && self.histogram.len() < 2 {
-            return None;
+    /// A generator whose values follow the statistics, for a table of `rows` rows; `None`
+    /// when they say nothing of the values.
+    pub fn generator(&self, kind: ValueKind, rows: u64) -> Option<Gen> {
+        let correlated = self.correlation.is_some_and(|c| c.abs() >= 0.9);
+        let distinct = if self.n_distinct > 0.0 {
+            self.n_distinct
+        } else {
+            -self.n_distinct * rows as f64
         }
+        .round() as u64;
+        let buckets = self.histogram.len().saturating_sub(1).max(1) as u64;
+        // The distinct values the histogram's part holds, spread over its buckets.
+        let per_bucket = distinct
+            .saturating_sub(self.mcv.len() as u64)
+            .div_ceil(buckets)
+            .max(1);
+        let histogram = (self.histogram.len() >= 2).then(|| Gen::Histogram {
+            bounds: if self.correlation.is_some_and(|c| c <= -0.9) {
+                self.histogram.iter().rev().cloned().collect()
+            } else {
+                self.histogram.clone()
+            },
+            kind,
+            rows: if correlated { rows } else { 0 },
+            per_bucket: if distinct > 0 { per_bucket } else { 0 },
+        });
         if self.mcv.is_empty() {
-            return Some(Gen::Histogram {
-                bounds: self.histogram.clone(),
-            });
+            if histogram.is_some() {
+                return histogram;
+            }
+            return match (distinct, kind) {
+                (0, _) => None,
+                (n, ValueKind::Number) => Some(Gen::Int {
+                    lo: 0,
+                    hi: n as i64 - 1,
+                }),
+                (n, ValueKind::Text) => Some(Gen::Text {
+                    max_len: None,
+                    distinct: n,
+                }),
+                _ => None,
+            };
         }
         // Shares of the non-NULL rows: the generator is only asked for non-NULL values.
         let non_null = (1.0 - self.null_frac).max(1e-9);
@@ -40,20 +102,47 @@ impl ColumnStats {
             values.push(v.clone());
             cumulative.push(acc.min(1.0));
         }
-        // The rest of the rows take the histogram's values, each as likely.
         let rest = (1.0 - acc).max(0.0);
-        let others: Vec<&String> = self.histogram.iter().collect();
-        if rest > 1e-9 && !others.is_empty() {
-            let each = rest / others.len() as f64;
-            for v in others {
-                acc += each;
-                values.push(v.clone());
-                cumulative.push(acc.min(1.0));
+        if rest > 1e-6 {
+            if let Some(h) = histogram {
+                return Some(Gen::Mix {
+                    first: Box::new(Gen::Choice { values, cumulative }),
+                    share: acc.min(1.0),
+                    rest: Box::new(h),
+                });
             }
         }
         if let Some(last) = cumulative.last_mut() {
             *last = 1.0;
         }
         Some(Gen::Choice { values, cumulative })
+    }
+}
+
+/// Reads the statistics of `tables` from the server at `url`, read-only.
+pub fn read(
+    dialect: DialectKind,
+    url: &str,
+    tables: &[QualName],
+) -> Result<BTreeMap<QualName, TableStats>, DbError> {
+    let _ = tables;
+    match dialect {
+        #[cfg(feature = "postgres")]
+        DialectKind::Postgres => crate::postgres::stats::read(url, tables),
+        #[cfg(feature = "mysql")]
+        DialectKind::MySql | DialectKind::MariaDb => crate::mysql::stats::read(url, tables),
+        #[allow(unreachable_patterns)]
+        other => {
+            let _ = url;
+            Err(DbError::other(format!(
+                "this build cannot read {} statistics: it needs concertina's `{}` feature",
+                other.as_str(),
+                if other == DialectKind::Postgres {
+                    "postgres"
+                } else {
+                    "mysql"
+                }
+            )))
+        }
     }
 }

@@ -194,7 +194,7 @@ impl Deployed {
             let Some(table) = app.schema.table(&t.table) else {
                 continue;
             };
-            let planned = data::column_gens(&app.schema, table, promised, &BTreeMap::new());
+            let planned = data::column_gens(&app.schema, table, promised, &BTreeMap::new(), 0);
             let ok = t
                 .inserts
                 .iter()

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod locks;
 pub mod raw;
 pub mod rehearse;
+pub mod stats;
 pub mod testdb;
 pub mod trace;
 
