@@ -299,10 +299,6 @@ pub fn down(args: ApplyArgs) -> ExitCode {
     }
 }
 
-#[cfg_attr(
-    not(any(feature = "postgres", feature = "mysql")),
-    allow(unused_variables, unreachable_code)
-)]
 pub fn demo(
     dir: Option<std::path::PathBuf>,
     dialect: Option<String>,
@@ -348,58 +344,34 @@ pub fn demo(
         eprintln!("error: {reason}");
         return ExitCode::from(2);
     }
-    let lock_timeout = config.runtime.lock_timeout;
-    let options = crate::demo::DemoOptions {
-        dir,
-        rows,
-        clients,
-        database_url: database_url.filter(|u| !u.trim().is_empty()),
-        baseline: std::time::Duration::from_secs(3),
-        pace: None,
-    };
-    let run: crate::demo::Runner = match (mysql, config.dialect) {
-        #[cfg(feature = "mysql")]
-        (true, _) => crate::demo::mysql::run,
-        #[cfg(feature = "postgres")]
-        (false, _) => crate::demo::postgres::run,
-        #[allow(unreachable_patterns)]
-        (_, dialect) => {
-            eprintln!("error: {}", RuntimeError::no_backend(dialect));
+    let options = match crate::demo::options(&dir, rows, clients) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    match run(&options, &mut |m| eprintln!("demo: {m}")) {
-        Ok(stats) => {
+    let url = database_url.filter(|u| !u.trim().is_empty());
+    let human = format == Format::Human;
+    let result = crate::rehearse::command::run_on(&options, &config, url.as_deref(), &mut |m| {
+        if human {
+            eprintln!("demo: {m}")
+        }
+    });
+    match result {
+        Ok(r) => {
             match format {
-                Format::Human => print!("{}", crate::demo::render(&stats, lock_timeout)),
-                Format::Json => {
-                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-                    let phases: Vec<serde_json::Value> = stats
-                        .iter()
-                        .map(|p| {
-                            serde_json::json!({
-                                "phase": p.label, "seconds": p.duration.as_secs_f64(),
-                                "app_transactions": p.transactions, "failed": p.failed,
-                                "longest_lock_wait_ms": ms(p.longest_lock_wait),
-                                "p50_ms": ms(p.p50), "p99_ms": ms(p.p99), "max_ms": ms(p.max),
-                                "first_error": p.first_error,
-                            })
-                        })
-                        .collect();
-                    println!(
-                        "{}",
-                        serde_json::json!({ "lock_timeout_ms": lock_timeout.as_millis() as u64, "phases": phases })
-                    );
-                }
+                Format::Human => print!("{}", crate::rehearse::report::human(&r)),
+                Format::Json => println!("{}", crate::rehearse::report::json(&r)),
             }
-            if stats.iter().any(|s| s.failed > 0) {
-                ExitCode::from(1)
-            } else {
+            if r.failures().is_empty() {
                 ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
         }
         Err(e) => {
-            eprintln!("error: {}", crate::url::redact(&e));
+            eprintln!("error: {}", crate::url::redact(&e.to_string()));
             ExitCode::from(2)
         }
     }

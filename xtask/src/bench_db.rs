@@ -153,18 +153,22 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         .map(|c| c.runtime.lock_timeout)
         .map_err(|e| anyhow!("{e}"))?;
     let (_server, admin) = server()?;
-    let options = concertina_runtime::demo::DemoOptions {
-        dir,
-        rows,
-        clients,
-        database_url: Some(admin),
-        baseline: Duration::from_secs(20),
-        pace: Some((pace_target, pace_pause)),
-    };
-    let stats = concertina_runtime::demo::postgres::run(&options, &mut |m| eprintln!("bench: {m}"))
-        .map_err(|e| anyhow!(e))?;
+    let config = concertina_codegen::Config::load(&dir).map_err(|e| anyhow!("{e}"))?;
+    let mut options =
+        concertina_runtime::demo::options(&dir, rows, clients).map_err(|e| anyhow!(e))?;
+    options.baseline = Duration::from_secs(20);
+    options.pace = Some((pace_target, pace_pause));
+    // The migration's effect on the app alone: no twin tracing or rollback meanwhile.
+    options.trace = false;
+    options.rollback = false;
+    let report =
+        concertina_runtime::rehearse::command::run_on(&options, &config, Some(&admin), &mut |m| {
+            eprintln!("bench: {m}")
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    let stats = &report.phases;
     let (baseline, during) = stats.split_first().context("no statistics")?;
-    let weighted = |f: fn(&concertina_runtime::demo::PhaseStats) -> Duration| {
+    let weighted = |f: fn(&concertina_runtime::rehearse::report::PhaseReport) -> Duration| {
         during.iter().map(f).max().unwrap_or_default()
     };
     let all_tx: u64 = during.iter().map(|s| s.transactions).sum();
@@ -185,7 +189,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     };
     let max_during = weighted(|s| s.max);
     let lock_wait = weighted(|s| s.longest_lock_wait);
-    print!("{}", concertina_runtime::demo::render(&stats, lock_timeout));
+    print!("{}", concertina_runtime::rehearse::report::human(&report));
     let took: Duration = during.iter().map(|s| s.duration).sum();
     println!(
         "bench app-impact: {rows} rows, {clients} clients, {all_tx} app transactions during the migration ({:.1} s; backfill batches of {} ms, {} ms apart)",

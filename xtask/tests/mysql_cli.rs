@@ -113,7 +113,7 @@ fn the_demo_runs_with_no_failed_app_transaction() {
         assert!(
             waited <= 1_250.0,
             "{} waited {waited} ms: {stats}",
-            p["phase"]
+            p["label"]
         );
     }
 }

@@ -56,8 +56,9 @@ pub enum Command {
     /// down rehearsed. Exits 1 on a failed app transaction, a lock wait over lock_timeout, a
     /// tracer disagreement or a down that does not restore the schema.
     Rehearse(RehearseArgs),
-    /// Apply the example migrations to a loaded table while an app workload runs, and show
-    /// what the app felt per phase. Without DATABASE_URL, runs a throwaway PostgreSQL.
+    /// Rehearse the example migrations (`migrate rehearse` from the second migration on, with
+    /// `--rows` users and a quarter as many orders) and show what the app felt per phase.
+    /// Without DATABASE_URL, runs a throwaway server of this machine.
     Demo {
         /// Migrations directory. Default: ./migrations (./migrations-mysql with --dialect
         /// mariadb or mysql).

@@ -51,6 +51,7 @@ pub fn run(args: RehearseArgs) -> ExitCode {
         pace: None,
         trace: !args.no_trace,
         rollback: !args.no_rollback,
+        throwaway: place::Throwaway::Configured,
     };
     let human = args.format == Format::Human;
     let mut say = |s: &str| {
@@ -95,7 +96,7 @@ pub fn run_on(
     say: &mut dyn FnMut(&str),
 ) -> Result<report::RehearsalReport, super::RehearseError> {
     let dialect = config.dialect;
-    let place = place::open(dialect, config.server_version, url, say)?;
+    let place = place::open(dialect, config.server_version, options.throwaway, url, say)?;
     let db = place.database(dialect, "concertina_rehearse")?;
     let mut server = place::server(dialect, &db.url)?;
     let mut twin = if options.trace {

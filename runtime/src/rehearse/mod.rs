@@ -88,6 +88,8 @@ pub struct RehearseOptions {
     pub trace: bool,
     /// Rehearse each pending migration's `down`.
     pub rollback: bool,
+    /// Without a server URL: the throwaway server to start.
+    pub throwaway: place::Throwaway,
 }
 
 impl Default for RehearseOptions {
@@ -105,6 +107,7 @@ impl Default for RehearseOptions {
             pace: None,
             trace: true,
             rollback: true,
+            throwaway: place::Throwaway::Configured,
         }
     }
 }

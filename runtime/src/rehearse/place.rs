@@ -36,10 +36,21 @@ fn needs(dialect: DialectKind) -> RehearseError {
     ))
 }
 
+/// Which throwaway server, when there is no `url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throwaway {
+    /// PostgreSQL of `server_version`'s major (the version matrix's build of it); MySQL and
+    /// MariaDB: the machine's MariaDB.
+    Configured,
+    /// The machine's own server binaries (the demo: nothing to fetch).
+    Machine,
+}
+
 /// `url`'s server, or a throwaway one.
 pub fn open(
     dialect: DialectKind,
     version: ServerVersion,
+    throwaway: Throwaway,
     url: Option<&str>,
     say: &mut dyn FnMut(&str),
 ) -> Result<Place, RehearseError> {
@@ -53,12 +64,20 @@ pub fn open(
             _server: None,
         });
     }
-    let _ = (&version, &say);
+    let _ = (&version, &say, throwaway);
     match dialect {
         #[cfg(feature = "postgres")]
         DialectKind::Postgres => {
             use crate::demo::{pg_builds, server::Server};
             let setup = |e: String| RehearseError::Setup(e);
+            if throwaway == Throwaway::Machine {
+                let server = Server::start(|s| say(s)).map_err(|e| setup(e.to_string()))?;
+                return Ok(Place {
+                    admin: server.url("postgres"),
+                    description: "a throwaway PostgreSQL of this machine".into(),
+                    _server: Some(Box::new(server)),
+                });
+            }
             let fetched =
                 pg_builds::install(version.major, &pg_builds::cache_dir(), &mut |s| say(s));
             let (server, note) = match fetched {
