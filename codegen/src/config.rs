@@ -34,6 +34,15 @@ pub struct RuntimeConfig {
     pub max_replica_lag: Duration,
     /// Connections that backfill slices of a statement's key range at once (PostgreSQL).
     pub backfill_workers: usize,
+    /// Look before queueing: a transaction open on a DDL statement's tables for longer than
+    /// this is waited out before the statement asks for its lock (while it waits in the lock
+    /// queue, every app query on the table would queue behind it).
+    pub long_transaction: Duration,
+    /// How long a DDL statement waits, in all, for such transactions to end before it gives up
+    /// and names them.
+    pub max_lock_wait: Duration,
+    /// The first attempt's `lock_timeout`; each retry doubles it, up to `lock_timeout`.
+    pub first_lock_timeout: Duration,
 }
 
 /// Upper bound of `backfill_workers`: each worker is a connection and a busy server core.
@@ -99,6 +108,24 @@ impl DurationBounds {
                 whole_ms: false,
                 why: "a backfill batch holds its rows' locks for about this long, and the app's writes to them wait as long",
             },
+            ("long_transaction", _) => DurationBounds {
+                min: Duration::from_millis(1),
+                max: Duration::from_secs(3600),
+                whole_ms: false,
+                why: "a transaction open on a DDL statement's tables longer than this is waited out before the statement asks for its lock",
+            },
+            ("max_lock_wait", _) => DurationBounds {
+                min: Duration::ZERO,
+                max: Duration::from_secs(24 * 3600),
+                whole_ms: false,
+                why: "how long a DDL statement waits for long transactions on its tables to end before it gives up and names them",
+            },
+            ("first_lock_timeout", _) => DurationBounds {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(PG_MAX_LOCK_TIMEOUT_MS),
+                whole_ms: true,
+                why: "the first attempt's lock_timeout, doubled per retry up to lock_timeout; 0 would mean no timeout on PostgreSQL",
+            },
             ("batch_pause", _) => DurationBounds {
                 min: Duration::ZERO,
                 max: Duration::from_secs(3600),
@@ -128,6 +155,9 @@ impl Default for RuntimeConfig {
             // a second worker halved the backfill (about the time of one plain UPDATE) but
             // raised the app's p99 from 2x to 3x; servers with cores to spare set 2 or more.
             backfill_workers: 1,
+            long_transaction: Duration::from_millis(200),
+            max_lock_wait: Duration::from_secs(300),
+            first_lock_timeout: Duration::from_millis(20),
         }
     }
 }
@@ -189,6 +219,9 @@ struct RawRuntime {
     batch_pause: Option<String>,
     max_replica_lag: Option<String>,
     backfill_workers: Option<toml::Value>,
+    long_transaction: Option<String>,
+    max_lock_wait: Option<String>,
+    first_lock_timeout: Option<String>,
 }
 
 /// `small_tables = ["countries", "billing.plans"]`: each a table name, optionally
@@ -371,6 +404,17 @@ impl Config {
                     )))
                 }
             },
+            long_transaction: duration(
+                "long_transaction",
+                r.long_transaction,
+                defaults.long_transaction,
+            )?,
+            max_lock_wait: duration("max_lock_wait", r.max_lock_wait, defaults.max_lock_wait)?,
+            first_lock_timeout: duration(
+                "first_lock_timeout",
+                r.first_lock_timeout,
+                defaults.first_lock_timeout,
+            )?,
         };
         let small_tables = small_tables(&raw.small_tables, dialect).map_err(bad)?;
         Ok(Config {
@@ -558,6 +602,11 @@ mod tests {
             ("batch_pause", "\"2h\"", "\"0s\""),
             ("max_replica_lag", "\"0s\"", "\"100ms\""),
             ("max_replica_lag", "\"8days\"", "\"7days\""),
+            ("long_transaction", "\"0s\"", "\"50ms\""),
+            ("long_transaction", "\"2h\"", "\"1h\""),
+            ("max_lock_wait", "\"25h\"", "\"0s\""),
+            ("first_lock_timeout", "\"0ms\"", "\"10ms\""),
+            ("first_lock_timeout", "\"1500us\"", "\"2ms\""),
             ("batch_size", "200001", "200000"),
             ("batch_size", "0", "1"),
         ] {

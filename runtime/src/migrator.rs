@@ -103,10 +103,7 @@ impl Migrator {
             .collect();
         let mut db = crate::backend::connect(project.config.dialect, url)?;
         db.ensure_state_table()?;
-        let options = ApplyOptions {
-            lock_timeout: project.config.runtime.lock_timeout,
-            lock_retries: project.config.runtime.lock_retries,
-        };
+        let options = ApplyOptions::of(&project.config);
         Ok(Migrator {
             project,
             report,

@@ -69,10 +69,12 @@ fn a_refused_online_alter_is_reported_never_copied() {
     )
     .expect("connect");
     backend.ensure_state_table().expect("state table");
-    let options = ApplyOptions {
-        lock_timeout: std::time::Duration::from_secs(1),
-        lock_retries: 1,
-    };
+    let config = concertina_codegen::Config::parse(
+        "dialect = \"mariadb\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 1\n",
+        "concertina.toml".into(),
+    )
+    .expect("config");
+    let options = ApplyOptions::of(&config);
     let err = backend
         .apply_ddl_phase(&plan, None, &options, &mut |_, _| {})
         .expect_err("refused")

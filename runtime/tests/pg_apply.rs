@@ -1,7 +1,7 @@
-//! Applying phases on PostgreSQL, what only it has: a held lock retried then the blocker
-//! named, an INVALID index left by an interrupted build, duplicate keys in a unique index, rows
-//! the app locks skipped then revisited, and the app's queue behind a waiting ALTER bounded by
-//! lock_timeout. The scenarios both servers share are in apply.rs.
+//! Applying phases on PostgreSQL, what only it has: a long transaction on the table waited
+//! out without joining the lock queue, then named when max_lock_wait runs out, an INVALID index
+//! left by an interrupted build, duplicate keys in a unique index, rows the app locks skipped
+//! then revisited. The scenarios both servers share are in apply.rs.
 
 mod both;
 
@@ -14,10 +14,10 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 /// A short lock_timeout: these tests wait on locks on purpose.
-const CONFIG: &str = "dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"100ms\"\nlock_retries = 2\nbatch_size = 500\nbatch_pause = \"0ms\"\n";
+const CONFIG: &str = "dialect = \"postgres\"\nserver_version = \"14\"\n[runtime]\nlock_timeout = \"100ms\"\nlock_retries = 2\nbatch_size = 500\nbatch_pause = \"0ms\"\nmax_lock_wait = \"1s\"\nlong_transaction = \"100ms\"\n";
 
 #[test]
-fn a_held_lock_is_retried_then_the_blocker_is_named() {
+fn a_long_transaction_is_waited_out_then_named() {
     let db = Server::pg("blocker");
     let dir = Dir::with_config("blocker", CONFIG);
     db.users(&dir, 10);
@@ -43,13 +43,24 @@ fn a_held_lock_is_retried_then_the_blocker_is_named() {
         .get_result::<Pid>(&mut app)
         .expect("pid")
         .pid;
+    // Older than long_transaction: the ALTER never asks for its lock while it is open.
+    std::thread::sleep(Duration::from_millis(150));
+    let started = std::time::Instant::now();
     let err = apply(&mut m, &[Phase::Expand], None)
         .expect_err("the app holds a conflicting lock")
         .to_string();
-    assert!(err.contains("gave up after 3 attempts"), "{err}");
     assert!(
-        err.contains(&format!("pid {pid}")),
-        "the blocker is named: {err}"
+        started.elapsed() >= Duration::from_secs(1),
+        "max_lock_wait is 1s"
+    );
+    assert!(err.contains("max_lock_wait"), "{err}");
+    assert!(
+        err.contains(&format!("pid {pid} has been idle in transaction")),
+        "the blocker is named, idle in transaction: {err}"
+    );
+    assert!(
+        err.contains("AccessShare") || err.contains("ACCESS SHARE"),
+        "{err}"
     );
     app.batch_execute("COMMIT").expect("commit");
     assert_eq!(
@@ -154,10 +165,15 @@ fn rows_locked_by_the_app_are_skipped_then_revisited() {
     );
 }
 
+/// Look before queueing: while a reader's transaction is open on the table, the ALTER does not
+/// join the lock queue at all (no ungranted lock on the table in `pg_locks`), so the app's
+/// queries never queue behind it; it takes its lock once the reader ends.
 #[test]
-fn a_waiting_alter_queues_app_queries_no_longer_than_lock_timeout() {
+fn a_long_reader_is_waited_out_without_queueing_the_app() {
     let db = Server::pg("queue");
-    let config = CONFIG.replace("lock_retries = 2", "lock_retries = 100");
+    let config = CONFIG
+        .replace("lock_retries = 2", "lock_retries = 100")
+        .replace("max_lock_wait = \"1s\"", "max_lock_wait = \"30s\"");
     let dir = Dir::with_config("queue", &config);
     db.users(&dir, 100);
     let mut m = migrator(&dir, &db);
@@ -179,17 +195,23 @@ fn a_waiting_alter_queues_app_queries_no_longer_than_lock_timeout() {
     let stop_app = stop.clone();
     let app = std::thread::spawn(move || {
         let mut conn = PgConnection::establish(&url).expect("app connection");
+        let mut watcher = PgConnection::establish(&url).expect("watcher connection");
         let mut worst = Duration::ZERO;
         let mut queries = 0;
+        let mut queued = 0;
         while !stop_app.load(std::sync::atomic::Ordering::SeqCst) {
             let t = std::time::Instant::now();
             conn.batch_execute("SELECT count(*) FROM users WHERE id < 10")
                 .expect("app query");
             worst = worst.max(t.elapsed());
             queries += 1;
+            queued += both::scalar_on(
+                &mut watcher,
+                "SELECT count(*) AS n FROM pg_locks WHERE relation = 'users'::regclass AND NOT granted",
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
-        (worst, queries)
+        (worst, queries, queued)
     });
     // The long transaction ends after 3 s; without lock_timeout every app query in between
     // would queue behind the waiting ALTER for up to 3 s.
@@ -197,19 +219,26 @@ fn a_waiting_alter_queues_app_queries_no_longer_than_lock_timeout() {
         std::thread::sleep(Duration::from_secs(3));
         long_tx.batch_execute("COMMIT").expect("commit");
     });
+    // The reader is older than long_transaction (100 ms) when the migrator looks.
+    std::thread::sleep(Duration::from_millis(150));
     let mut retries = 0;
     apply_with(&mut m, &[Phase::Expand], &mut retries).expect("applied once the transaction ended");
     releaser.join().expect("releaser");
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (worst, queries) = app.join().expect("app");
-    assert!(retries > 0, "the ALTER was retried while the lock was held");
+    let (worst, queries, queued) = app.join().expect("app");
     assert!(queries > 10, "the app kept querying ({queries})");
-    // lock_timeout is 100 ms; the bound leaves a wide margin for a slow machine, and is far
-    // below the 3 s the app would have queued without it.
+    assert_eq!(
+        queued, 0,
+        "a lock on users was waiting in the queue while the reader was open"
+    );
+    // Nothing queued: the app's queries take their usual time (the bound is for a slow,
+    // loaded machine; without looking, each would queue up to lock_timeout, without
+    // lock_timeout for the reader's 3 s).
     assert!(
-        worst < Duration::from_millis(1500),
+        worst < Duration::from_millis(300),
         "an app query waited {worst:?}"
     );
+    let _ = retries;
 }
 
 fn apply_with(

@@ -25,11 +25,14 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         Some("backfill") => crate::bench_db::backfill(&args[1..]),
         Some("app-impact") => crate::bench_db::app_impact(&args[1..]),
+        Some("rehearse-scale") => crate::bench_rehearse::scale(&args[1..]),
         Some("derive") => crate::bench_derive::run(&args[1..]),
         Some(other) => {
-            bail!("unknown benchmark `{other}`; available: check, derive, backfill, app-impact, generate")
+            bail!("unknown benchmark `{other}`; available: check, derive, backfill, app-impact, rehearse-scale, generate")
         }
-        None => bail!("usage: cargo xtask bench check|derive|backfill|app-impact [options]"),
+        None => bail!(
+            "usage: cargo xtask bench check|derive|backfill|app-impact|rehearse-scale [options]"
+        ),
     }
 }
 

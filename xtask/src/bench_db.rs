@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use crate::bench_input::{flag, time_engine};
 
 /// A server for the benchmark: DATABASE_URL's, or a throwaway one kept alive by the guard.
-fn server() -> Result<(Option<Server>, String)> {
+pub fn server() -> Result<(Option<Server>, String)> {
     match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => Ok((None, url)),
         None => {

@@ -11,6 +11,7 @@ mod bench_db;
 mod bench_derive;
 mod bench_input;
 mod bench_mysql;
+mod bench_rehearse;
 #[cfg(feature = "postgres")]
 mod matrix;
 mod new_rule;

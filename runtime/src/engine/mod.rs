@@ -22,6 +22,43 @@ pub use retry::{adapt, backoff, Jitter};
 pub struct ApplyOptions {
     pub lock_timeout: Duration,
     pub lock_retries: u32,
+    /// Look before queueing: transactions open on a DDL statement's tables longer than this
+    /// are waited out before it asks for a lock that would queue the app behind it.
+    pub long_transaction: Duration,
+    /// The longest a statement waits for them, in all.
+    pub max_lock_wait: Duration,
+    /// The first attempt's lock timeout; doubled per retry up to `lock_timeout`.
+    pub first_lock_timeout: Duration,
+    /// The server version the lock model judges at.
+    pub server_version: concertina_codegen::versions::ServerVersion,
+    /// Say nothing while waiting (tests, JSON output keeps stdout clean either way).
+    pub quiet: bool,
+}
+
+impl ApplyOptions {
+    /// From concertina.toml's `[runtime]`.
+    pub fn of(config: &concertina_codegen::Config) -> ApplyOptions {
+        let r = &config.runtime;
+        ApplyOptions {
+            lock_timeout: r.lock_timeout,
+            lock_retries: r.lock_retries,
+            long_transaction: r.long_transaction,
+            max_lock_wait: r.max_lock_wait,
+            first_lock_timeout: r.first_lock_timeout.min(r.lock_timeout),
+            server_version: config.server_version,
+            quiet: false,
+        }
+    }
+
+    /// The lock timeout of attempt `attempt` (0 first): starts short so that a statement that
+    /// cannot get its lock at once leaves the queue before the app's queries pile up behind
+    /// it, and grows so that a busy table still lets it through.
+    pub fn attempt_timeout(&self, attempt: u32) -> Duration {
+        let grown = self
+            .first_lock_timeout
+            .saturating_mul(1u32 << attempt.min(20));
+        grown.min(self.lock_timeout)
+    }
 }
 
 /// What happened to one statement, for reports and tests.

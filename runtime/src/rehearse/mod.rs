@@ -322,11 +322,21 @@ pub fn rehearse(
 
     // The tracer's verdicts on the pending phases, from a twin database of the same server.
     let mut disagreements: BTreeMap<(String, Phase), Vec<String>> = BTreeMap::new();
+    // The steps the tracer saw read or rewrite a table's rows: their time grows with the rows.
+    let mut row_work: Option<BTreeSet<(String, usize)>> = None;
     if let Some(tracer) = twin {
         say("tracing every phase on a twin database");
         match crate::trace::trace(&report, &config, tracer, &mut |_| {}) {
             Ok(traced) => {
+                let mut rows = BTreeSet::new();
                 for s in traced.steps {
+                    let o = &s.observed;
+                    if !(o.scanned.is_empty()
+                        && o.rewritten.is_empty()
+                        && o.rebuilt_indexes.is_empty())
+                    {
+                        rows.insert((s.file.clone(), s.line));
+                    }
                     for d in s.disagreements {
                         disagreements
                             .entry((s.version.clone(), s.phase))
@@ -334,6 +344,7 @@ pub fn rehearse(
                             .push(format!("{}:{}: {}", s.file, s.line, d.message));
                     }
                 }
+                row_work = Some(rows);
             }
             Err(e) => say(&format!("the tracer could not run: {e}")),
         }
@@ -423,10 +434,12 @@ pub fn rehearse(
         });
         say(&format!("applying {} {}", mig.dir_name, phase.as_str()));
         let mut last = Instant::now();
+        // Each step's time, to tell the part that grows with the rows from the part that does not.
+        let mut steps: Vec<(String, usize, Duration)> = Vec::new();
         let result = m.apply(
             &[phase],
             Some(&mig.version),
-            |_, _, _| {},
+            |plan, _, r| steps.push((plan.file.clone(), r.line, r.elapsed)),
             |_, _| {},
             |p| {
                 if last.elapsed() > Duration::from_secs(2) {
@@ -438,7 +451,18 @@ pub fn rehearse(
         let s = &mut stretches[idx];
         s.duration = started.elapsed();
         if options.scale < 1.0 {
-            s.extrapolated = Some(extrapolate(s.duration, options.scale));
+            s.extrapolated = Some(match (&row_work, phase) {
+                // A backfill visits every row; without a trace, every step is taken to.
+                (_, Phase::Backfill) | (None, _) => extrapolate(s.duration, options.scale),
+                (Some(rows), _) => {
+                    let growing: Duration = steps
+                        .iter()
+                        .filter(|(f, l, _)| rows.contains(&(f.clone(), *l)))
+                        .map(|(_, _, d)| *d)
+                        .sum();
+                    s.duration.saturating_sub(growing) + extrapolate(growing, options.scale)
+                }
+            });
         }
         if let Err(e) = result {
             s.error = Some(e.to_string());
@@ -514,9 +538,10 @@ fn app_name(app: &App) -> String {
         .unwrap_or_default()
 }
 
-/// A phase's duration at full size from its duration at `scale`: linear in the rows, which is
-/// how every phase that takes time scales (a backfill visits each row once, an index build
-/// and a validation read each row once; their fixed part, milliseconds, is within the noise).
+/// A duration at full size from one at `scale`, for work linear in the rows: a backfill
+/// visits each row once; an index build, a validation, a scan or a rewrite reads each row
+/// once (sorting is n log n, within the noise at these sizes). A phase's other steps
+/// (catalog changes, whose time does not depend on the rows) are carried over as measured.
 pub fn extrapolate(measured: Duration, scale: f64) -> Duration {
     measured.div_f64(scale.clamp(1e-6, 1.0))
 }

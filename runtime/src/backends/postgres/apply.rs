@@ -3,14 +3,17 @@
 //! recorded in the state table in the same transaction, so a killed migrator resumes exactly
 //! where it stopped.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use concertina_codegen::change::QualName;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
+use super::locks::{locks, LockMode};
 use super::{quote_ident, Postgres};
 use crate::engine::{backoff, ApplyOptions, DbError, Jitter, StepReport};
-use crate::plan::{PhasePlan, Step, StepKind};
+use crate::plan::{LockContext, PhasePlan, Step, StepKind};
 use crate::state::STATE_TABLE;
 
 pub struct Applier<'a> {
@@ -72,11 +75,13 @@ impl<'a> Applier<'a> {
         match &step.kind {
             StepKind::Transactional | StepKind::Backfill { .. } => {
                 let body = format!("{};\n{record}", step.sql);
-                report.retries = self.with_lock_retries(&body, &step.sql)?;
+                let targets = self.app_blocking_locks(step);
+                report.retries = self.with_lock_retries(&body, &step.sql, &targets)?;
             }
             StepKind::Transaction { statements, .. } => {
                 let body = format!("{};\n{record}", statements.join(";\n"));
-                report.retries = self.with_lock_retries(&body, &step.sql)?;
+                let targets = self.app_blocking_locks(step);
+                report.retries = self.with_lock_retries(&body, &step.sql, &targets)?;
             }
             StepKind::Session => {
                 self.exec(&step.sql, "")?;
@@ -94,13 +99,143 @@ impl<'a> Applier<'a> {
         Ok(report)
     }
 
-    /// Runs `body` in a transaction under `lock_timeout`, retrying lock timeouts and deadlocks
-    /// (told by SQLSTATE). Returns how many retries it took; the final failure names what
-    /// blocked it.
-    fn with_lock_retries(&mut self, body: &str, shown: &str) -> Result<u32, String> {
-        let timeout_ms = self.options.lock_timeout.as_millis();
+    /// The tables `step` locks in a mode that queues the app's reads or writes (stronger than
+    /// SHARE UPDATE EXCLUSIVE), from the statement's `Change`.
+    fn app_blocking_locks(&self, step: &Step) -> Vec<(QualName, LockMode)> {
+        let ctx = LockContext::bare(self.options.server_version);
+        step.changes()
+            .into_iter()
+            .flat_map(|c| locks(c, &ctx))
+            .filter(|(_, mode)| *mode > LockMode::ShareUpdateExclusive)
+            .collect()
+    }
+
+    /// Look before queueing: while a transaction that has been open longer than
+    /// `long_transaction` holds or awaits a lock on one of `targets` that conflicts with the
+    /// mode the statement asks for, the statement does not join the lock queue (where every
+    /// app query on the table would queue behind it): it waits for that transaction to end,
+    /// saying whom it waits for, up to `max_lock_wait`.
+    fn look_before_queueing(&mut self, targets: &[(QualName, LockMode)]) -> Result<(), String> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut said = None::<Instant>;
+        loop {
+            let holders = self.long_holders(targets)?;
+            if holders.is_empty() {
+                if said.is_some() && !self.options.quiet {
+                    eprintln!(
+                        "migrate: the long transactions ended after {:.1} s; taking the lock",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                return Ok(());
+            }
+            let list = holders.join("; ");
+            if started.elapsed() >= self.options.max_lock_wait {
+                return Err(format!(
+                    "waited {:.0?} (max_lock_wait) without asking for the lock: {list}; end that transaction (SELECT pg_terminate_backend(pid)) or raise max_lock_wait",
+                    self.options.max_lock_wait
+                ));
+            }
+            if said.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                said = Some(Instant::now());
+                if !self.options.quiet {
+                    eprintln!(
+                        "migrate: not queueing for the lock while {list} (waited {:.1} s of max_lock_wait {:.0?})",
+                        started.elapsed().as_secs_f64(),
+                        self.options.max_lock_wait
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sessions in a transaction open longer than `long_transaction` that hold or await a lock
+    /// conflicting with one of `targets`, described for the operator.
+    fn long_holders(&mut self, targets: &[(QualName, LockMode)]) -> Result<Vec<String>, String> {
+        let names: Vec<String> = targets
+            .iter()
+            .map(|(t, _)| {
+                let q = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
+                format!("to_regclass('{}')", q.replace('\'', "''"))
+            })
+            .collect();
+        let sql = format!(
+            "SELECT a.pid::text, coalesce(a.state, ''), round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1)::text,
+                    left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120), l.mode, l.granted::text,
+                    n.nspname, c.relname
+             FROM pg_locks l
+             JOIN pg_stat_activity a ON a.pid = l.pid
+             JOIN pg_class c ON c.oid = l.relation
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE l.locktype = 'relation' AND l.relation = ANY(ARRAY[{}]::regclass[])
+               AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
+               AND clock_timestamp() - a.xact_start > interval '{} milliseconds'
+             ORDER BY a.xact_start",
+            names.join(", "),
+            self.options.long_transaction.as_millis()
+        );
+        let (rows, _) = self
+            .pg
+            .statements()?
+            .run(&sql)
+            .map_err(|e| format!("looking for long transactions on the tables: {e}"))?;
+        let mut out: Vec<String> = Vec::new();
+        for r in rows {
+            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let Some(mode) = LockMode::from_pg_locks(&get(4)) else {
+                continue;
+            };
+            let table = QualName::new(get(6), get(7));
+            let Some((_, wanted)) = targets.iter().find(|(t, _)| *t == table) else {
+                continue;
+            };
+            if !wanted.conflicts_with(mode) {
+                continue;
+            }
+            let state = match get(1).as_str() {
+                "idle in transaction" => "idle in transaction".to_string(),
+                "idle in transaction (aborted)" => "idle in an aborted transaction".to_string(),
+                "active" => "running".to_string(),
+                other => other.to_string(),
+            };
+            let how = if get(5) == "true" {
+                "holds"
+            } else {
+                "waits for"
+            };
+            let line = format!(
+                "pid {} has been {state} for {} s in a transaction that {how} {} on {} (`{}`)",
+                get(0),
+                get(2),
+                mode.as_str(),
+                table,
+                get(3)
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `body` in a transaction under a lock timeout that starts at `first_lock_timeout`
+    /// and doubles per retry up to `lock_timeout`, after looking before queueing on `targets`;
+    /// retries lock timeouts and deadlocks (told by SQLSTATE). Returns how many retries it
+    /// took; the final failure names what blocked it.
+    fn with_lock_retries(
+        &mut self,
+        body: &str,
+        shown: &str,
+        targets: &[(QualName, LockMode)],
+    ) -> Result<u32, String> {
         let mut attempt = 0;
         loop {
+            self.look_before_queueing(targets)?;
+            let timeout_ms = self.options.attempt_timeout(attempt).as_millis();
             let sql =
                 format!("BEGIN;\nSET LOCAL lock_timeout = '{timeout_ms}ms';\n{body};\nCOMMIT;");
             let conn = self.pg.statements()?;
@@ -239,16 +374,19 @@ impl<'a> Applier<'a> {
         .get_result(self.pg.connection())
         .optional()
         .map_err(|e| e.to_string())?;
+        // ADD CONSTRAINT and SET NOT NULL take ACCESS EXCLUSIVE; VALIDATE queues nobody.
+        let exclusive = [(table.clone(), LockMode::AccessExclusive)];
         if exists.is_none() {
-            retries += self.with_lock_retries(&add_check, &t)?;
+            retries += self.with_lock_retries(&add_check, &t, &exclusive)?;
         }
         // VALIDATE takes SHARE UPDATE EXCLUSIVE: the app reads and writes during the scan.
         let rest = (|| {
             let mut retries = 0;
             if !matches!(exists, Some(IndexState { valid: true })) {
-                retries += self.with_lock_retries(&validate, &t)?;
+                retries += self.with_lock_retries(&validate, &t, &[])?;
             }
-            retries += self.with_lock_retries(&format!("{set_not_null};\n{record}"), &t)?;
+            retries +=
+                self.with_lock_retries(&format!("{set_not_null};\n{record}"), &t, &exclusive)?;
             Ok::<u32, String>(retries)
         })();
         match rest {
@@ -260,6 +398,7 @@ impl<'a> Applier<'a> {
                 let undo = self.with_lock_retries(
                     &format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"),
                     &t,
+                    &exclusive,
                 );
                 let undone = match undo {
                     Ok(_) => "; the recipe's helper check was dropped again, the table is as before".to_string(),
