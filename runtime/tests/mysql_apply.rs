@@ -70,7 +70,7 @@ fn a_refused_online_alter_is_reported_never_copied() {
     .expect("connect");
     backend.ensure_state_table().expect("state table");
     let config = concertina_codegen::Config::parse(
-        "dialect = \"mariadb\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 1\n",
+        "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 1\n",
         "concertina.toml".into(),
     )
     .expect("config");

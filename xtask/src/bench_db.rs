@@ -158,6 +158,12 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         concertina_runtime::demo::options(&dir, rows, clients).map_err(|e| anyhow!(e))?;
     options.baseline = Duration::from_secs(20);
     options.pace = Some((pace_target, pace_pause));
+    // `--reader-s 10`: a session holds a read transaction on users for 10 s from the first
+    // phase on; the DDL must wait it out without queueing the app behind it.
+    let reader = flag(args, "--reader-s", 0)?;
+    if reader > 0 {
+        options.long_reader = Some(Duration::from_secs(reader as u64));
+    }
     // The migration's effect on the app alone: no twin tracing or rollback meanwhile.
     options.trace = false;
     options.rollback = false;
@@ -192,10 +198,15 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     print!("{}", concertina_runtime::rehearse::report::human(&report));
     let took: Duration = during.iter().map(|s| s.duration).sum();
     println!(
-        "bench app-impact: {rows} rows, {clients} clients, {all_tx} app transactions during the migration ({:.1} s; backfill batches of {} ms, {} ms apart)",
+        "bench app-impact: {rows} rows, {clients} clients, {all_tx} app transactions during the migration ({:.1} s; backfill batches of {} ms, {} ms apart){}",
         took.as_secs_f64(),
         pace_target.as_millis(),
-        pace_pause.as_millis()
+        pace_pause.as_millis(),
+        if reader > 0 {
+            format!("; a {reader} s read transaction open on users from the first phase")
+        } else {
+            String::new()
+        }
     );
     println!(
         "  p99 latency: {:.2} ms without a migration, {:.2} ms during it: {:.2}x (target <= 1.5x)",

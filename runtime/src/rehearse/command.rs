@@ -52,6 +52,7 @@ pub fn run(args: RehearseArgs) -> ExitCode {
         trace: !args.no_trace,
         rollback: !args.no_rollback,
         throwaway: place::Throwaway::Configured,
+        long_reader: None,
     };
     let human = args.format == Format::Human;
     let mut say = |s: &str| {

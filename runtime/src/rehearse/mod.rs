@@ -90,6 +90,9 @@ pub struct RehearseOptions {
     pub rollback: bool,
     /// Without a server URL: the throwaway server to start.
     pub throwaway: place::Throwaway,
+    /// Another session holds a read transaction on the first touched table for this long from
+    /// the first phase on (`bench app-impact --reader`).
+    pub long_reader: Option<Duration>,
 }
 
 impl Default for RehearseOptions {
@@ -108,6 +111,7 @@ impl Default for RehearseOptions {
             trace: true,
             rollback: true,
             throwaway: place::Throwaway::Configured,
+            long_reader: None,
         }
     }
 }
@@ -402,6 +406,28 @@ pub fn rehearse(
     std::thread::sleep(options.baseline);
     stretches[0].duration = t.elapsed();
 
+    // A long reader: another session holds a read transaction on the first touched table from
+    // the first phase on (a report, a backup, a forgotten psql), as real servers have.
+    let reader = match (options.long_reader, tables.first()) {
+        (Some(hold), Some(table)) => {
+            let mut conn = server
+                .app_conn()
+                .map_err(db("connecting the long reader"))?;
+            let sql = format!("SELECT 1 FROM {} LIMIT 1", flavour.table(table));
+            say(&format!(
+                "a reader holds a transaction on {table} for {hold:.0?}"
+            ));
+            conn.exec("START TRANSACTION")
+                .and_then(|_| conn.exec(&sql))
+                .map_err(db("opening the long reader's transaction"))?;
+            Some(std::thread::spawn(move || {
+                std::thread::sleep(hold);
+                let _ = conn.exec("COMMIT");
+            }))
+        }
+        _ => None,
+    };
+
     let deploy = |which: AppOf, i: usize, say: &mut dyn FnMut(&str)| {
         let v = app_version(&report, &config, i, which);
         say(&format!("deploy: the app of {}", v.name));
@@ -469,6 +495,9 @@ pub fn rehearse(
             out.stopped = Some(format!("{} {} failed", mig.dir_name, phase.as_str()));
             break 'steps;
         }
+    }
+    if let Some(r) = reader {
+        let _ = r.join();
     }
     app.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for h in handles {

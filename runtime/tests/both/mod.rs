@@ -57,7 +57,7 @@ impl Server {
     pub fn config(&self) -> &'static str {
         match self {
             Server::Pg(_) => "dialect = \"postgres\"\nserver_version = \"15\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 200\nbatch_pause = \"0ms\"\nmax_lock_wait = \"2s\"\n",
-            Server::My(_) => "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 200\nbatch_pause = \"0ms\"\n",
+            Server::My(_) => "dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nlock_timeout = \"1s\"\nlock_retries = 2\nbatch_size = 200\nbatch_pause = \"0ms\"\nmax_lock_wait = \"2s\"\n",
         }
     }
 

@@ -373,6 +373,9 @@ impl MySql {
         let seconds = timeout_seconds(options.lock_timeout);
         let mut attempt = 0;
         loop {
+            if let Some(t) = table {
+                self.look_before_queueing(t, options)?;
+            }
             let result = self
                 .conn
                 .batch_execute(&format!(
@@ -410,6 +413,50 @@ impl MySql {
                     std::thread::sleep(backoff(attempt, self.jitter.factor()));
                 }
             }
+        }
+    }
+}
+
+impl MySql {
+    /// Look before queueing: while a transaction open longer than `long_transaction` holds a
+    /// metadata lock on `table`, the statement does not ask for its exclusive metadata lock
+    /// (queued, it would hold up every app query on the table for up to lock_wait_timeout,
+    /// whole seconds): it waits for that transaction to end, naming it every 5 s, for at most
+    /// `max_lock_wait`.
+    fn look_before_queueing(
+        &mut self,
+        table: &QualName,
+        options: &ApplyOptions,
+    ) -> Result<(), DbError> {
+        let started = Instant::now();
+        let mut said = None::<Instant>;
+        loop {
+            let holders = self.long_transactions(table, options.long_transaction);
+            if holders.is_empty() {
+                return Ok(());
+            }
+            let list = holders.join("; ");
+            if started.elapsed() >= options.max_lock_wait {
+                return Err(DbError {
+                    kind: DbErrorKind::LockTimeout,
+                    code: String::new(),
+                    message: format!(
+                        "waited {:.0?} (max_lock_wait) without asking for the metadata lock: {list}; end that transaction (KILL <connection>) or raise max_lock_wait",
+                        options.max_lock_wait
+                    ),
+                });
+            }
+            if said.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5)) {
+                said = Some(Instant::now());
+                if !options.quiet {
+                    eprintln!(
+                        "migrate: not queueing for the metadata lock while {list} (waited {:.1} s of max_lock_wait {:.0?})",
+                        started.elapsed().as_secs_f64(),
+                        options.max_lock_wait
+                    );
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 }

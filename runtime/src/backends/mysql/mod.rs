@@ -178,6 +178,15 @@ struct Session {
     info: String,
 }
 
+/// A session with the age of its open transaction in milliseconds.
+#[derive(QueryableByName)]
+struct AgedSession {
+    #[diesel(embed)]
+    session: Session,
+    #[diesel(sql_type = BigInt)]
+    ms: i64,
+}
+
 impl std::fmt::Display for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -276,6 +285,80 @@ impl MySql {
             Some(s) => s.to_string(),
             None => format!("connection {id}"),
         })
+    }
+
+    /// Look before queueing: sessions whose transaction has been open longer than `older`
+    /// and that hold (or wait for) a metadata lock on `table`: an `ALTER`'s exclusive metadata
+    /// lock would queue behind them, and every app query on the table behind the `ALTER`.
+    /// From MariaDB's `METADATA_LOCK_INFO` or MySQL's `performance_schema.metadata_locks`
+    /// where the server has them; else every transaction of this database open that long
+    /// (any of them may have read the table), so the look errs on the side of waiting.
+    pub(super) fn long_transactions(
+        &mut self,
+        table: &QualName,
+        older: std::time::Duration,
+    ) -> Vec<String> {
+        let ms = older.as_millis();
+        let age = "CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, x.trx_started, NOW(6)) / 1000, p.TIME * 1000) AS SIGNED)";
+        let with_age = format!(
+            "SELECT DISTINCT {SESSION_COLUMNS}, {age} AS ms
+             FROM information_schema.PROCESSLIST p
+             JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = p.ID"
+        );
+        let queries = [
+            format!(
+                "{with_age}
+                 JOIN information_schema.METADATA_LOCK_INFO m ON m.THREAD_ID = p.ID
+                 WHERE p.ID <> CONNECTION_ID() AND m.TABLE_NAME = ?
+                   AND m.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())"
+            ),
+            format!(
+                "{with_age}
+                 JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID
+                 JOIN performance_schema.metadata_locks m ON m.OWNER_THREAD_ID = t.THREAD_ID
+                 WHERE p.ID <> CONNECTION_ID() AND m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_NAME = ?
+                   AND m.OBJECT_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())"
+            ),
+        ];
+        let mut rows: Option<Vec<AgedSession>> = None;
+        for q in &queries {
+            if let Ok(r) = diesel::sql_query(q)
+                .bind::<Text, _>(&table.name)
+                .bind::<Text, _>(&table.schema)
+                .load::<AgedSession>(&mut self.conn)
+            {
+                rows = Some(r);
+                break;
+            }
+        }
+        let rows = rows.unwrap_or_else(|| {
+            diesel::sql_query(format!(
+                "{with_age} WHERE p.ID <> CONNECTION_ID() AND p.DB <=> DATABASE()"
+            ))
+            .load::<AgedSession>(&mut self.conn)
+            .unwrap_or_default()
+        });
+        rows.into_iter()
+            .filter(|r| r.ms >= ms as i64)
+            .map(|r| {
+                let state = if r.session.command == "Sleep" {
+                    "idle in transaction"
+                } else {
+                    "running"
+                };
+                format!(
+                    "connection {} ({}) has been {state} for {:.1} s in a transaction on {table}{}",
+                    r.session.id,
+                    r.session.who,
+                    r.ms as f64 / 1000.0,
+                    if r.session.info.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (`{}`)", r.session.info)
+                    }
+                )
+            })
+            .collect()
     }
 
     /// Sessions that may hold a metadata lock on `table`: MariaDB's `METADATA_LOCK_INFO` when

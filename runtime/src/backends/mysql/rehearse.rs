@@ -89,10 +89,14 @@ struct MyApp(MysqlConnection);
 
 impl AppConn for MyApp {
     fn exec(&mut self, sql: &str) -> Result<(), DbError> {
-        match diesel::sql_query(sql).execute(&mut self.0) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(db_error(&mut self.0, &e)),
-        }
+        // Reads as prepared statements (the app's driver does); transaction control and
+        // writes as text, which every statement allows.
+        let result = if sql.starts_with("SELECT") {
+            diesel::sql_query(sql).execute(&mut self.0).map(|_| ())
+        } else {
+            self.0.batch_execute(sql)
+        };
+        result.map_err(|e| db_error(&mut self.0, &e))
     }
 }
 
