@@ -218,20 +218,33 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
                     bar.reset_eta();
                 }
                 bar.set_message(format!(
-                    "backfill {} ({} rows changed, batch {}, {} worker(s))",
-                    p.table, p.rows_done, p.batch_size, p.workers
+                    "backfill {} ({} rows changed, batch {}, {} worker(s){})",
+                    p.table,
+                    p.rows_done,
+                    p.batch_size,
+                    p.workers,
+                    if p.estimate > 0 {
+                        ""
+                    } else {
+                        "; total unknown: no statistics yet"
+                    }
                 ));
             }
             None if human && (last_line.elapsed().as_secs() >= 2 || p.waiting_for_replicas) => {
                 last_line = std::time::Instant::now();
                 let rate =
                     (p.scanned - p.scanned_before) as f64 / p.elapsed.as_secs_f64().max(1e-3);
+                // A table never analyzed has no row estimate: say so rather than `n/0`.
+                let total = if p.estimate > 0 {
+                    p.estimate.to_string()
+                } else {
+                    "unknown (no statistics yet)".to_string()
+                };
                 eprintln!(
-                    "  backfill {}: {} rows changed, {}/{} keys, {:.0} keys/s, {} worker(s){}",
+                    "  backfill {}: {} rows changed, {}/{total} keys, {:.0} keys/s, {} worker(s){}",
                     p.table,
                     p.rows_done,
                     p.scanned,
-                    p.estimate,
                     rate,
                     p.workers,
                     if p.waiting_for_replicas {
