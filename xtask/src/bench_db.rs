@@ -158,7 +158,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         concertina_runtime::demo::options(&dir, rows, clients).map_err(|e| anyhow!(e))?;
     options.baseline = Duration::from_secs(20);
     options.pace = Some((pace_target, pace_pause));
-    // `--reader-s 10`: a session holds a read transaction on users for 10 s from the first
+    // `--reader-s 10`: a session holds a read transaction on the tables for 10 s from the first
     // phase on; the DDL must wait it out without queueing the app behind it.
     let reader = flag(args, "--reader-s", 0)?;
     if reader > 0 {
@@ -203,7 +203,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         pace_target.as_millis(),
         pace_pause.as_millis(),
         if reader > 0 {
-            format!("; a {reader} s read transaction open on users from the first phase")
+            format!("; a {reader} s read transaction open on users and orders from the first phase")
         } else {
             String::new()
         }

@@ -90,8 +90,8 @@ pub struct RehearseOptions {
     pub rollback: bool,
     /// Without a server URL: the throwaway server to start.
     pub throwaway: place::Throwaway,
-    /// Another session holds a read transaction on the first touched table for this long from
-    /// the first phase on (`bench app-impact --reader`).
+    /// Another session holds a read transaction on every touched table for this long from the
+    /// first phase on (`bench app-impact --reader-s`).
     pub long_reader: Option<Duration>,
 }
 
@@ -406,20 +406,23 @@ pub fn rehearse(
     std::thread::sleep(options.baseline);
     stretches[0].duration = t.elapsed();
 
-    // A long reader: another session holds a read transaction on the first touched table from
+    // A long reader: another session holds a read transaction on every touched table from
     // the first phase on (a report, a backup, a forgotten psql), as real servers have.
-    let reader = match (options.long_reader, tables.first()) {
-        (Some(hold), Some(table)) => {
+    let reader = match options.long_reader {
+        Some(hold) if !existing.is_empty() => {
             let mut conn = server
                 .app_conn()
                 .map_err(db("connecting the long reader"))?;
-            let sql = format!("SELECT 1 FROM {} LIMIT 1", flavour.table(table));
             say(&format!(
-                "a reader holds a transaction on {table} for {hold:.0?}"
+                "a reader holds a transaction on {} table(s) for {hold:.0?}",
+                existing.len()
             ));
             conn.exec("START TRANSACTION")
-                .and_then(|_| conn.exec(&sql))
                 .map_err(db("opening the long reader's transaction"))?;
+            for table in &existing {
+                conn.exec(&format!("SELECT 1 FROM {} LIMIT 1", flavour.table(table)))
+                    .map_err(db("reading in the long reader's transaction"))?;
+            }
             Some(std::thread::spawn(move || {
                 std::thread::sleep(hold);
                 let _ = conn.exec("COMMIT");

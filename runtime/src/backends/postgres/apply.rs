@@ -166,7 +166,7 @@ impl<'a> Applier<'a> {
         let sql = format!(
             "SELECT a.pid::text, coalesce(a.state, ''), round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1)::text,
                     left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120), l.mode, l.granted::text,
-                    n.nspname, c.relname
+                    n.nspname, c.relname, coalesce(a.backend_type, '')
              FROM pg_locks l
              JOIN pg_stat_activity a ON a.pid = l.pid
              JOIN pg_class c ON c.oid = l.relation
