@@ -13,6 +13,7 @@ pub mod place;
 pub mod report;
 mod rollback;
 pub mod stats;
+pub mod values;
 pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
