@@ -32,6 +32,9 @@ pub struct RuntimeConfig {
     pub batch_pause: Duration,
     /// Backfill pauses while a replica lags more than this.
     pub max_replica_lag: Duration,
+    /// ... or has more than this many bytes of WAL to replay (PostgreSQL; current at every
+    /// batch, where the time lag is refreshed only when a standby replies).
+    pub max_replica_lag_bytes: u64,
     /// Connections that backfill slices of a statement's key range at once (PostgreSQL).
     pub backfill_workers: usize,
     /// Look before queueing: a transaction open on a DDL statement's tables for longer than
@@ -151,6 +154,7 @@ impl Default for RuntimeConfig {
             batch_target: Duration::from_millis(200),
             batch_pause: Duration::from_millis(20),
             max_replica_lag: Duration::from_secs(5),
+            max_replica_lag_bytes: 16 << 20,
             // One: a migration tool's default favours the running app. On the 2-core CI machine
             // a second worker halved the backfill (about the time of one plain UPDATE) but
             // raised the app's p99 from 2x to 3x; servers with cores to spare set 2 or more.
@@ -218,10 +222,36 @@ struct RawRuntime {
     batch_target: Option<String>,
     batch_pause: Option<String>,
     max_replica_lag: Option<String>,
+    max_replica_lag_bytes: Option<toml::Value>,
     backfill_workers: Option<toml::Value>,
     long_transaction: Option<String>,
     max_lock_wait: Option<String>,
     first_lock_timeout: Option<String>,
+}
+
+/// A size in bytes: an integer, or a string with `kB`, `MB`, `GB` or `TB` (powers of 1024,
+/// as PostgreSQL reads them), from 64 kB to 1 TB.
+fn parse_bytes(v: &toml::Value) -> Option<u64> {
+    let n = match v {
+        toml::Value::Integer(n) => u64::try_from(*n).ok()?,
+        toml::Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (digits, unit) = s.split_at(split);
+            let n: u64 = digits.parse().ok()?;
+            let shift = match unit.trim() {
+                "" | "B" => 0,
+                "kB" | "KB" => 10,
+                "MB" => 20,
+                "GB" => 30,
+                "TB" => 40,
+                _ => return None,
+            };
+            n.checked_mul(1u64 << shift)?
+        }
+        _ => return None,
+    };
+    (64 << 10..=1u64 << 40).contains(&n).then_some(n)
 }
 
 /// `small_tables = ["countries", "billing.plans"]`: each a table name, optionally
@@ -393,6 +423,14 @@ impl Config {
                 r.max_replica_lag,
                 defaults.max_replica_lag,
             )?,
+            max_replica_lag_bytes: match r.max_replica_lag_bytes {
+                None => defaults.max_replica_lag_bytes,
+                Some(v) => parse_bytes(&v).ok_or_else(|| {
+                    bad(format!(
+                        "runtime.max_replica_lag_bytes = {v}: write a size from 64kB to 1TB, e.g. \"16MB\" or 16777216 (0 or less would stop the backfill at every batch: a replica always has the last batch's WAL to replay)"
+                    ))
+                })?,
+            },
             backfill_workers: match r.backfill_workers {
                 None => defaults.backfill_workers,
                 Some(toml::Value::Integer(n)) if (1..=MAX_BACKFILL_WORKERS as i64).contains(&n) => {
@@ -607,6 +645,9 @@ mod tests {
             ("max_lock_wait", "\"25h\"", "\"0s\""),
             ("first_lock_timeout", "\"0ms\"", "\"10ms\""),
             ("first_lock_timeout", "\"1500us\"", "\"2ms\""),
+            ("max_replica_lag_bytes", "0", "65536"),
+            ("max_replica_lag_bytes", "\"16XB\"", "\"16MB\""),
+            ("max_replica_lag_bytes", "\"2TB\"", "\"1TB\""),
             ("batch_size", "200001", "200000"),
             ("batch_size", "0", "1"),
         ] {

@@ -388,6 +388,7 @@ impl Migrator {
                     batch_target: runtime.batch_target,
                     batch_pause: runtime.batch_pause,
                     max_replica_lag: runtime.max_replica_lag,
+                    max_replica_lag_bytes: runtime.max_replica_lag_bytes,
                     lock_timeout: runtime.lock_timeout,
                     lock_retries: runtime.lock_retries,
                     workers: runtime.backfill_workers,

@@ -128,6 +128,7 @@ pub fn backfill_options(batch: u64, workers: usize) -> BackfillOptions {
         batch_target: Duration::from_millis(500),
         batch_pause: Duration::ZERO,
         max_replica_lag: Duration::from_secs(3600),
+        max_replica_lag_bytes: u64::MAX,
         lock_timeout: Duration::from_millis(500),
         lock_retries: 10,
         workers,

@@ -115,33 +115,7 @@ impl Server {
         password: Option<&str>,
         mut on_step: impl FnMut(&str),
     ) -> Result<Server, ServerError> {
-        let as_user = if is_root() {
-            let exists = Command::new("id")
-                .arg("postgres")
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            if !exists {
-                return Err(ServerError::NoUser);
-            }
-            Some("postgres".to_string())
-        } else {
-            None
-        };
-        let dir = scratch_dir("pg")?;
-        let port = free_port()?;
-        let server = Server {
-            dir,
-            bindir,
-            port,
-            as_user,
-        };
-        if let Some(user) = &server.as_user {
-            server.run(
-                "chown",
-                Command::new("chown").arg("-R").arg(user).arg(&server.dir),
-            )?;
-        }
+        let server = Server::prepare(bindir)?;
         on_step(&format!("initdb in {}", server.dir.display()));
         let data = server.dir.join("data");
         let mut initdb = server.command("initdb");
@@ -169,22 +143,91 @@ impl Server {
             }
         }
         server.run("initdb", &mut initdb)?;
+        server.start_data(&mut on_step)?;
+        Ok(server)
+    }
+
+    /// A streaming standby of `primary` (same binaries): `pg_basebackup -R` of the running
+    /// primary into a directory of its own, started on a port of its own as a hot standby.
+    /// For tests of what the migrator does while a replica lags.
+    pub fn standby_of(
+        primary: &Server,
+        mut on_step: impl FnMut(&str),
+    ) -> Result<Server, ServerError> {
+        let server = Server::prepare(primary.bindir.clone())?;
+        on_step(&format!(
+            "pg_basebackup of 127.0.0.1:{} into {}",
+            primary.port,
+            server.dir.display()
+        ));
+        let mut backup = server.command("pg_basebackup");
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+            ])
+            .arg(server.dir.join("data"))
+            .args(["-R", "-X", "stream", "--no-sync"]);
+        server.run("pg_basebackup", &mut backup)?;
+        server.start_data(&mut on_step)?;
+        Ok(server)
+    }
+
+    /// A scratch directory (owned by `postgres` when running as root) and a free port.
+    fn prepare(bindir: PathBuf) -> Result<Server, ServerError> {
+        let as_user = if is_root() {
+            let exists = Command::new("id")
+                .arg("postgres")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if !exists {
+                return Err(ServerError::NoUser);
+            }
+            Some("postgres".to_string())
+        } else {
+            None
+        };
+        let dir = scratch_dir("pg")?;
+        let port = free_port()?;
+        let server = Server {
+            dir,
+            bindir,
+            port,
+            as_user,
+        };
+        if let Some(user) = &server.as_user {
+            server.run(
+                "chown",
+                Command::new("chown").arg("-R").arg(user).arg(&server.dir),
+            )?;
+        }
+        Ok(server)
+    }
+
+    /// Starts the server on `dir/data`.
+    fn start_data(&self, on_step: &mut dyn FnMut(&str)) -> Result<(), ServerError> {
+        let port = self.port;
         on_step(&format!("starting PostgreSQL on 127.0.0.1:{port}"));
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50 -c shared_buffers=256MB",
-            server.dir.display()
+            self.dir.display()
         );
-        let mut start = server.command("pg_ctl");
+        let mut start = self.command("pg_ctl");
         start
             .arg("-D")
-            .arg(&data)
+            .arg(self.dir.join("data"))
             .arg("-o")
             .arg(options)
             .arg("-l")
-            .arg(server.dir.join("server.log"))
+            .arg(self.dir.join("server.log"))
             .args(["-w", "-t", "60", "start"]);
-        server.run("pg_ctl start", &mut start)?;
-        Ok(server)
+        self.run("pg_ctl start", &mut start)
     }
 
     pub fn url(&self, database: &str) -> String {

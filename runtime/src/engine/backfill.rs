@@ -177,6 +177,13 @@ pub trait BatchServer: Send + Sized {
     /// How far the worst replica lags (zero without replicas).
     fn replica_lag(&mut self) -> Duration;
 
+    /// How many bytes of WAL the worst replica has yet to replay (zero without replicas, or
+    /// where the server cannot say). Current at every call, where the time lag is refreshed
+    /// only when a standby replies.
+    fn replica_lag_bytes(&mut self) -> u64 {
+        0
+    }
+
     /// Sets what the session needs before its first batch (lock wait limits).
     fn prepare_session(&mut self, _options: &BackfillOptions) -> Result<(), String> {
         Ok(())
@@ -599,7 +606,8 @@ impl<S: BatchServer> Worker<'_, S> {
 
     fn wait_for_replicas(&mut self) {
         while !self.stop.load(Ordering::SeqCst)
-            && self.server.replica_lag() > self.options.max_replica_lag
+            && (self.server.replica_lag() > self.options.max_replica_lag
+                || self.server.replica_lag_bytes() > self.options.max_replica_lag_bytes)
         {
             let _ = self.events.send(Event::WaitingForReplicas);
             std::thread::sleep(Duration::from_millis(500));

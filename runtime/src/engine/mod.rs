@@ -90,6 +90,8 @@ pub struct BackfillOptions {
     pub batch_target: Duration,
     pub batch_pause: Duration,
     pub max_replica_lag: Duration,
+    /// Bytes of WAL a replica may have yet to replay before the backfill waits.
+    pub max_replica_lag_bytes: u64,
     pub lock_timeout: Duration,
     pub lock_retries: u32,
     /// Connections working slices of the key range at once (at least 1).

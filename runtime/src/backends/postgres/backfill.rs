@@ -214,6 +214,19 @@ impl BatchServer for PgBatch {
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.max(0.0)))
     }
 
+    fn replica_lag_bytes(&mut self) -> u64 {
+        // WAL written here that the slowest standby has not replayed; on a standby itself
+        // (pg_current_wal_lsn() refuses) nothing.
+        self.raw
+            .value(
+                "SELECT greatest(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0)::bigint FROM pg_stat_replication",
+            )
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    }
+
     fn upper_key(
         &mut self,
         t: &Template,
