@@ -46,6 +46,30 @@ pub struct RuntimeConfig {
     pub max_lock_wait: Duration,
     /// The first attempt's `lock_timeout`; each retry doubles it, up to `lock_timeout`.
     pub first_lock_timeout: Duration,
+    /// Pace the backfill by the app's latency (a canary query's p99): `None` paces by
+    /// `batch_target` and `batch_pause` alone.
+    pub app_latency_budget: Option<LatencyBudget>,
+}
+
+/// `app_latency_budget`: `"2x"` of the p99 measured before the backfill, or `"5ms"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatencyBudget {
+    Relative(f64),
+    Absolute(Duration),
+}
+
+impl LatencyBudget {
+    /// `"1.5x"` (more than 1, at most 100) or a duration from 100 µs to 60 s.
+    pub fn parse(text: &str) -> Option<LatencyBudget> {
+        let t = text.trim();
+        if let Some(f) = t.strip_suffix('x') {
+            let f: f64 = f.trim().parse().ok()?;
+            return (f > 1.0 && f <= 100.0).then_some(LatencyBudget::Relative(f));
+        }
+        let d = humantime::parse_duration(t).ok()?;
+        (d >= Duration::from_micros(100) && d <= Duration::from_secs(60))
+            .then_some(LatencyBudget::Absolute(d))
+    }
 }
 
 /// Upper bound of `backfill_workers`: each worker is a connection and a busy server core.
@@ -162,6 +186,7 @@ impl Default for RuntimeConfig {
             long_transaction: Duration::from_millis(200),
             max_lock_wait: Duration::from_secs(300),
             first_lock_timeout: Duration::from_millis(20),
+            app_latency_budget: None,
         }
     }
 }
@@ -227,6 +252,7 @@ struct RawRuntime {
     long_transaction: Option<String>,
     max_lock_wait: Option<String>,
     first_lock_timeout: Option<String>,
+    app_latency_budget: Option<String>,
 }
 
 /// A size in bytes: an integer, or a string with `kB`, `MB`, `GB` or `TB` (powers of 1024,
@@ -453,6 +479,14 @@ impl Config {
                 r.first_lock_timeout,
                 defaults.first_lock_timeout,
             )?,
+            app_latency_budget: match r.app_latency_budget {
+                None => None,
+                Some(v) => Some(LatencyBudget::parse(&v).ok_or_else(|| {
+                    bad(format!(
+                        "runtime.app_latency_budget = \"{v}\": write a multiple of the app's p99 before the backfill, more than 1x and at most 100x (\"2x\"), or a duration from 100us to 60s (\"5ms\")"
+                    ))
+                })?),
+            },
         };
         let small_tables = small_tables(&raw.small_tables, dialect).map_err(bad)?;
         Ok(Config {

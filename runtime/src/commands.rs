@@ -218,7 +218,7 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
                     bar.reset_eta();
                 }
                 bar.set_message(format!(
-                    "backfill {} ({} rows changed, batch {}, {} worker(s){})",
+                    "backfill {} ({} rows changed, batch {}, {} worker(s){}{})",
                     p.table,
                     p.rows_done,
                     p.batch_size,
@@ -227,6 +227,11 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
                         ""
                     } else {
                         "; total unknown: no statistics yet"
+                    },
+                    if p.pace.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; pace: {}", p.pace)
                     }
                 ));
             }
@@ -241,16 +246,22 @@ pub fn apply(args: ApplyArgs, phases: &[Phase]) -> ExitCode {
                     "unknown (no statistics yet)".to_string()
                 };
                 eprintln!(
-                    "  backfill {}: {} rows changed, {}/{total} keys, {:.0} keys/s, {} worker(s){}",
+                    "  backfill {}: {} rows changed, {}/{total} keys, {:.0} keys/s, batch {}, {} worker(s){}{}",
                     p.table,
                     p.rows_done,
                     p.scanned,
                     rate,
+                    p.batch_size,
                     p.workers,
                     if p.waiting_for_replicas {
                         ", waiting for replicas"
                     } else {
                         ""
+                    },
+                    if p.pace.is_empty() || p.waiting_for_replicas {
+                        String::new()
+                    } else {
+                        format!("; pace: {}", p.pace)
                     }
                 );
             }

@@ -392,6 +392,7 @@ impl Migrator {
                     lock_timeout: runtime.lock_timeout,
                     lock_retries: runtime.lock_retries,
                     workers: runtime.backfill_workers,
+                    latency_budget: runtime.app_latency_budget,
                 };
                 self.db
                     .run_backfill(plan, rec, &self.options, &options, &mut on_progress)?;

@@ -23,6 +23,7 @@ on_both!(
     rows_the_app_holds_are_written_once_when_released,
     a_composite_text_key_is_split_by_sampling_and_written_once,
     a_backfill_waits_for_worker_connections_left_by_an_earlier_run,
+    a_latency_budget_slows_the_batches_and_says_why,
 );
 
 /// `workers` connections, in the server's test configuration.
@@ -405,5 +406,48 @@ fn a_backfill_waits_for_worker_connections_left_by_an_earlier_run(server: Server
     assert_eq!(
         server.scalar("SELECT count(*) AS n FROM users WHERE n = 1"),
         2000
+    );
+}
+
+/// `app_latency_budget`: a canary's baseline is read before the first batch; a budget the
+/// canary cannot meet (100 µs) shrinks the batches and lengthens the pauses, the progress says
+/// why, and every row is still written once.
+fn a_latency_budget_slows_the_batches_and_says_why(server: Server) {
+    let (dir, _) = parallel_setup(&server, "budget", 1200, 1);
+    dir.write(
+        "concertina.toml",
+        &format!("{}app_latency_budget = \"100us\"\n", server.config()),
+    );
+    let mut m = migrator(&dir, &server);
+    let started = std::time::Instant::now();
+    let mut paces: Vec<(String, u64)> = Vec::new();
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |p| paces.push((p.pace.clone(), p.batch_size)),
+    )
+    .expect("backfill");
+    // The baseline: two seconds of the canary before the first batch.
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        paces
+            .iter()
+            .any(|(why, _)| why.starts_with("budget: the canary's p99")
+                && why.contains("over 0.1 ms")),
+        "{paces:?}"
+    );
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n = 1 AND done"),
+        1200
+    );
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"),
+        0
     );
 }

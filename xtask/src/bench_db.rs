@@ -157,7 +157,21 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     let mut options =
         concertina_runtime::demo::options(&dir, rows, clients).map_err(|e| anyhow!(e))?;
     options.baseline = Duration::from_secs(20);
-    options.pace = Some((pace_target, pace_pause));
+    // `--config-pace`: concertina.toml's batch_target and batch_pause instead of the bench's
+    // polite default; `--budget 1.5x`: app_latency_budget on top.
+    let config_pace = args.iter().any(|a| a == "--config-pace");
+    if !config_pace {
+        options.pace = Some((pace_target, pace_pause));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--budget") {
+        let text = args
+            .get(i + 1)
+            .context("--budget takes a budget like 1.5x")?;
+        options.latency_budget = Some(
+            concertina_codegen::config::LatencyBudget::parse(text)
+                .with_context(|| format!("--budget {text}: write 1.5x or 5ms"))?,
+        );
+    }
     // `--reader-s 10`: a session holds a read transaction on the tables for 10 s from the first
     // phase on; the DDL must wait it out without queueing the app behind it.
     let reader = flag(args, "--reader-s", 0)?;
@@ -221,5 +235,34 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         lock_timeout.as_millis() + 50
     );
     println!("  longest lock wait of an app query: {:.1} ms; failed app transactions: {failed} (target 0)", lock_wait.as_secs_f64() * 1e3);
+    // The backfills' throughput: the rows they visit (users twice, orders once) per second.
+    let backfill_s: f64 = during
+        .iter()
+        .filter(|p| p.phase == "backfill")
+        .map(|p| p.duration.as_secs_f64())
+        .sum();
+    let backfill_p99 = {
+        let b: Vec<_> = during.iter().filter(|p| p.phase == "backfill").collect();
+        let total: f64 = b
+            .iter()
+            .map(|s| s.transactions as f64)
+            .sum::<f64>()
+            .max(1.0);
+        b.iter()
+            .map(|s| s.p99.as_secs_f64() * s.transactions as f64 / total)
+            .sum::<f64>()
+    };
+    let visited = 2 * rows + rows / 4;
+    println!(
+        "  backfills: {visited} rows in {backfill_s:.1} s = {:.0} rows/s; app p99 during them {:.2} ms: {:.2}x{}",
+        visited as f64 / backfill_s.max(1e-3),
+        backfill_p99 * 1e3,
+        backfill_p99 / baseline.p99.as_secs_f64().max(1e-9),
+        match options.latency_budget {
+            Some(b) => format!(" (app_latency_budget {b:?})"),
+            None if config_pace => " (concertina.toml's pace, no budget)".to_string(),
+            None => String::new(),
+        }
+    );
     Ok(())
 }

@@ -132,6 +132,7 @@ pub fn backfill_options(batch: u64, workers: usize) -> BackfillOptions {
         lock_timeout: Duration::from_millis(500),
         lock_retries: 10,
         workers,
+        latency_budget: None,
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use concertina_codegen::change::{Change, QualName};
 
 use super::cursor::slices_between;
+use super::pace::{self, Canary, Pace};
 use super::{adapt, backoff, integer_bounds, BackfillOptions, DbError, Jitter, Progress};
 use super::{Slice, Slices, MAX_WORKERS, SLICES_PER_WORKER};
 
@@ -177,6 +178,18 @@ pub trait BatchServer: Send + Sized {
     /// How far the worst replica lags (zero without replicas).
     fn replica_lag(&mut self) -> Duration;
 
+    /// A canary for `app_latency_budget`: a connection of its own that reads the row of key
+    /// `at` of the statement's table, as an app's point read would; `None` where the server
+    /// cannot open one (the backfill then keeps its fixed pace).
+    fn canary(
+        &mut self,
+        _t: &Self::Template,
+        _keys: &[KeyColumn],
+        _at: &[String],
+    ) -> Option<Box<dyn Canary>> {
+        None
+    }
+
     /// How many bytes of WAL the worst replica has yet to replay (zero without replicas, or
     /// where the server cannot say). Current at every call, where the time lag is refreshed
     /// only when a standby replies.
@@ -315,6 +328,27 @@ pub fn run_statement<S: BatchServer>(
     servers.extend(extra.iter_mut());
     // A resumed statement's progress starts where the interrupted run left it.
     let scanned_before: i64 = cursor.slices.iter().map(|s| s.scanned).sum();
+    // Pacing by the app's latency: a canary's baseline before the first batch, then a
+    // controller beside the workers.
+    let mut canary = match options.latency_budget {
+        Some(_) => match servers[0].upper_key(&t, &keys, None, None, 1)? {
+            Some(at) => servers[0].canary(&t, &keys, &at),
+            None => None,
+        },
+        None => None,
+    };
+    let paced = match (options.latency_budget, canary.as_mut()) {
+        (Some(budget), Some(c)) => {
+            let base = pace::baseline(c.as_mut());
+            let limit = pace::limit(budget, base);
+            let p = Pace::new(options.batch_target, options.batch_pause);
+            // An absolute budget the app already misses starts the backfill slow.
+            p.steer(base, limit);
+            Some((p, limit))
+        }
+        _ => None,
+    };
+    let pace_ref = paced.as_ref().map(|(p, _)| p);
     let report = |rows_done: i64, scanned: i64, batch_size: u64, waiting: bool| Progress {
         table: table.clone(),
         rows_done: rows_before + rows_done,
@@ -325,16 +359,29 @@ pub fn run_statement<S: BatchServer>(
         elapsed: started.elapsed(),
         waiting_for_replicas: waiting,
         workers,
+        pace: match (waiting, pace_ref) {
+            (true, _) => "replicas: waiting for them to catch up".into(),
+            (false, Some(p)) => p.reason(),
+            (false, None) => String::new(),
+        },
     };
     on_progress(&Progress {
         elapsed: Duration::ZERO,
         ..report(0, scanned_before, options.batch_size, false)
     });
     let stop = AtomicBool::new(false);
+    let controller_stop = AtomicBool::new(false);
     let next = AtomicUsize::new(workers);
     let (tx, rx) = mpsc::channel::<Event>();
     let (t, keys, stop, pending, next) = (&t, &keys, &stop, &pending, &next);
     let (rows_done, results) = std::thread::scope(|scope| {
+        let controller = match (canary.as_mut(), paced.as_ref()) {
+            (Some(c), Some((p, limit))) => {
+                let (limit, cs) = (*limit, &controller_stop);
+                Some(scope.spawn(move || pace::control(c.as_mut(), p, limit, cs)))
+            }
+            _ => None,
+        };
         let handles: Vec<_> = servers
             .into_iter()
             .enumerate()
@@ -353,6 +400,7 @@ pub fn run_statement<S: BatchServer>(
                         stop,
                         events: tx,
                         batch_size: options.batch_size.max(1),
+                        pace: pace_ref,
                     };
                     // Worker w starts with pending slice w, then takes whichever is next: a
                     // part of the range with more rows to change keeps no one idle.
@@ -389,6 +437,10 @@ pub fn run_statement<S: BatchServer>(
                 Event::WaitingForReplicas => true,
             };
             on_progress(&report(rows_done, scanned, batch_size, waiting));
+        }
+        controller_stop.store(true, Ordering::SeqCst);
+        if let Some(c) = controller {
+            let _ = c.join();
         }
         let results: Vec<Result<(), String>> = handles
             .into_iter()
@@ -450,6 +502,8 @@ struct Worker<'a, S: BatchServer> {
     events: Sender<Event>,
     /// Adapted batch size, carried over from the worker's previous slice.
     batch_size: u64,
+    /// The pace the latency budget sets, if one does.
+    pace: Option<&'a Pace>,
 }
 
 impl<S: BatchServer> Worker<'_, S> {
@@ -522,8 +576,12 @@ impl<S: BatchServer> Worker<'_, S> {
             if slice.revisiting {
                 break;
             }
-            self.batch_size = adapt(size, batch_started.elapsed(), self.options.batch_target);
-            std::thread::sleep(self.options.batch_pause);
+            let (target, pause) = match self.pace {
+                Some(p) => (p.target(), p.pause()),
+                None => (self.options.batch_target, self.options.batch_pause),
+            };
+            self.batch_size = adapt(size, batch_started.elapsed(), target);
+            std::thread::sleep(pause);
         }
         // Revisit ranges where locked rows were skipped, waiting for the locks this time.
         while let Some((lo, hi)) = slice.skipped.first().cloned() {

@@ -5,6 +5,7 @@
 pub mod backfill;
 pub mod cursor;
 pub mod error;
+pub mod pace;
 pub mod phase;
 pub mod retry;
 pub mod store;
@@ -96,6 +97,9 @@ pub struct BackfillOptions {
     pub lock_retries: u32,
     /// Connections working slices of the key range at once (at least 1).
     pub workers: usize,
+    /// Pace by the app's latency, measured by a canary query (`None`: by the batch target
+    /// and pause alone).
+    pub latency_budget: Option<pace::LatencyBudget>,
 }
 
 /// Upper bound of `backfill_workers`.
@@ -125,4 +129,7 @@ pub struct Progress {
     pub waiting_for_replicas: bool,
     /// Connections working the statement at once.
     pub workers: usize,
+    /// Why the batches are as large and as far apart as they are: `free`, the latency
+    /// budget, replicas; empty without a budget.
+    pub pace: String,
 }

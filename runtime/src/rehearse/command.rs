@@ -49,6 +49,7 @@ pub fn run(args: RehearseArgs) -> ExitCode {
         clients: args.clients.max(1),
         baseline: args.baseline,
         pace: None,
+        latency_budget: None,
         trace: !args.no_trace,
         rollback: !args.no_rollback,
         throwaway: place::Throwaway::Configured,

@@ -85,6 +85,8 @@ pub struct RehearseOptions {
     pub baseline: Duration,
     /// `(batch_target, batch_pause)` instead of concertina.toml's.
     pub pace: Option<(Duration, Duration)>,
+    /// `app_latency_budget` instead of concertina.toml's.
+    pub latency_budget: Option<crate::engine::pace::LatencyBudget>,
     /// Trace every pending phase's statements on a twin database.
     pub trace: bool,
     /// Rehearse each pending migration's `down`.
@@ -109,6 +111,7 @@ impl Default for RehearseOptions {
             clients: 4,
             baseline: Duration::from_secs(3),
             pace: None,
+            latency_budget: None,
             trace: true,
             rollback: true,
             throwaway: place::Throwaway::Configured,
@@ -171,6 +174,9 @@ pub fn rehearse(
     if let Some((target, pause)) = options.pace {
         m.project.config.runtime.batch_target = target;
         m.project.config.runtime.batch_pause = pause;
+    }
+    if options.latency_budget.is_some() {
+        m.project.config.runtime.app_latency_budget = options.latency_budget;
     }
     let report = m.report.clone();
     let config = m.project.config.clone();

@@ -307,6 +307,26 @@ impl BatchServer for MyBatch {
     }
 
     /// Seconds the server (as a replica) is behind its primary; zero when it is none.
+    fn canary(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        at: &[String],
+    ) -> Option<Box<dyn crate::engine::pace::Canary>> {
+        let db = MySql::connect(&self.db.url, self.db.mariadb).ok()?;
+        let cond: Vec<String> = keys
+            .iter()
+            .zip(at)
+            .map(|(k, v)| format!("{} = {}", quote_ident(&k.name), super::sql_literal(v)))
+            .collect();
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {}",
+            quoted_table(Self::target(t)),
+            cond.join(" AND ")
+        );
+        Some(Box::new(MyCanary { db, sql }))
+    }
+
     fn replica_lag(&mut self) -> Duration {
         #[derive(QueryableByName)]
         struct Master {
@@ -531,6 +551,22 @@ impl BatchServer for MyBatch {
 
     fn blockers(&mut self, table: &QualName) -> Vec<String> {
         self.db.blockers(Some(table))
+    }
+}
+
+/// The latency budget's canary: a point read by key on a connection of its own.
+struct MyCanary {
+    db: MySql,
+    sql: String,
+}
+
+impl crate::engine::pace::Canary for MyCanary {
+    fn probe(&mut self) -> Result<Duration, DbError> {
+        let started = std::time::Instant::now();
+        match diesel::sql_query(&self.sql).execute(&mut self.db.conn) {
+            Ok(_) => Ok(started.elapsed()),
+            Err(e) => Err(db_error(&mut self.db.conn, &e)),
+        }
     }
 }
 

@@ -117,6 +117,20 @@ fn value_tuple(keys: &[KeyColumn], values: &[String]) -> String {
     format!("({})", vals.join(", "))
 }
 
+/// The latency budget's canary: a point read by key on a connection of its own.
+struct PgCanary {
+    raw: RawPg,
+    sql: String,
+}
+
+impl crate::engine::pace::Canary for PgCanary {
+    fn probe(&mut self) -> Result<Duration, DbError> {
+        let started = std::time::Instant::now();
+        self.raw.execute(&self.sql)?;
+        Ok(started.elapsed())
+    }
+}
+
 /// One backfill connection to PostgreSQL.
 pub struct PgBatch {
     raw: RawPg,
@@ -212,6 +226,22 @@ impl BatchServer for PgBatch {
             .flatten()
             .and_then(|v| v.parse::<f64>().ok())
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.max(0.0)))
+    }
+
+    fn canary(
+        &mut self,
+        t: &Template,
+        keys: &[KeyColumn],
+        at: &[String],
+    ) -> Option<Box<dyn crate::engine::pace::Canary>> {
+        let raw = RawPg::connect(&self.url).ok()?;
+        let sql = format!(
+            "SELECT 1 FROM {} AS c WHERE {} = {}",
+            quoted_table(Self::target(t)),
+            key_tuple(keys, "c"),
+            value_tuple(keys, at)
+        );
+        Some(Box::new(PgCanary { raw, sql }))
     }
 
     fn replica_lag_bytes(&mut self) -> u64 {

@@ -1,0 +1,220 @@
+//! Pacing a backfill by the app's own latency (`app_latency_budget`): a canary — one cheap
+//! point read of the backfilled table by key, on a connection of its own, every
+//! [`PROBE_EVERY`] — measures what a query of the app feels without the app's help. Its p99
+//! over the last second is held against the budget (a multiple of the p99 measured before the
+//! first batch, or an absolute duration): over it, the batches shrink and the pause between
+//! them grows; well under it, both return toward `batch_target` and `batch_pause`. The
+//! workers read the current pace before each batch; the progress says why it is what it is.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use concertina_codegen::config::LatencyBudget;
+
+use super::DbError;
+
+/// How often the canary reads.
+pub const PROBE_EVERY: Duration = Duration::from_millis(20);
+/// The baseline before the first batch.
+pub const BASELINE: Duration = Duration::from_secs(2);
+/// The window the p99 is taken over.
+const WINDOW: usize = 50;
+/// The shortest batch and the longest pause the controller goes to.
+const MIN_TARGET: Duration = Duration::from_millis(5);
+const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// One cheap query of the app's kind, on a connection of its own.
+pub trait Canary: Send {
+    fn probe(&mut self) -> Result<Duration, DbError>;
+}
+
+/// The current pace, shared by the controller and the workers.
+pub struct Pace {
+    target_us: AtomicU64,
+    pause_us: AtomicU64,
+    base_target: Duration,
+    base_pause: Duration,
+    /// Why the pace is what it is, for the progress.
+    reason: Mutex<String>,
+}
+
+impl Pace {
+    pub fn new(target: Duration, pause: Duration) -> Pace {
+        Pace {
+            target_us: AtomicU64::new(target.as_micros() as u64),
+            pause_us: AtomicU64::new(pause.as_micros() as u64),
+            base_target: target,
+            base_pause: pause,
+            reason: Mutex::new("free".into()),
+        }
+    }
+
+    pub fn target(&self) -> Duration {
+        Duration::from_micros(self.target_us.load(Ordering::Relaxed))
+    }
+
+    pub fn pause(&self) -> Duration {
+        Duration::from_micros(self.pause_us.load(Ordering::Relaxed))
+    }
+
+    pub fn reason(&self) -> String {
+        self.reason.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// One step of the controller for the canary's current p99 against `limit`.
+    pub fn steer(&self, p99: Duration, limit: Duration) {
+        let (target, pause) = (self.target(), self.pause());
+        let (target, pause, reason) = if p99 > limit {
+            (
+                (target / 2).max(MIN_TARGET).min(self.base_target),
+                (pause * 2).max(Duration::from_millis(10)).min(MAX_PAUSE),
+                format!(
+                    "budget: the canary's p99 {:.1} ms is over {:.1} ms",
+                    ms(p99),
+                    ms(limit)
+                ),
+            )
+        } else if p99 < limit.mul_f64(0.7) {
+            let target = (target.mul_f64(1.25)).min(self.base_target);
+            let pause = pause.div_f64(1.5).max(self.base_pause);
+            let free = target == self.base_target && pause == self.base_pause;
+            let reason = if free {
+                "free".to_string()
+            } else {
+                format!(
+                    "budget: recovering (the canary's p99 {:.1} ms, budget {:.1} ms)",
+                    ms(p99),
+                    ms(limit)
+                )
+            };
+            (target, pause, reason)
+        } else {
+            (
+                target,
+                pause,
+                format!(
+                    "budget: holding (the canary's p99 {:.1} ms, budget {:.1} ms)",
+                    ms(p99),
+                    ms(limit)
+                ),
+            )
+        };
+        self.target_us
+            .store(target.as_micros() as u64, Ordering::Relaxed);
+        self.pause_us
+            .store(pause.as_micros() as u64, Ordering::Relaxed);
+        if let Ok(mut r) = self.reason.lock() {
+            *r = reason;
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The p99 of `samples`.
+pub fn p99(samples: &VecDeque<Duration>) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut v: Vec<Duration> = samples.iter().copied().collect();
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * 0.99).round() as usize]
+}
+
+/// Measures the baseline (before the first batch), then steers `pace` until `stop`.
+/// Returns the baseline p99 (the limit is derived from it for a relative budget).
+pub fn baseline(canary: &mut dyn Canary) -> Duration {
+    let mut samples = VecDeque::new();
+    let started = Instant::now();
+    while started.elapsed() < BASELINE {
+        if let Ok(d) = canary.probe() {
+            samples.push_back(d);
+        }
+        std::thread::sleep(PROBE_EVERY);
+    }
+    p99(&samples)
+}
+
+/// The limit a budget sets given the baseline p99 (never below 1 ms for a relative budget:
+/// a sub-millisecond p99 jitters by more than its own size).
+pub fn limit(budget: LatencyBudget, baseline: Duration) -> Duration {
+    match budget {
+        LatencyBudget::Relative(f) => baseline.max(Duration::from_millis(1)).mul_f64(f),
+        LatencyBudget::Absolute(d) => d,
+    }
+}
+
+/// The controller loop: probes every [`PROBE_EVERY`], steers every quarter second.
+pub fn control(canary: &mut dyn Canary, pace: &Pace, limit: Duration, stop: &AtomicBool) {
+    let mut samples: VecDeque<Duration> = VecDeque::with_capacity(WINDOW);
+    let mut last = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        // A canary that fails says nothing of the app; the pace stays as it is.
+        if let Ok(d) = canary.probe() {
+            if samples.len() == WINDOW {
+                samples.pop_front();
+            }
+            samples.push_back(d);
+        }
+        if last.elapsed() >= Duration::from_millis(250) && samples.len() >= 10 {
+            last = Instant::now();
+            pace.steer(p99(&samples), limit);
+        }
+        std::thread::sleep(PROBE_EVERY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_budget_slows_and_under_budget_recovers() {
+        let pace = Pace::new(Duration::from_millis(100), Duration::from_millis(20));
+        let limit = Duration::from_millis(4);
+        pace.steer(Duration::from_millis(9), limit);
+        assert_eq!(pace.target(), Duration::from_millis(50));
+        assert_eq!(pace.pause(), Duration::from_millis(40));
+        assert!(pace
+            .reason()
+            .starts_with("budget: the canary's p99 9.0 ms is over 4.0 ms"));
+        for _ in 0..20 {
+            pace.steer(Duration::from_millis(9), limit);
+        }
+        assert_eq!(pace.target(), MIN_TARGET);
+        assert_eq!(pace.pause(), MAX_PAUSE);
+        for _ in 0..40 {
+            pace.steer(Duration::from_millis(1), limit);
+        }
+        assert_eq!(pace.target(), Duration::from_millis(100));
+        assert_eq!(pace.pause(), Duration::from_millis(20));
+        assert_eq!(pace.reason(), "free");
+        // In between: holds.
+        pace.steer(Duration::from_millis(9), limit);
+        let (t, p) = (pace.target(), pace.pause());
+        pace.steer(Duration::from_millis(3), limit);
+        assert_eq!((pace.target(), pace.pause()), (t, p));
+    }
+
+    #[test]
+    fn limits_from_budgets() {
+        let b = Duration::from_millis(2);
+        assert_eq!(
+            limit(LatencyBudget::Relative(1.5), b),
+            Duration::from_millis(3)
+        );
+        // A sub-millisecond baseline counts as 1 ms.
+        assert_eq!(
+            limit(LatencyBudget::Relative(2.0), Duration::from_micros(300)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            limit(LatencyBudget::Absolute(Duration::from_millis(7)), b),
+            Duration::from_millis(7)
+        );
+    }
+}
