@@ -18,7 +18,8 @@ use concertina_codegen::dialect::DialectKind;
 use concertina_codegen::model::{Schema, Table};
 use concertina_codegen::types::SqlType;
 
-use super::stats::{ColumnStats, ValueKind};
+use super::stats::ColumnStats;
+use super::values::ValueKind;
 pub use super::values::{choice, mix, salt, unit, value, Gen, Keys};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use concertina_codegen::change::QualName;
 use concertina_codegen::dialect::DialectKind;
 
-use super::data::Gen;
+use super::values::Gen;
+pub use super::values::ValueKind;
 use crate::engine::DbError;
 
 /// One table's statistics.
@@ -35,17 +36,6 @@ pub struct ColumnStats {
     pub avg_width: u32,
     /// Physical order against logical order, -1 to 1.
     pub correlation: Option<f64>,
-}
-
-/// How a column's values can be made between two histogram bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// Any number between the bounds.
-    Number,
-    /// The lower bound with a suffix: sorts between the bounds, distinct from both.
-    Text,
-    /// Only the bounds themselves (dates, UUIDs, …).
-    Other,
 }
 
 impl ColumnStats {

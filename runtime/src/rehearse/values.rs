@@ -6,7 +6,16 @@ use std::collections::BTreeMap;
 
 use concertina_codegen::change::QualName;
 
-use super::stats::ValueKind;
+/// How a column's values can be made between two histogram bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Any number between the bounds.
+    Number,
+    /// The lower bound with a suffix: sorts between the bounds, distinct from both.
+    Text,
+    /// Only the bounds themselves (dates, UUIDs, …).
+    Other,
+}
 
 /// A stateless hash of (salt, i): the same value for the same row on every run.
 pub fn mix(salt: u64, i: u64) -> u64 {
