@@ -309,6 +309,16 @@ impl Migrator {
         Ok(find_drift(&state, &self.plans))
     }
 
+    /// [`Migrator::apply`] without reporting anything: the rehearsal replays the migrations
+    /// before the ones it measures, and between its rollback checks, this way.
+    pub fn apply_quietly(
+        &mut self,
+        phases: &[Phase],
+        until: Option<&str>,
+    ) -> Result<usize, MigrateError> {
+        self.apply(phases, until, |_, _, _| {}, |_, _| {}, |_| {})
+    }
+
     /// Applies every pending phase of the given kinds, in version order. `until` stops after
     /// that version. Backfill phases run through the batched engine.
     pub fn apply(

@@ -218,6 +218,15 @@ fn bad_input_is_refused_with_a_clear_error() {
     );
 }
 
+/// The `--stats-from` tests' "production" database: the first migration's expand applied,
+/// before the test fills it.
+fn expand_first_migration(dir: &std::path::Path, url: &str) {
+    let mut m = concertina_runtime::migrator::Migrator::open(dir, url).unwrap();
+    m.lock(None, |_| {}).unwrap();
+    m.apply_quietly(&[concertina_codegen::Phase::Expand], Some("0001"))
+        .unwrap();
+}
+
 /// `--stats-from`: a source database with known distributions (a skewed enum, a 30 % NULL
 /// column, a sequence correlated with the key); the rehearsal's rows follow its statistics
 /// within the tolerances below, and no row of the source appears in it.
@@ -231,17 +240,7 @@ fn pg_rows_follow_the_source_statistics_and_copy_no_row() {
     let dir = repo("tests/fixtures/rehearse/stats");
     // The "production" database: 0001 applied, 50,000 rows of known shape, analyzed.
     let source = TestDb::new("stats_source").unwrap();
-    let mut m = concertina_runtime::migrator::Migrator::open(&dir, &source.url).unwrap();
-    m.lock(None, |_| {}).unwrap();
-    m.apply(
-        &[concertina_codegen::Phase::Expand],
-        Some("0001"),
-        |_, _, _| {},
-        |_, _| {},
-        |_| {},
-    )
-    .unwrap();
-    drop(m);
+    expand_first_migration(&dir, &source.url);
     let mut raw = concertina_runtime::postgres::raw::RawPg::connect(&source.url).unwrap();
     raw.execute(
         "SELECT setseed(0.42);
@@ -378,17 +377,7 @@ fn mariadb_stats_from_sizes_the_tables() {
 
     let dir = repo("migrations-mysql");
     let source = MySqlTestDb::new("stats_source").unwrap();
-    let mut m = concertina_runtime::migrator::Migrator::open(&dir, &source.url).unwrap();
-    m.lock(None, |_| {}).unwrap();
-    m.apply(
-        &[concertina_codegen::Phase::Expand],
-        Some("0001"),
-        |_, _, _| {},
-        |_, _| {},
-        |_| {},
-    )
-    .unwrap();
-    drop(m);
+    expand_first_migration(&dir, &source.url);
     let mut conn = diesel::mysql::MysqlConnection::establish(&source.url).unwrap();
     conn.batch_execute(
         "INSERT INTO users (name, email)

@@ -205,14 +205,8 @@ pub fn rehearse(
             "replaying the {} migrations before {} (all phases)",
             first, report.migrations[first].dir_name
         ));
-        m.apply(
-            &Phase::FORWARD,
-            Some(&version),
-            |_, _, _| {},
-            |_, _| {},
-            |_| {},
-        )
-        .map_err(|e| RehearseError::Setup(format!("replaying up to {version}: {e}")))?;
+        m.apply_quietly(&Phase::FORWARD, Some(&version))
+            .map_err(|e| RehearseError::Setup(format!("replaying up to {version}: {e}")))?;
     }
 
     // The tables the pending migrations touch, as they are before them, and their parents.

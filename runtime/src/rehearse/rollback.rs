@@ -23,41 +23,23 @@ pub fn rehearse_downs(
     m.lock(None, |_| {}).map_err(setup)?;
     if let Some(prev) = first.checked_sub(1) {
         let version = report.migrations[prev].version.clone();
-        m.apply(
-            &Phase::FORWARD,
-            Some(&version),
-            |_, _, _| {},
-            |_, _| {},
-            |_| {},
-        )
-        .map_err(setup)?;
+        m.apply_quietly(&Phase::FORWARD, Some(&version))
+            .map_err(setup)?;
     }
     let mut out = Vec::new();
     for mig in &report.migrations[first..] {
         let version = mig.version.as_str();
         // `down` undoes an expand; a migration without one has nothing to undo.
         if mig.phase(Phase::Expand).is_none() {
-            m.apply(
-                &Phase::FORWARD,
-                Some(version),
-                |_, _, _| {},
-                |_, _| {},
-                |_| {},
-            )
-            .map_err(setup)?;
+            m.apply_quietly(&Phase::FORWARD, Some(version))
+                .map_err(setup)?;
             continue;
         }
         let mut problems = Vec::new();
         let before =
             m.db.live_facts()
                 .map_err(|e| RehearseError::Setup(e.to_string()))?;
-        match m.apply(
-            &[Phase::Expand, Phase::Backfill],
-            Some(version),
-            |_, _, _| {},
-            |_, _| {},
-            |_| {},
-        ) {
+        match m.apply_quietly(&[Phase::Expand, Phase::Backfill], Some(version)) {
             Err(e) => problems.push(format!("its expand or backfill failed: {e}")),
             Ok(_) => match m.down(|_, _, _| {}) {
                 Err(e) => problems.push(format!("down failed: {e}")),
@@ -85,14 +67,8 @@ pub fn rehearse_downs(
             // What follows would start from a schema no deploy has.
             break;
         }
-        m.apply(
-            &Phase::FORWARD,
-            Some(version),
-            |_, _, _| {},
-            |_, _| {},
-            |_| {},
-        )
-        .map_err(setup)?;
+        m.apply_quietly(&Phase::FORWARD, Some(version))
+            .map_err(setup)?;
     }
     Ok(out)
 }
