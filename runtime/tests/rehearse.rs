@@ -47,10 +47,13 @@ fn assert_clean(r: &RehearsalReport, phases: &[&str], downs: usize, rows: u64) {
     let labels: Vec<&str> = r.phases.iter().map(|p| p.label.as_str()).collect();
     assert_eq!(labels[0], "no migration (baseline)");
     assert_eq!(&labels[1..], phases);
-    assert!(r.phases[0].transactions > 0, "the app ran no transaction");
-    let total: u64 = r.phases.iter().map(|p| p.transactions).sum();
     assert!(
-        total > r.phases[0].transactions,
+        r.phases[0].load.transactions > 0,
+        "the app ran no transaction"
+    );
+    let total: u64 = r.phases.iter().map(|p| p.load.transactions).sum();
+    assert!(
+        total > r.phases[0].load.transactions,
         "the app stopped at the first phase"
     );
     assert!(!r.loads.is_empty());
@@ -138,12 +141,12 @@ fn pg_a_suppressed_unsafe_statement_shows_the_stall_and_fails() {
         .expect("the index build phase");
     // CREATE INDEX without CONCURRENTLY holds SHARE: the app's writes queue behind it.
     assert!(
-        build.longest_lock_wait > r.lock_timeout,
+        build.load.longest_lock_wait > r.lock_timeout,
         "the app waited {:?} (lock_timeout {:?})",
-        build.longest_lock_wait,
+        build.load.longest_lock_wait,
         r.lock_timeout
     );
-    assert!(build.max > r.lock_timeout, "{:?}", build.max);
+    assert!(build.load.max > r.lock_timeout, "{:?}", build.load.max);
     let failures = r.failures();
     assert!(
         failures

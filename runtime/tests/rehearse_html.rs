@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use concertina_runtime::rehearse::html::html;
 use concertina_runtime::rehearse::report::{
-    PhaseReport, RehearsalReport, Rollback, Sample, TableLoad,
+    PhaseReport, RehearsalReport, Rollback, Sample, StretchStats, TableLoad,
 };
 
 const ERROR: &str = r#"<error & "quotes">"#;
@@ -30,11 +30,14 @@ fn phase(label: &str, app: &str, start: f64, seconds: f64) -> PhaseReport {
         start,
         duration: Duration::from_secs_f64(seconds),
         extrapolated: Some(Duration::from_secs_f64(seconds * 10.0)),
-        transactions: (seconds * 200.0) as u64,
-        p50: Duration::from_micros(1_800),
-        p99: Duration::from_micros(9_500),
-        max: Duration::from_micros(24_000),
-        longest_lock_wait: Duration::ZERO,
+        load: StretchStats {
+            transactions: (seconds * 200.0) as u64,
+            p50: Duration::from_micros(1_800),
+            p99: Duration::from_micros(9_500),
+            max: Duration::from_micros(24_000),
+            longest_lock_wait: Duration::ZERO,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -47,20 +50,20 @@ fn report() -> RehearsalReport {
     baseline.extrapolated = None;
     let e2 = phase("0002_add_email expand", "transition E(0002)", 8.0, 3.0);
     let mut e4 = phase("0004_rename_name expand", "transition E(0004)", 11.0, 6.0);
-    e4.longest_lock_wait = Duration::from_millis(1_600);
-    e4.p99 = Duration::from_millis(480);
-    e4.max = Duration::from_millis(1_700);
+    e4.load.longest_lock_wait = Duration::from_millis(1_600);
+    e4.load.p99 = Duration::from_millis(480);
+    e4.load.max = Duration::from_millis(1_700);
     let mut b4 = phase(
         "0004_rename_name backfill",
         "transition E(0004)",
         17.0,
         18.0,
     );
-    b4.p50 = Duration::from_micros(3_900);
-    b4.p99 = Duration::from_millis(31);
-    b4.max = Duration::from_millis(88);
-    b4.failed = 3;
-    b4.first_error = Some("deadlock detected (SQLSTATE 40P01)".into());
+    b4.load.p50 = Duration::from_micros(3_900);
+    b4.load.p99 = Duration::from_millis(31);
+    b4.load.max = Duration::from_millis(88);
+    b4.load.failed = 3;
+    b4.load.first_error = Some("deadlock detected (SQLSTATE 40P01)".into());
     let mut c4 = phase("0004_rename_name contract", "S(0004)", 35.0, 5.0);
     c4.error = Some(ERROR.into());
     c4.disagreements = vec!["plan says no lock, the server took ACCESS EXCLUSIVE on users".into()];

@@ -191,24 +191,24 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     let weighted = |f: fn(&concertina_runtime::rehearse::report::PhaseReport) -> Duration| {
         during.iter().map(f).max().unwrap_or_default()
     };
-    let all_tx: u64 = during.iter().map(|s| s.transactions).sum();
-    let failed: u64 = during.iter().map(|s| s.failed).sum();
+    let all_tx: u64 = during.iter().map(|s| s.load.transactions).sum();
+    let failed: u64 = during.iter().map(|s| s.load.failed).sum();
     // p99 over the whole migration: recomputed from the per-phase p99 weighted by transactions.
     let p99_during = {
         let total: f64 = during
             .iter()
-            .map(|s| s.transactions as f64)
+            .map(|s| s.load.transactions as f64)
             .sum::<f64>()
             .max(1.0);
         Duration::from_secs_f64(
             during
                 .iter()
-                .map(|s| s.p99.as_secs_f64() * s.transactions as f64 / total)
+                .map(|s| s.load.p99.as_secs_f64() * s.load.transactions as f64 / total)
                 .sum::<f64>(),
         )
     };
-    let max_during = weighted(|s| s.max);
-    let lock_wait = weighted(|s| s.longest_lock_wait);
+    let max_during = weighted(|s| s.load.max);
+    let lock_wait = weighted(|s| s.load.longest_lock_wait);
     print!("{}", concertina_runtime::rehearse::report::human(&report));
     let took: Duration = during.iter().map(|s| s.duration).sum();
     println!(
@@ -224,13 +224,13 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     );
     println!(
         "  p99 latency: {:.2} ms without a migration, {:.2} ms during it: {:.2}x (target <= 1.5x)",
-        baseline.p99.as_secs_f64() * 1e3,
+        baseline.load.p99.as_secs_f64() * 1e3,
         p99_during.as_secs_f64() * 1e3,
-        p99_during.as_secs_f64() / baseline.p99.as_secs_f64().max(1e-9)
+        p99_during.as_secs_f64() / baseline.load.p99.as_secs_f64().max(1e-9)
     );
     println!(
         "  max latency: {:.1} ms without, {:.1} ms during (target <= lock_timeout + 50 ms = {} ms)",
-        baseline.max.as_secs_f64() * 1e3,
+        baseline.load.max.as_secs_f64() * 1e3,
         max_during.as_secs_f64() * 1e3,
         lock_timeout.as_millis() + 50
     );
@@ -245,11 +245,11 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         let b: Vec<_> = during.iter().filter(|p| p.phase == "backfill").collect();
         let total: f64 = b
             .iter()
-            .map(|s| s.transactions as f64)
+            .map(|s| s.load.transactions as f64)
             .sum::<f64>()
             .max(1.0);
         b.iter()
-            .map(|s| s.p99.as_secs_f64() * s.transactions as f64 / total)
+            .map(|s| s.load.p99.as_secs_f64() * s.load.transactions as f64 / total)
             .sum::<f64>()
     };
     let visited = 2 * rows + rows / 4;
@@ -257,7 +257,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         "  backfills: {visited} rows in {backfill_s:.1} s = {:.0} rows/s; app p99 during them {:.2} ms: {:.2}x{}",
         visited as f64 / backfill_s.max(1e-3),
         backfill_p99 * 1e3,
-        backfill_p99 / baseline.p99.as_secs_f64().max(1e-9),
+        backfill_p99 / baseline.load.p99.as_secs_f64().max(1e-9),
         match options.latency_budget {
             Some(b) => format!(" (app_latency_budget {b:?})"),
             None if config_pace => " (concertina.toml's pace, no budget)".to_string(),

@@ -222,8 +222,8 @@ fn phases(s: &mut String, r: &RehearsalReport) {
     );
     let columns = if scaled { 11 } else { 10 };
     for p in &r.phases {
-        let lock_bad = p.longest_lock_wait > r.lock_timeout;
-        let bad = p.error.is_some() || p.failed > 0 || lock_bad || !p.disagreements.is_empty();
+        let lock_bad = p.load.longest_lock_wait > r.lock_timeout;
+        let bad = p.error.is_some() || p.load.failed > 0 || lock_bad || !p.disagreements.is_empty();
         let full = match (scaled, p.extrapolated) {
             (false, _) => String::new(),
             (true, Some(d)) => format!("<td class=\"num\">{:.1}</td>", d.as_secs_f64()),
@@ -241,23 +241,23 @@ fn phases(s: &mut String, r: &RehearsalReport) {
             esc(&p.app),
             p.start,
             p.duration.as_secs_f64(),
-            thousands(p.transactions),
+            thousands(p.load.transactions),
             cls(lock_bad),
-            ms(p.longest_lock_wait),
-            ms(p.p50),
-            ms(p.p99),
-            ms(p.max),
-            cls(p.failed > 0),
-            thousands(p.failed)
+            ms(p.load.longest_lock_wait),
+            ms(p.load.p50),
+            ms(p.load.p99),
+            ms(p.load.max),
+            cls(p.load.failed > 0),
+            thousands(p.load.failed)
         );
-        if p.error.is_none() && p.first_error.is_none() && p.disagreements.is_empty() {
+        if p.error.is_none() && p.load.first_error.is_none() && p.disagreements.is_empty() {
             continue;
         }
         w!(s, "<tr class=\"detail\"><td colspan=\"{columns}\">");
         if let Some(e) = &p.error {
             w!(s, "<div class=\"error\">the phase failed: {}</div>", esc(e));
         }
-        if let Some(e) = &p.first_error {
+        if let Some(e) = &p.load.first_error {
             w!(
                 s,
                 "<div class=\"first-error\">first failed app transaction: {}</div>",
@@ -374,8 +374,11 @@ mod tests {
                 label: evil.into(),
                 app: evil.into(),
                 error: Some(evil.into()),
-                first_error: Some(evil.into()),
-                failed: 1,
+                load: crate::rehearse::report::StretchStats {
+                    first_error: Some(evil.into()),
+                    failed: 1,
+                    ..Default::default()
+                },
                 disagreements: vec![evil.into()],
                 ..Default::default()
             }],

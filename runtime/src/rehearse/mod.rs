@@ -509,14 +509,7 @@ pub fn rehearse(
     }
     let _ = monitor.join();
     for (i, s) in stretches.iter_mut().enumerate() {
-        let st = app.recorder.stretch(i);
-        s.transactions = st.transactions;
-        s.failed = st.failed;
-        s.p50 = st.p50;
-        s.p99 = st.p99;
-        s.max = st.max;
-        s.longest_lock_wait = st.longest_lock_wait;
-        s.first_error = st.first_error;
+        s.load = app.recorder.stretch(i);
     }
     out.phases = stretches;
     out.timeline = app.recorder.timeline();

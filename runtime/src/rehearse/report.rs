@@ -24,6 +24,19 @@ impl TableLoad {
     }
 }
 
+/// Per-stretch statistics, the app during one stretch.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StretchStats {
+    pub transactions: u64,
+    pub failed: u64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    pub longest_lock_wait: Duration,
+    /// The first failed app transaction's error, if any.
+    pub first_error: Option<String>,
+}
+
 /// One stretch of the rehearsal: the baseline, or one phase of one migration.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PhaseReport {
@@ -40,14 +53,8 @@ pub struct PhaseReport {
     pub duration: Duration,
     /// The duration at full size, when the rehearsal ran at a `--scale` below 1.
     pub extrapolated: Option<Duration>,
-    pub transactions: u64,
-    pub failed: u64,
-    pub p50: Duration,
-    pub p99: Duration,
-    pub max: Duration,
-    pub longest_lock_wait: Duration,
-    /// The first failed app transaction's error, if any.
-    pub first_error: Option<String>,
+    /// The app's transactions during the stretch.
+    pub load: StretchStats,
     /// The phase itself failed: the rehearsal stopped here.
     pub error: Option<String>,
     /// The tracer's disagreements on this phase's statements.
@@ -111,19 +118,19 @@ impl RehearsalReport {
             if let Some(e) = &p.error {
                 out.push(format!("{} failed: {e}", p.label));
             }
-            if p.failed > 0 {
+            if p.load.failed > 0 {
                 out.push(format!(
                     "{}: {} app transactions failed (first: {})",
                     p.label,
-                    p.failed,
-                    p.first_error.as_deref().unwrap_or("?")
+                    p.load.failed,
+                    p.load.first_error.as_deref().unwrap_or("?")
                 ));
             }
-            if p.longest_lock_wait > self.lock_timeout {
+            if p.load.longest_lock_wait > self.lock_timeout {
                 out.push(format!(
                     "{}: an app query waited {} ms for a lock, longer than lock_timeout ({} ms)",
                     p.label,
-                    p.longest_lock_wait.as_millis(),
+                    p.load.longest_lock_wait.as_millis(),
                     self.lock_timeout.as_millis()
                 ));
             }
@@ -188,17 +195,17 @@ pub fn human(r: &RehearsalReport) -> String {
             "{:<36} {:>8.1}{full} {:>7} {:>9} {:>8} {:>8} {:>8} {:>7}\n",
             p.label,
             p.duration.as_secs_f64(),
-            p.transactions,
-            ms(p.longest_lock_wait),
-            ms(p.p50),
-            ms(p.p99),
-            ms(p.max),
-            p.failed
+            p.load.transactions,
+            ms(p.load.longest_lock_wait),
+            ms(p.load.p50),
+            ms(p.load.p99),
+            ms(p.load.max),
+            p.load.failed
         ));
         if let Some(e) = &p.error {
             s.push_str(&format!("    the phase failed: {e}\n"));
         }
-        if let Some(e) = &p.first_error {
+        if let Some(e) = &p.load.first_error {
             s.push_str(&format!("    first failed app transaction: {e}\n"));
         }
         for d in &p.disagreements {
@@ -250,10 +257,10 @@ pub fn json(r: &RehearsalReport) -> serde_json::Value {
             "label": p.label, "version": p.version, "phase": p.phase, "app": p.app,
             "start_s": p.start, "seconds": p.duration.as_secs_f64(),
             "extrapolated_seconds": p.extrapolated.map(|d| d.as_secs_f64()),
-            "app_transactions": p.transactions, "failed": p.failed,
-            "p50_ms": msf(p.p50), "p99_ms": msf(p.p99), "max_ms": msf(p.max),
-            "longest_lock_wait_ms": msf(p.longest_lock_wait),
-            "first_error": p.first_error, "error": p.error,
+            "app_transactions": p.load.transactions, "failed": p.load.failed,
+            "p50_ms": msf(p.load.p50), "p99_ms": msf(p.load.p99), "max_ms": msf(p.load.max),
+            "longest_lock_wait_ms": msf(p.load.longest_lock_wait),
+            "first_error": p.load.first_error, "error": p.error,
             "disagreements": p.disagreements,
         })).collect::<Vec<_>>(),
         "rollbacks": r.rollbacks.iter().map(|rb| json!({

@@ -13,7 +13,7 @@ use concertina_codegen::change::QualName;
 use concertina_codegen::typegen::access::{AppVersion, TableAccess};
 
 use super::data::{self, Gen, Keys};
-use super::report::Sample;
+use super::report::{Sample, StretchStats};
 use crate::engine::DbError;
 
 /// How the app's SQL is spelt on a server.
@@ -44,18 +44,6 @@ struct Slice {
     max_us: u32,
     lock_wait_us: u32,
     failed: u32,
-}
-
-/// Per-stretch statistics, as the report wants them.
-#[derive(Debug, Clone, Default)]
-pub struct StretchStats {
-    pub transactions: u64,
-    pub failed: u64,
-    pub p50: Duration,
-    pub p99: Duration,
-    pub max: Duration,
-    pub longest_lock_wait: Duration,
-    pub first_error: Option<String>,
 }
 
 /// Where the app's transactions are counted: the stretch now running and the timeline.
