@@ -94,23 +94,24 @@ impl RawPg {
             .replace('\n', " ")
     }
 
+    /// Sends `sql` with `PQexec` and returns its (last) result, whatever its status: a NUL
+    /// byte in the text and a lost connection are the errors here.
+    fn exec(&mut self, sql: &str) -> Result<PgResult, DbError> {
+        let text =
+            CString::new(sql).map_err(|_| DbError::other("a statement contains a NUL byte"))?;
+        // SAFETY: conn is live, text is a valid C string; the result is cleared by
+        // `PgResult`'s drop whatever happens.
+        let raw = unsafe { PQexec(self.conn.as_ptr(), text.as_ptr()) };
+        NonNull::new(raw).map(PgResult).ok_or_else(|| DbError {
+            kind: DbErrorKind::Connection,
+            code: String::new(),
+            message: self.connection_message(),
+        })
+    }
+
     /// Runs one or more statements; returns the last one's rows and affected-row count.
     pub fn run(&mut self, sql: &str) -> Result<(Rows, u64), DbError> {
-        let text = CString::new(sql).map_err(|_| DbError {
-            kind: DbErrorKind::Other,
-            code: String::new(),
-            message: "a statement contains a NUL byte".into(),
-        })?;
-        // SAFETY: conn is live, text is a valid C string; the result is cleared by `Result`'s
-        // drop below whatever happens.
-        let raw = unsafe { PQexec(self.conn.as_ptr(), text.as_ptr()) };
-        let Some(result) = NonNull::new(raw).map(PgResult) else {
-            return Err(DbError {
-                kind: DbErrorKind::Connection,
-                code: String::new(),
-                message: self.connection_message(),
-            });
-        };
+        let result = self.exec(sql)?;
         // SAFETY: result is a live PGresult.
         let status = unsafe { PQresultStatus(result.0.as_ptr()) };
         match status {
@@ -130,17 +131,7 @@ impl RawPg {
         sql: &str,
         mut next: impl FnMut() -> Option<Vec<u8>>,
     ) -> Result<u64, DbError> {
-        let text =
-            CString::new(sql).map_err(|_| DbError::other("a statement contains a NUL byte"))?;
-        // SAFETY: conn is live, text a valid C string; every result is cleared by PgResult.
-        let raw = unsafe { PQexec(self.conn.as_ptr(), text.as_ptr()) };
-        let Some(result) = NonNull::new(raw).map(PgResult) else {
-            return Err(DbError {
-                kind: DbErrorKind::Connection,
-                code: String::new(),
-                message: self.connection_message(),
-            });
-        };
+        let result = self.exec(sql)?;
         // SAFETY: result is live.
         if unsafe { PQresultStatus(result.0.as_ptr()) } != ExecStatusType::PGRES_COPY_IN {
             return Err(result.error(self));
