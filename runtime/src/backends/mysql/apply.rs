@@ -218,6 +218,19 @@ fn changed_table(change: &Change) -> Option<QualName> {
     }
 }
 
+/// The tables every statement of `step` changes (each of a multi-statement transaction's),
+/// which the look before queueing watches.
+fn step_tables(step: &Step) -> Vec<QualName> {
+    let mut tables: Vec<QualName> = step
+        .changes()
+        .into_iter()
+        .filter_map(changed_table)
+        .collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
 /// What `migrate plan` shows for a statement: the online mode its table gets.
 pub fn step_locks(change: &Change, step: &Step, v: Version, mariadb: bool) -> Vec<LockInfo> {
     let Some(table) = changed_table(change) else {
@@ -310,7 +323,7 @@ impl MySql {
                     statements.join(";\n")
                 );
                 report.retries = self
-                    .with_lock_retries(&body, None, options, false)
+                    .with_lock_retries(&body, &step_tables(step), options, false)
                     .map_err(|e| e.message)?;
             }
             _ => {
@@ -323,14 +336,13 @@ impl MySql {
                     .filter(|_| accepts_clause(&step.sql))
                     .map(|c| online_clauses(c, self.version, self.mariadb))
                     .unwrap_or_default();
-                let table = change.as_ref().and_then(changed_table);
+                let tables = step_tables(step);
                 let mut refusals = Vec::new();
                 let mut ran = false;
                 for online in &clauses {
                     let Some(change) = &change else { break };
                     let sql = with_clause(&step.sql, change, *online);
-                    match self.with_lock_retries(&sql, table.as_ref(), options, first_after_resume)
-                    {
+                    match self.with_lock_retries(&sql, &tables, options, first_after_resume) {
                         Ok(r) => {
                             report.retries += r;
                             ran = true;
@@ -352,7 +364,7 @@ impl MySql {
                 }
                 if !ran {
                     report.retries = self
-                        .with_lock_retries(&step.sql, table.as_ref(), options, first_after_resume)
+                        .with_lock_retries(&step.sql, &tables, options, first_after_resume)
                         .map_err(|e| e.message)?;
                 }
             }
@@ -366,14 +378,14 @@ impl MySql {
     fn with_lock_retries(
         &mut self,
         sql: &str,
-        table: Option<&QualName>,
+        tables: &[QualName],
         options: &ApplyOptions,
         tolerate_done: bool,
     ) -> Result<u32, DbError> {
         let seconds = timeout_seconds(options.lock_timeout);
         let mut attempt = 0;
         loop {
-            if let Some(t) = table {
+            for t in tables {
                 self.look_before_queueing(t, options)?;
             }
             let result = self
@@ -395,7 +407,11 @@ impl MySql {
                         return Err(error);
                     }
                     if attempt >= options.lock_retries {
-                        let blockers = self.blockers(table);
+                        let blockers: Vec<String> = if tables.is_empty() {
+                            self.blockers(None)
+                        } else {
+                            tables.iter().flat_map(|t| self.blockers(Some(t))).collect()
+                        };
                         let named = if blockers.is_empty() {
                             String::new()
                         } else {
