@@ -181,11 +181,24 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     // The migration's effect on the app alone: no twin tracing or rollback meanwhile.
     options.trace = false;
     options.rollback = false;
-    let report =
-        concertina_runtime::rehearse::command::run_on(&options, &config, Some(&admin), &mut |m| {
+    let rehearse = |options: &concertina_runtime::rehearse::RehearseOptions| {
+        concertina_runtime::rehearse::command::run_on(options, &config, Some(&admin), &mut |m| {
             eprintln!("bench: {m}")
         })
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| anyhow!("{e}"))
+    };
+    // With a budget, the same migration first runs without it, so the budgeted backfill's
+    // throughput is measured against the unthrottled one of the same run.
+    let unthrottled = match options.latency_budget {
+        Some(_) => {
+            let mut free = options.clone();
+            free.latency_budget = None;
+            eprintln!("bench: first without app_latency_budget, for the throughput it costs");
+            Some(backfill_figures(&rehearse(&free)?, rows)?)
+        }
+        None => None,
+    };
+    let report = rehearse(&options)?;
     let stats = &report.phases;
     let (baseline, during) = stats.split_first().context("no statistics")?;
     let weighted = |f: fn(&concertina_runtime::rehearse::report::PhaseReport) -> Duration| {
@@ -193,20 +206,7 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     };
     let all_tx: u64 = during.iter().map(|s| s.load.transactions).sum();
     let failed: u64 = during.iter().map(|s| s.load.failed).sum();
-    // p99 over the whole migration: recomputed from the per-phase p99 weighted by transactions.
-    let p99_during = {
-        let total: f64 = during
-            .iter()
-            .map(|s| s.load.transactions as f64)
-            .sum::<f64>()
-            .max(1.0);
-        Duration::from_secs_f64(
-            during
-                .iter()
-                .map(|s| s.load.p99.as_secs_f64() * s.load.transactions as f64 / total)
-                .sum::<f64>(),
-        )
-    };
+    let p99_during = weighted_p99(during.iter());
     let max_during = weighted(|s| s.load.max);
     let lock_wait = weighted(|s| s.load.longest_lock_wait);
     print!("{}", concertina_runtime::rehearse::report::human(&report));
@@ -214,8 +214,8 @@ pub fn app_impact(args: &[String]) -> Result<()> {
     println!(
         "bench app-impact: {rows} rows, {clients} clients, {all_tx} app transactions during the migration ({:.1} s; backfill batches of {} ms, {} ms apart){}",
         took.as_secs_f64(),
-        pace_target.as_millis(),
-        pace_pause.as_millis(),
+        options.pace.map_or(config.runtime.batch_target, |p| p.0).as_millis(),
+        options.pace.map_or(config.runtime.batch_pause, |p| p.1).as_millis(),
         if reader > 0 {
             format!("; a {reader} s read transaction open on users and orders from the first phase")
         } else {
@@ -235,34 +235,79 @@ pub fn app_impact(args: &[String]) -> Result<()> {
         lock_timeout.as_millis() + 50
     );
     println!("  longest lock wait of an app query: {:.1} ms; failed app transactions: {failed} (target 0)", lock_wait.as_secs_f64() * 1e3);
-    // The backfills' throughput: the rows they visit (users twice, orders once) per second.
-    let backfill_s: f64 = during
-        .iter()
-        .filter(|p| p.phase == "backfill")
-        .map(|p| p.duration.as_secs_f64())
-        .sum();
-    let backfill_p99 = {
-        let b: Vec<_> = during.iter().filter(|p| p.phase == "backfill").collect();
-        let total: f64 = b
-            .iter()
-            .map(|s| s.load.transactions as f64)
-            .sum::<f64>()
-            .max(1.0);
-        b.iter()
-            .map(|s| s.load.p99.as_secs_f64() * s.load.transactions as f64 / total)
-            .sum::<f64>()
+    let budgeted = backfill_figures(&report, rows)?;
+    let label = match options.latency_budget {
+        Some(b) => format!(" (app_latency_budget {b:?})"),
+        None if config_pace => " (concertina.toml's pace, no budget)".to_string(),
+        None => String::new(),
     };
-    let visited = 2 * rows + rows / 4;
-    println!(
-        "  backfills: {visited} rows in {backfill_s:.1} s = {:.0} rows/s; app p99 during them {:.2} ms: {:.2}x{}",
-        visited as f64 / backfill_s.max(1e-3),
-        backfill_p99 * 1e3,
-        backfill_p99 / baseline.load.p99.as_secs_f64().max(1e-9),
-        match options.latency_budget {
-            Some(b) => format!(" (app_latency_budget {b:?})"),
-            None if config_pace => " (concertina.toml's pace, no budget)".to_string(),
-            None => String::new(),
-        }
-    );
+    if let Some(free) = &unthrottled {
+        println!("  without the budget: {}", free.line());
+        println!("  with it{label}: {}", budgeted.line());
+        println!(
+            "  throughput kept: {:.0} %  (target >= 50 %); app p99 during the budgeted backfills {:.2}x (target <= the budget)",
+            100.0 * budgeted.rows_per_s / free.rows_per_s.max(1e-9),
+            budgeted.p99_ratio
+        );
+    } else {
+        println!("  {}{label}", budgeted.line());
+    }
     Ok(())
+}
+
+/// The backfills of one run: the rows they visit (users twice, orders once) per second, and
+/// the app's p99 during them against the run's no-migration baseline.
+struct BackfillFigures {
+    rows: u64,
+    seconds: f64,
+    rows_per_s: f64,
+    p99: Duration,
+    p99_ratio: f64,
+}
+
+impl BackfillFigures {
+    fn line(&self) -> String {
+        format!(
+            "backfills: {} rows in {:.1} s = {:.0} rows/s; app p99 during them {:.2} ms: {:.2}x",
+            self.rows,
+            self.seconds,
+            self.rows_per_s,
+            self.p99.as_secs_f64() * 1e3,
+            self.p99_ratio
+        )
+    }
+}
+
+fn backfill_figures(
+    report: &concertina_runtime::rehearse::report::RehearsalReport,
+    rows: u64,
+) -> Result<BackfillFigures> {
+    let (baseline, during) = report.phases.split_first().context("no statistics")?;
+    let backfills = || during.iter().filter(|p| p.phase == "backfill");
+    let seconds: f64 = backfills().map(|p| p.duration.as_secs_f64()).sum();
+    let p99 = weighted_p99(backfills());
+    let visited = 2 * rows + rows / 4;
+    Ok(BackfillFigures {
+        rows: visited,
+        seconds,
+        rows_per_s: visited as f64 / seconds.max(1e-3),
+        p99,
+        p99_ratio: p99.as_secs_f64() / baseline.load.p99.as_secs_f64().max(1e-9),
+    })
+}
+
+/// A p99 over several stretches: their p99s weighted by their transactions.
+fn weighted_p99<'a>(
+    stretches: impl Iterator<Item = &'a concertina_runtime::rehearse::report::PhaseReport> + Clone,
+) -> Duration {
+    let total: f64 = stretches
+        .clone()
+        .map(|s| s.load.transactions as f64)
+        .sum::<f64>()
+        .max(1.0);
+    Duration::from_secs_f64(
+        stretches
+            .map(|s| s.load.p99.as_secs_f64() * s.load.transactions as f64 / total)
+            .sum::<f64>(),
+    )
 }

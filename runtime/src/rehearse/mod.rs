@@ -65,6 +65,7 @@ pub trait LockMonitor: Send {
     fn longest_app_wait(&mut self) -> Duration;
 }
 
+#[derive(Debug, Clone)]
 pub struct RehearseOptions {
     pub dir: PathBuf,
     /// The first pending migration (a version or directory name); `None`: the last one.
