@@ -49,6 +49,11 @@ pub struct RuntimeConfig {
     /// Pace the backfill by the app's latency (a canary query's p99): `None` paces by
     /// `batch_target` and `batch_pause` alone.
     pub app_latency_budget: Option<LatencyBudget>,
+    /// MySQL/MariaDB replicas whose lag the backfill watches (`"host"`, `"host:port"` with the
+    /// migrator's user and password, or a `mysql://` URL): the migrator connects to the
+    /// primary, where `SHOW REPLICA STATUS` says nothing of them, so they are named, as
+    /// gh-ost's throttle-control replicas are. PostgreSQL's primary lists its standbys itself.
+    pub replicas: Vec<String>,
 }
 
 /// `app_latency_budget`: `"2x"` of the p99 measured before the backfill, or `"5ms"`.
@@ -187,6 +192,7 @@ impl Default for RuntimeConfig {
             max_lock_wait: Duration::from_secs(300),
             first_lock_timeout: Duration::from_millis(20),
             app_latency_budget: None,
+            replicas: Vec::new(),
         }
     }
 }
@@ -253,6 +259,36 @@ struct RawRuntime {
     max_lock_wait: Option<String>,
     first_lock_timeout: Option<String>,
     app_latency_budget: Option<String>,
+    #[serde(default)]
+    replicas: Vec<String>,
+}
+
+/// `runtime.replicas`: MySQL/MariaDB only; each a host, `host:port` or `mysql://` URL.
+fn replicas(values: Vec<String>, dialect: DialectKind) -> Result<Vec<String>, String> {
+    if !values.is_empty() && dialect == DialectKind::Postgres {
+        return Err("runtime.replicas is for MySQL/MariaDB: a PostgreSQL primary lists its standbys in pg_stat_replication, which the backfill reads (max_replica_lag, max_replica_lag_bytes)".into());
+    }
+    for (i, v) in values.iter().enumerate() {
+        let host = v
+            .strip_prefix("mysql://")
+            .or_else(|| v.strip_prefix("mariadb://"))
+            .map(|rest| rest.rsplit('@').next().unwrap_or(rest))
+            .unwrap_or(v)
+            .split('/')
+            .next()
+            .unwrap_or("");
+        let (name, port) = host.rsplit_once(':').unwrap_or((host, "3306"));
+        let other_scheme =
+            v.contains("://") && !v.starts_with("mysql://") && !v.starts_with("mariadb://");
+        if name.is_empty() || other_scheme || port.parse::<u16>().is_err() {
+            // The host part only: a URL's password is never printed.
+            return Err(format!(
+                "runtime.replicas, entry {} (host `{host}`): write \"host\", \"host:port\" (the migrator's user and password) or \"mysql://user@host:port/\"",
+                i + 1
+            ));
+        }
+    }
+    Ok(values)
 }
 
 /// A size in bytes: an integer, or a string with `kB`, `MB`, `GB` or `TB` (powers of 1024,
@@ -487,6 +523,7 @@ impl Config {
                     ))
                 })?),
             },
+            replicas: replicas(r.replicas, dialect).map_err(bad)?,
         };
         let small_tables = small_tables(&raw.small_tables, dialect).map_err(bad)?;
         Ok(Config {
@@ -742,5 +779,29 @@ mod tests {
         assert!(!v.at_least(8, 1));
         assert!(ServerVersion::parse("1.2.3.4").is_none());
         assert_eq!(v.to_string(), "8.0.29");
+    }
+
+    #[test]
+    fn replicas_are_named_for_mysql_only() {
+        let c = parse("dialect = \"mariadb\"\nserver_version = \"10.11\"\n[runtime]\nreplicas = [\"10.0.0.2\", \"10.0.0.3:3307\", \"mysql://monitor:pw@10.0.0.4/\"]\n").unwrap();
+        assert_eq!(c.runtime.replicas.len(), 3);
+        let e = parse("dialect = \"postgres\"\nserver_version = \"16\"\n[runtime]\nreplicas = [\"10.0.0.2\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pg_stat_replication"), "{e}");
+        for bad in [
+            "\"\"",
+            "\"h:port\"",
+            "\"postgres://u:secret@h/\"",
+            "\"mysql://u:secret@:3306/\"",
+        ] {
+            let e = parse(&format!(
+                "dialect = \"mysql\"\nserver_version = \"8.0\"\n[runtime]\nreplicas = [{bad}]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("entry 1"), "{bad}: {e}");
+            assert!(!e.contains("secret"), "a password printed: {e}");
+        }
     }
 }

@@ -403,6 +403,7 @@ impl Migrator {
                     lock_retries: runtime.lock_retries,
                     workers: runtime.backfill_workers,
                     latency_budget: runtime.app_latency_budget,
+                    replicas: runtime.replicas.clone(),
                 };
                 self.db
                     .run_backfill(plan, rec, &self.options, &options, &mut on_progress)?;

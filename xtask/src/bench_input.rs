@@ -133,6 +133,7 @@ pub fn backfill_options(batch: u64, workers: usize) -> BackfillOptions {
         lock_retries: 10,
         workers,
         latency_budget: None,
+        replicas: Vec::new(),
     }
 }
 

@@ -28,7 +28,48 @@ fn find(names: &[&str]) -> Option<PathBuf> {
 }
 
 impl MariaDbServer {
-    pub fn start(mut on_step: impl FnMut(&str)) -> Result<MariaDbServer, ServerError> {
+    pub fn start(on_step: impl FnMut(&str)) -> Result<MariaDbServer, ServerError> {
+        Self::start_as(&["--skip-log-bin"], on_step)
+    }
+
+    /// A primary: binary log on (row format), server id 1.
+    pub fn primary(on_step: impl FnMut(&str)) -> Result<MariaDbServer, ServerError> {
+        Self::start_as(
+            &["--log-bin=binlog", "--binlog-format=ROW", "--server-id=1"],
+            on_step,
+        )
+    }
+
+    /// A replica of `primary` (server id 2), replicating from the primary's first binary log
+    /// on, running once this returns.
+    pub fn replica_of(
+        primary: &MariaDbServer,
+        mut on_step: impl FnMut(&str),
+    ) -> Result<MariaDbServer, ServerError> {
+        use diesel::connection::SimpleConnection;
+        let replica = Self::start_as(&["--skip-log-bin", "--server-id=2"], &mut on_step)?;
+        on_step(&format!("replicating from 127.0.0.1:{}", primary.port));
+        let failed = |e: diesel::result::Error| ServerError::Failed {
+            step: "starting replication".into(),
+            output: e.to_string(),
+        };
+        let mut conn =
+            MysqlConnection::establish(&replica.url("mysql")).map_err(|e| ServerError::Failed {
+                step: "connecting to the replica".into(),
+                output: e.to_string(),
+            })?;
+        conn.batch_execute(&format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_LOG_FILE = 'binlog.000001', MASTER_LOG_POS = 4; START SLAVE",
+            primary.port
+        ))
+        .map_err(failed)?;
+        Ok(replica)
+    }
+
+    fn start_as(
+        options: &[&str],
+        mut on_step: impl FnMut(&str),
+    ) -> Result<MariaDbServer, ServerError> {
         let not_found = || {
             ServerError::Failed {
             step: "finding MariaDB".into(),
@@ -67,11 +108,8 @@ impl MariaDbServer {
             .arg(format!("--socket={}", dir.join("sock").display()))
             .arg(format!("--pid-file={}", dir.join("pid").display()))
             .arg(format!("--port={port}"))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-log-bin",
-                "--skip-name-resolve",
-            ])
+            .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .args(options)
             .args(&user)
             .stdout(Stdio::null())
             .stderr(log)

@@ -175,8 +175,16 @@ pub trait BatchServer: Send + Sized {
     /// The server's row estimate (0 when unknown).
     fn estimate(&mut self, table: &QualName) -> i64;
 
-    /// How far the worst replica lags (zero without replicas).
+    /// How far the worst replica lags (zero without replicas; [`Duration::MAX`] for one that
+    /// does not replay at all or cannot be asked).
     fn replica_lag(&mut self) -> Duration;
+
+    /// What the last [`BatchServer::replica_lag`] found of the worst replica, in words
+    /// (`replica 10.0.0.2:3306: replication stopped`), where the backend can say more than a
+    /// duration.
+    fn replica_lag_note(&mut self) -> Option<String> {
+        None
+    }
 
     /// A canary for `app_latency_budget`: a connection of its own that reads the row of key
     /// `at` of the statement's table, as an app's point read would; `None` where the server
@@ -256,7 +264,8 @@ enum Event {
         scanned: i64,
         batch_size: u64,
     },
-    WaitingForReplicas,
+    /// Why: which replica, how far behind.
+    WaitingForReplicas(String),
 }
 
 /// Runs one backfill statement from `cursor` to its end, its slices worked by
@@ -349,7 +358,7 @@ pub fn run_statement<S: BatchServer>(
         _ => None,
     };
     let pace_ref = paced.as_ref().map(|(p, _)| p);
-    let report = |rows_done: i64, scanned: i64, batch_size: u64, waiting: bool| Progress {
+    let report = |rows_done: i64, scanned: i64, batch_size: u64, waiting: Option<&str>| Progress {
         table: table.clone(),
         rows_done: rows_before + rows_done,
         scanned,
@@ -357,17 +366,17 @@ pub fn run_statement<S: BatchServer>(
         estimate,
         batch_size,
         elapsed: started.elapsed(),
-        waiting_for_replicas: waiting,
+        waiting_for_replicas: waiting.is_some(),
         workers,
         pace: match (waiting, pace_ref) {
-            (true, _) => "replicas: waiting for them to catch up".into(),
-            (false, Some(p)) => p.reason(),
-            (false, None) => String::new(),
+            (Some(why), _) => format!("replicas: waiting for them to catch up ({why})"),
+            (None, Some(p)) => p.reason(),
+            (None, None) => String::new(),
         },
     };
     on_progress(&Progress {
         elapsed: Duration::ZERO,
-        ..report(0, scanned_before, options.batch_size, false)
+        ..report(0, scanned_before, options.batch_size, None)
     });
     let stop = AtomicBool::new(false);
     let controller_stop = AtomicBool::new(false);
@@ -432,11 +441,11 @@ pub fn run_statement<S: BatchServer>(
                     rows_done += changed;
                     scanned += keys;
                     batch_size = size;
-                    false
+                    None
                 }
-                Event::WaitingForReplicas => true,
+                Event::WaitingForReplicas(why) => Some(why),
             };
-            on_progress(&report(rows_done, scanned, batch_size, waiting));
+            on_progress(&report(rows_done, scanned, batch_size, waiting.as_deref()));
         }
         controller_stop.store(true, Ordering::SeqCst);
         if let Some(c) = controller {
@@ -663,12 +672,37 @@ impl<S: BatchServer> Worker<'_, S> {
     }
 
     fn wait_for_replicas(&mut self) {
-        while !self.stop.load(Ordering::SeqCst)
-            && (self.server.replica_lag() > self.options.max_replica_lag
-                || self.server.replica_lag_bytes() > self.options.max_replica_lag_bytes)
-        {
-            let _ = self.events.send(Event::WaitingForReplicas);
+        while !self.stop.load(Ordering::SeqCst) {
+            let Some(why) = self.replicas_behind() else {
+                return;
+            };
+            let _ = self.events.send(Event::WaitingForReplicas(why));
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// Why the backfill must wait for its replicas, if it must.
+    fn replicas_behind(&mut self) -> Option<String> {
+        let (lag, max) = (self.server.replica_lag(), self.options.max_replica_lag);
+        if lag > max {
+            return Some(self.server.replica_lag_note().unwrap_or_else(|| {
+                format!(
+                    "a replica is {:.1} s behind, max_replica_lag {}",
+                    lag.as_secs_f64(),
+                    humantime::format_duration(max)
+                )
+            }));
+        }
+        let (bytes, max) = (
+            self.server.replica_lag_bytes(),
+            self.options.max_replica_lag_bytes,
+        );
+        (bytes > max).then(|| {
+            format!(
+                "a standby has {:.1} MB of WAL to replay, max_replica_lag_bytes {:.1} MB",
+                bytes as f64 / 1048576.0,
+                max as f64 / 1048576.0
+            )
+        })
     }
 }

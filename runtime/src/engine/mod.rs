@@ -100,6 +100,9 @@ pub struct BackfillOptions {
     /// Pace by the app's latency, measured by a canary query (`None`: by the batch target
     /// and pause alone).
     pub latency_budget: Option<pace::LatencyBudget>,
+    /// MySQL/MariaDB replicas to watch besides the server's own replica status
+    /// (`runtime.replicas`).
+    pub replicas: Vec<String>,
 }
 
 /// Upper bound of `backfill_workers`.

@@ -22,6 +22,7 @@ use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
+use super::replicas::Replicas;
 use super::MySql;
 use super::{db_error, describe_error, quote_ident, quoted_table, timeout_seconds};
 use crate::engine::backfill::{key_from_json, Batch, BatchServer, BatchStatement, KeyColumn};
@@ -163,8 +164,8 @@ pub struct MyBatch {
     slot: usize,
     /// The next slot to give a new worker.
     next_slot: usize,
-    /// The server answers neither `SHOW REPLICA STATUS` nor `SHOW SLAVE STATUS`.
-    no_replica_status: bool,
+    /// The replicas this connection watches between batches.
+    replicas: Replicas,
 }
 
 impl MyBatch {
@@ -191,7 +192,7 @@ impl MyBatch {
             database,
             slot,
             next_slot: slot + 1,
-            no_replica_status: false,
+            replicas: Replicas::new(url, &[]),
         })
     }
 
@@ -306,7 +307,6 @@ impl BatchServer for MyBatch {
         super::catalog::row_estimate(&mut self.db.conn, table).unwrap_or(0)
     }
 
-    /// Seconds the server (as a replica) is behind its primary; zero when it is none.
     fn canary(
         &mut self,
         t: &Template,
@@ -328,27 +328,15 @@ impl BatchServer for MyBatch {
     }
 
     fn replica_lag(&mut self) -> Duration {
-        #[derive(QueryableByName)]
-        struct Master {
-            #[diesel(sql_type = Nullable<BigInt>, column_name = Seconds_Behind_Master)]
-            seconds: Option<i64>,
-        }
-        if self.no_replica_status {
-            return Duration::ZERO;
-        }
-        // MariaDB 10.5+ and MySQL 8.0.22+ know SHOW REPLICA STATUS; older ones only the
-        // SLAVE spelling. Both name the column Seconds_Behind_Master on MariaDB.
-        for sql in ["SHOW REPLICA STATUS", "SHOW SLAVE STATUS"] {
-            if let Ok(rows) = diesel::sql_query(sql).load::<Master>(&mut self.db.conn) {
-                let worst = rows.iter().filter_map(|r| r.seconds).max().unwrap_or(0);
-                return Duration::from_secs(worst.max(0) as u64);
-            }
-        }
-        self.no_replica_status = true;
-        Duration::ZERO
+        self.replicas.lag(&mut self.db.conn)
+    }
+
+    fn replica_lag_note(&mut self) -> Option<String> {
+        self.replicas.note.clone()
     }
 
     fn prepare_session(&mut self, options: &BackfillOptions) -> Result<(), String> {
+        self.replicas = Replicas::new(&self.db.url, &options.replicas);
         let seconds = timeout_seconds(options.lock_timeout);
         self.db
             .conn

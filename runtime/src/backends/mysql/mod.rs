@@ -8,6 +8,7 @@ mod apply;
 pub mod backfill;
 mod catalog;
 pub mod rehearse;
+mod replicas;
 pub mod stats;
 pub mod testdb;
 pub mod trace;
