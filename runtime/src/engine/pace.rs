@@ -82,7 +82,9 @@ impl Pace {
     ///   batch is mostly its commit and cursor write, and the pause still grew to 2 s);
     /// - proportional steps judged on 3 s of reads (300, the p99 then the third-slowest
     ///   read instead of the second, so one scheduling hiccup does not count as over budget):
-    ///   the figures in the README.
+    ///   the figures in the README (43 % at 1.15x);
+    /// - the same, recovering by a half under 0.9 of the budget: slower still (it overshot and
+    ///   throttled harder; stopped after 12 minutes with the users backfill unfinished).
     pub fn steer(&self, p99: Duration, limit: Duration) -> bool {
         let (target, pause) = (self.target(), self.pause());
         let (new_target, new_pause, reason) = if p99 > limit {
