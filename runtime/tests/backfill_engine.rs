@@ -2,7 +2,8 @@
 //! two backends): slices worked by several connections, each row written once; a run stopped
 //! mid-way resumes every slice at its own cursor; a composite text key split by sampling; rows
 //! the app holds; an earlier run's worker still on the server; a cursor of an earlier release;
-//! an unreadable cursor.
+//! an unreadable cursor; the latency budget slowing down under a synthetic load and speeding up
+//! when it ends.
 
 mod both;
 
@@ -24,6 +25,7 @@ on_both!(
     a_composite_text_key_is_split_by_sampling_and_written_once,
     a_backfill_waits_for_worker_connections_left_by_an_earlier_run,
     a_latency_budget_slows_the_batches_and_says_why,
+    the_budget_slows_down_under_a_load_and_speeds_up_when_it_ends,
 );
 
 /// `workers` connections, in the server's test configuration.
@@ -449,5 +451,83 @@ fn a_latency_budget_slows_the_batches_and_says_why(server: Server) {
     assert_eq!(
         server.scalar("SELECT count(*) AS n FROM users WHERE n <> 1"),
         0
+    );
+}
+
+/// `app_latency_budget = "50ms"`: free while the canary reads fast; a synthetic load (another
+/// session taking the table's exclusive lock for 150 ms of every 200, for 4 s) makes the
+/// canary's reads wait, the controller slows the batches down and says so; once the load ends
+/// it steps back up (`recovering`, then `free`), and every row is written once.
+fn the_budget_slows_down_under_a_load_and_speeds_up_when_it_ends(server: Server) {
+    let (dir, _) = parallel_setup(&server, "budget_load", 8000, 1);
+    dir.write(
+        "concertina.toml",
+        &format!(
+            "{}batch_target = \"1ms\"\napp_latency_budget = \"50ms\"\n",
+            server
+                .config()
+                .replace("batch_size = 200", "batch_size = 100")
+                .replace("batch_pause = \"0ms\"", "batch_pause = \"250ms\"")
+        ),
+    );
+    let mut load: Box<dyn SimpleConnection + Send> = match &server {
+        Server::Pg(_) => Box::new(server.pg_conn()),
+        Server::My(_) => Box::new(server.my_conn()),
+    };
+    let hold = server
+        .pick(
+            "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.15); COMMIT",
+            "LOCK TABLES users WRITE; DO SLEEP(0.15); UNLOCK TABLES",
+        )
+        .to_string();
+    let mut m = migrator(&dir, &server);
+    let started = std::time::Instant::now();
+    // 2 s of baseline, 3 s of reads before the first judgement (free), then the load.
+    let (load_from, load_until) = (Duration::from_millis(5500), Duration::from_millis(9500));
+    let loader = std::thread::spawn(move || {
+        std::thread::sleep(load_from);
+        while started.elapsed() < load_until {
+            load.batch_execute(&hold).expect("the synthetic load");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut paces: Vec<(Duration, String)> = Vec::new();
+    m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |p| paces.push((started.elapsed(), p.pace.clone())),
+    )
+    .expect("backfill");
+    loader.join().expect("loader");
+    let before: Vec<_> = paces.iter().filter(|(t, _)| *t < load_from).collect();
+    assert!(
+        !before.is_empty() && before.iter().all(|(_, why)| why == "free"),
+        "{paces:?}"
+    );
+    let slowed = paces
+        .iter()
+        .position(|(t, why)| {
+            *t >= load_from
+                && why.starts_with("budget: the canary's p99")
+                && why.contains("over 50.0 ms")
+        })
+        .unwrap_or_else(|| panic!("never slowed down under the load: {paces:?}"));
+    let recovered = paces[slowed..]
+        .iter()
+        .find(|(_, why)| why.starts_with("budget: recovering") || why == "free");
+    let (at, _) =
+        recovered.unwrap_or_else(|| panic!("never sped up again after the load: {paces:?}"));
+    assert!(*at > load_until, "sped up during the load: {paces:?}");
+    eprintln!(
+        "slowed at {:.1} s, sped up at {:.1} s, done at {:.1} s",
+        paces[slowed].0.as_secs_f64(),
+        at.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        server.scalar("SELECT count(*) AS n FROM users WHERE n = 1 AND done"),
+        8000
     );
 }
