@@ -8,8 +8,6 @@
 
 mod both;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use both::{scalar_on, Dir};
@@ -95,60 +93,23 @@ fn a_stopped_named_replica_holds_the_backfill_until_it_runs_again() {
         .collect();
     assert!(own.is_empty(), "the primary reports replication: {own:?}");
 
-    // The starter: once the backfill waits, it checks that nothing moves for 2 s, then starts
-    // the replica's SQL thread again.
-    let waiting_at = Arc::new(AtomicI64::new(-1));
-    let why = Arc::new(Mutex::new(String::new()));
-    let changed_while_stopped = Arc::new(AtomicI64::new(-1));
-    let done = Arc::new(AtomicBool::new(false));
-    let starter = {
-        let (waiting_at, changed, done) = (
-            waiting_at.clone(),
-            changed_while_stopped.clone(),
-            done.clone(),
+    // Once the backfill waits: nothing moves for 2 s, the rows changed meanwhile are counted,
+    // then the replica's SQL thread starts again.
+    let (primary_url, replica_url) = (url.clone(), replica.url("mysql"));
+    let (result, wait) = both::backfill_through_a_replica_wait(&mut m, move || {
+        let mut p = MysqlConnection::establish(&primary_url).expect("primary");
+        let n = scalar_on(
+            &mut p,
+            "SELECT COUNT(*) AS n FROM users WHERE nick IS NOT NULL",
         );
-        let (url, replica_url) = (url.clone(), replica.url("mysql"));
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            while waiting_at.load(Ordering::SeqCst) < 0 && !done.load(Ordering::SeqCst) {
-                if started.elapsed() > Duration::from_secs(120) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            std::thread::sleep(Duration::from_secs(2));
-            let mut p = MysqlConnection::establish(&url).expect("primary");
-            let n = scalar_on(
-                &mut p,
-                "SELECT COUNT(*) AS n FROM users WHERE nick IS NOT NULL",
-            );
-            changed.store(n, Ordering::SeqCst);
-            let mut r = MysqlConnection::establish(&replica_url).expect("replica");
-            r.batch_execute("START SLAVE SQL_THREAD").expect("start");
-        })
-    };
-    let result = m.apply(
-        &[Phase::Backfill],
-        None,
-        |_, _, _| {},
-        |_, _| {},
-        |progress| {
-            if progress.waiting_for_replicas && waiting_at.load(Ordering::SeqCst) < 0 {
-                *why.lock().unwrap() = progress.pace.clone();
-                waiting_at.store(progress.rows_done, Ordering::SeqCst);
-            }
-        },
-    );
-    done.store(true, Ordering::SeqCst);
-    starter.join().expect("starter");
+        let mut r = MysqlConnection::establish(&replica_url).expect("replica");
+        r.batch_execute("START SLAVE SQL_THREAD").expect("start");
+        n
+    });
     result.expect("the backfill finishes once replication runs again");
-    let rows_when_waiting = waiting_at.load(Ordering::SeqCst);
-    let why = why.lock().unwrap().clone();
+    let wait = wait.expect("the backfill finished without waiting for the stopped replica");
+    let (rows_when_waiting, why) = (wait.rows_done, wait.why);
     eprintln!("waiting after {rows_when_waiting} of {ROWS} rows: {why}");
-    assert!(
-        rows_when_waiting >= 0,
-        "the backfill finished without waiting for the stopped replica"
-    );
     // It looks before every batch: the first one already waited.
     assert_eq!(rows_when_waiting, 0, "{why}");
     assert!(
@@ -156,8 +117,7 @@ fn a_stopped_named_replica_holds_the_backfill_until_it_runs_again() {
         "{why}"
     );
     assert_eq!(
-        changed_while_stopped.load(Ordering::SeqCst),
-        0,
+        wait.changed_meanwhile, 0,
         "rows changed while the replica was stopped"
     );
     wait_for(

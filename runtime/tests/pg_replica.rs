@@ -6,8 +6,6 @@
 
 mod both;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use both::Dir;
@@ -64,58 +62,24 @@ fn a_paused_replica_stops_the_backfill_within_a_few_batches() {
         .expect("pause");
     drop(standby_sql);
 
-    // The resumer: once the backfill waits, it checks that nothing moves for 2 s, counts the
-    // rows changed meanwhile, then resumes replay.
-    let waiting_at = Arc::new(AtomicI64::new(-1));
-    let changed_while_paused = Arc::new(AtomicI64::new(-1));
-    let done = Arc::new(AtomicBool::new(false));
-    let resumer = {
-        let (waiting_at, changed, done) = (
-            waiting_at.clone(),
-            changed_while_paused.clone(),
-            done.clone(),
-        );
-        let (url, standby_url) = (url.clone(), standby.url("postgres"));
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            while waiting_at.load(Ordering::SeqCst) < 0 && !done.load(Ordering::SeqCst) {
-                if started.elapsed() > Duration::from_secs(120) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            std::thread::sleep(Duration::from_secs(2));
-            let mut p = RawPg::connect(&url).expect("primary");
-            let n = p
-                .value("SELECT count(*)::text FROM users WHERE nick IS NOT NULL")
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(-1);
-            changed.store(n, Ordering::SeqCst);
-            let mut s = RawPg::connect(&standby_url).expect("standby");
-            s.execute("SELECT pg_wal_replay_resume()").expect("resume");
-        })
-    };
-    let result = m.apply(
-        &[Phase::Backfill],
-        None,
-        |_, _, _| {},
-        |_, _| {},
-        |p| {
-            if p.waiting_for_replicas && waiting_at.load(Ordering::SeqCst) < 0 {
-                waiting_at.store(p.rows_done, Ordering::SeqCst);
-            }
-        },
-    );
-    done.store(true, Ordering::SeqCst);
-    resumer.join().expect("resumer");
+    // Once the backfill waits: nothing moves for 2 s, the rows changed meanwhile are counted,
+    // then replay resumes.
+    let (standby_url, primary_url) = (standby.url("postgres"), url.clone());
+    let (result, wait) = both::backfill_through_a_replica_wait(&mut m, move || {
+        let mut p = RawPg::connect(&primary_url).expect("primary");
+        let n = p
+            .value("SELECT count(*)::text FROM users WHERE nick IS NOT NULL")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        let mut s = RawPg::connect(&standby_url).expect("standby");
+        s.execute("SELECT pg_wal_replay_resume()").expect("resume");
+        n
+    });
     result.expect("the backfill finishes once replay resumes");
-    let rows_when_waiting = waiting_at.load(Ordering::SeqCst);
-    assert!(
-        rows_when_waiting >= 0,
-        "the backfill finished without waiting for the paused replica"
-    );
+    let wait = wait.expect("the backfill finished without waiting for the paused replica");
+    let rows_when_waiting = wait.rows_done;
     // 1 MB of WAL is a handful of 1,000-row batches; without the byte bound the time lag of a
     // paused standby that keeps replying grew too slowly to stop 290,063 of 400,000 rows.
     eprintln!("waiting for replicas after {rows_when_waiting} of {ROWS} rows");
@@ -124,7 +88,7 @@ fn a_paused_replica_stops_the_backfill_within_a_few_batches() {
         "waited only after {rows_when_waiting} of {ROWS} rows"
     );
     // While replay was paused the backfill stayed put (a batch in flight at most).
-    let changed = changed_while_paused.load(Ordering::SeqCst);
+    let changed = wait.changed_meanwhile;
     assert!(
         changed >= rows_when_waiting && changed <= rows_when_waiting + 2_000,
         "{changed} rows changed while paused, {rows_when_waiting} when the wait began"

@@ -213,3 +213,68 @@ macro_rules! on_both {
         }
     };
 }
+
+/// What a backfill saw of its first wait for replicas.
+#[derive(Debug)]
+pub struct FirstWait {
+    /// Rows changed when it began to wait.
+    pub rows_done: i64,
+    /// The progress line's reason.
+    pub why: String,
+    /// What `meanwhile` returned: the rows changed 2 s into the wait.
+    pub changed_meanwhile: i64,
+}
+
+/// Runs the pending backfill of `m` with a replica held back; once the backfill waits for it,
+/// `meanwhile` runs on a thread of its own 2 s later: it counts the rows changed so far and
+/// lets the replica go on. Returns the backfill's result and its first wait (`None`: it never
+/// waited).
+pub fn backfill_through_a_replica_wait(
+    m: &mut Migrator,
+    meanwhile: impl FnOnce() -> i64 + Send + 'static,
+) -> (Result<usize, MigrateError>, Option<FirstWait>) {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let waiting_at = Arc::new(AtomicI64::new(-1));
+    let done = Arc::new(AtomicBool::new(false));
+    let releaser = {
+        let (waiting_at, done) = (waiting_at.clone(), done.clone());
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while waiting_at.load(Ordering::SeqCst) < 0 && !done.load(Ordering::SeqCst) {
+                if started.elapsed() > Duration::from_secs(120) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_secs(2));
+            meanwhile()
+        })
+    };
+    let why = Mutex::new(String::new());
+    let result = m.apply(
+        &[Phase::Backfill],
+        None,
+        |_, _, _| {},
+        |_, _| {},
+        |p| {
+            if p.waiting_for_replicas && waiting_at.load(Ordering::SeqCst) < 0 {
+                *why.lock().unwrap() = p.pace.clone();
+                waiting_at.store(p.rows_done, Ordering::SeqCst);
+            }
+        },
+    );
+    done.store(true, Ordering::SeqCst);
+    let changed_meanwhile = releaser
+        .join()
+        .expect("the thread that lets the replica go on");
+    let rows_done = waiting_at.load(Ordering::SeqCst);
+    let wait = (rows_done >= 0).then(|| FirstWait {
+        rows_done,
+        why: why.into_inner().unwrap(),
+        changed_meanwhile,
+    });
+    (result, wait)
+}
