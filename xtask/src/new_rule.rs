@@ -252,6 +252,8 @@ pub static RULE: Rule = Rule {{
     summary: "TODO: what the rule finds, in a few words",
     help: "TODO: the recipe (what to do in expand, backfill and contract instead)",
     check,
+    // A mechanical rewrite into the recipe (`cargo xtask migrate fix`), or None.
+    fix: None,
 }};
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {{

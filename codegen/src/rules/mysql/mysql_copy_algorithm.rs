@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     summary: "explicit `ALGORITHM=COPY`, `LOCK=SHARED` or `LOCK=EXCLUSIVE`",
     help: "drop the clause (the runtime asks for INSTANT or INPLACE with LOCK=NONE); if the server then refuses, follow the recipe of the rule that names the change",
     check,
+    fix: None,
 };
 
 /// `KEY=VALUE` in the statement's words, spaces around `=` allowed.

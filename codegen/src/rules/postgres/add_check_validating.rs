@@ -5,6 +5,7 @@
 
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -13,7 +14,13 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … CHECK (…)` without `NOT VALID` on an existing table",
     help: "add it `NOT VALID` (brief; enforced on new writes at once, so mind `compat-constraint-in-expand`), then `ALTER TABLE … VALIDATE CONSTRAINT …` as a separate statement: it scans under SHARE UPDATE EXCLUSIVE while the app reads and writes",
     check,
+    fix: Some(fix),
 };
+
+/// `ADD CONSTRAINT …` → `… NOT VALID` here, `VALIDATE CONSTRAINT` in contract.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    recipes::not_valid_then_validate(ctx)
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Some((table, ops)) = ctx.existing_alter() else {

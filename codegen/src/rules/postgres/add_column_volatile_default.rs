@@ -19,6 +19,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … DEFAULT e`, `e` volatile (`random()`, `clock_timestamp()`, `gen_random_uuid()`, `nextval()`, a function not known `STABLE`/`IMMUTABLE`), or of a domain type with constraints",
     help: "expand: add the column without a default (of the domain's base type if it has constraints), then `ALTER COLUMN … SET DEFAULT e` (applies to new rows only); backfill: give the old rows their values",
     check,
+    fix: None,
 };
 
 /// The first function of `expr` that is volatile or of unknown volatility.

@@ -12,6 +12,7 @@
 
 use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -20,7 +21,13 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … FOREIGN KEY` on an existing column without `NOT VALID`",
     help: "add it `NOT VALID` (a brief SHARE ROW EXCLUSIVE on both tables, enforced for new writes), then `ALTER TABLE … VALIDATE CONSTRAINT …` as a separate statement (in contract): SHARE UPDATE EXCLUSIVE on the referencing table and ROW SHARE on the referenced one, so the app keeps reading and writing both",
     check,
+    fix: Some(fix),
 };
+
+/// `ADD CONSTRAINT …` → `… NOT VALID` here, `VALIDATE CONSTRAINT` in contract.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    recipes::not_valid_then_validate(ctx)
+}
 
 const INLINE_HELP: &str = "add the column without any `DEFAULT` (`ADD COLUMN c bigint REFERENCES other (id)` alone is not scanned), then `ALTER COLUMN c SET DEFAULT …` (new rows only) and fill old rows in backfill; or add the column bare and the foreign key `NOT VALID` + `VALIDATE CONSTRAINT`";
 

@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … UNIQUE` / `PRIMARY KEY (cols)` without `USING INDEX`",
     help: "`CREATE UNIQUE INDEX CONCURRENTLY i …`, then `ADD CONSTRAINT … UNIQUE USING INDEX i`; `PRIMARY KEY USING INDEX` needs the columns NOT NULL already (else a scan): prove it first",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -2,6 +2,7 @@
 
 use crate::change::Change;
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -10,7 +11,16 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table (expression and partial indexes alike)",
     help: "use `CREATE [UNIQUE] INDEX CONCURRENTLY`; the runtime runs it outside a transaction",
     check,
+    fix: Some(fix),
 };
+
+/// `CREATE [UNIQUE] INDEX` → `CREATE [UNIQUE] INDEX CONCURRENTLY`, the rest as written.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    if ctx.in_transaction() {
+        return Err(NoFix::because(recipes::IN_TRANSACTION));
+    }
+    recipes::insert_after_prefix(ctx, &["CREATE", "UNIQUE?", "INDEX"], "CONCURRENTLY")
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Change::CreateIndex(ci) = ctx.change else {
