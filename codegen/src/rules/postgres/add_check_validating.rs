@@ -123,4 +123,19 @@ mod tests {
         let sql = "-- concertina:allow(add-check-validating): users holds 12 rows\nALTER TABLE users ADD CONSTRAINT age_ok CHECK (age >= 0);";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
     }
+
+    #[test]
+    fn fix_names_an_unnamed_check_as_postgres_would() {
+        let setup = "CREATE TABLE \"Users\" (id bigint PRIMARY KEY, age int);";
+        let sql = "ALTER TABLE \"Users\" ADD CHECK (age >= 0);";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE \"Users\" ADD CONSTRAINT \"Users_age_check\" CHECK (age >= 0) NOT VALID;".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE \"Users\" VALIDATE CONSTRAINT \"Users_age_check\";\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
+    }
 }

@@ -244,4 +244,36 @@ mod tests {
         .hits(RULE);
         assert_eq!(hits.len(), 1);
     }
+
+    #[test]
+    fn fix_names_an_unnamed_key_adds_it_not_valid_and_validates_in_contract() {
+        let sql = "ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE NOT VALID;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
+    }
+
+    #[test]
+    fn fix_in_contract_validates_right_after_and_a_shared_statement_is_left() {
+        let sql = "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);\nSELECT 1;\n";
+        let (files, _) = Case::pg(SETUP, &[(Phase::Contract, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Contract, "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT fk;\nSELECT 1;\n".to_string())]
+        );
+        let shared = "ALTER TABLE orders ADD COLUMN n int, ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, shared)]).fixed();
+        assert_eq!(files, [(Phase::Contract, shared.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("split")),
+            "{left:?}"
+        );
+    }
 }

@@ -167,4 +167,28 @@ mod tests {
             "{all:?}"
         );
     }
+
+    #[test]
+    fn fix_drops_each_index_concurrently_in_its_own_statement() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX a ON users (email);\nCREATE INDEX \"B\" ON users (id);";
+        let (files, left) = Case::pg(
+            setup,
+            &[(Phase::Contract, "DROP INDEX IF EXISTS a, \"B\";\n")],
+        )
+        .fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Contract,
+                "DROP INDEX CONCURRENTLY IF EXISTS a;\nDROP INDEX CONCURRENTLY IF EXISTS \"B\";\n"
+                    .to_string()
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let (_, left) = Case::pg(setup, &[(Phase::Contract, "DROP INDEX a CASCADE;")]).fixed();
+        assert!(
+            left.iter().any(|(_, why)| why.contains("CASCADE")),
+            "{left:?}"
+        );
+    }
 }

@@ -146,4 +146,31 @@ mod tests {
             "{all:?}"
         );
     }
+
+    #[test]
+    fn fix_adds_concurrently_and_keeps_every_other_byte() {
+        let sql = "-- the lookup by address\nCREATE UNIQUE INDEX IF NOT EXISTS \"Users_Email\" ON users (lower(email)) WHERE email IS NOT NULL;\n\nCREATE INDEX /* plain */ users_id ON users (id);\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Expand, "-- the lookup by address\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"Users_Email\" ON users (lower(email)) WHERE email IS NOT NULL;\n\nCREATE INDEX CONCURRENTLY /* plain */ users_id ON users (id);\n".to_string())]
+        );
+        // The unique index is enforced for the old app's writes at once: compat's, not ours.
+        assert!(
+            left.iter().all(|(rule, _)| rule != "index-not-concurrent"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn no_fix_inside_a_transaction() {
+        let sql = "BEGIN;\nCREATE INDEX users_email ON users (email);\nCOMMIT;\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == "index-not-concurrent" && why.contains("BEGIN")),
+            "{left:?}"
+        );
+    }
 }

@@ -149,4 +149,27 @@ mod tests {
         let sql = "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nREINDEX TABLE t;";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
     }
+
+    #[test]
+    fn fix_adds_concurrently_after_the_target_from_12() {
+        let sql = "REINDEX (VERBOSE) TABLE users;";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Contract,
+                "REINDEX (VERBOSE) TABLE CONCURRENTLY users;".to_string()
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, sql)])
+            .server("11")
+            .fixed();
+        assert_eq!(files, [(Phase::Contract, sql.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(_, why)| why.contains("needs PostgreSQL 12")),
+            "{left:?}"
+        );
+    }
 }

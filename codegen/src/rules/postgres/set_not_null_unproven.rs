@@ -269,4 +269,52 @@ mod tests {
         let hits = Case::pg(SETUP, &[(Phase::Expand, sql.as_str())]).hits(RULE);
         assert!(hits.is_empty());
     }
+
+    #[test]
+    fn fix_moves_it_from_expand_to_contract() {
+        let expand = "ALTER TABLE users ADD COLUMN nick text;\nALTER TABLE users ALTER COLUMN phone SET NOT NULL;\n";
+        let (files, left) = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, expand),
+                (Phase::Contract, "ALTER TABLE users DROP COLUMN email;\n"),
+            ],
+        )
+        .fixed();
+        assert_eq!(
+            files,
+            [
+                (
+                    Phase::Expand,
+                    "ALTER TABLE users ADD COLUMN nick text;\n".to_string()
+                ),
+                (
+                    Phase::Contract,
+                    format!("ALTER TABLE users DROP COLUMN email;\n{SET}\n")
+                ),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
+    }
+
+    #[test]
+    fn no_fix_where_the_runtime_cannot_run_the_recipe() {
+        let shared =
+            "ALTER TABLE users ALTER COLUMN phone SET NOT NULL, ALTER COLUMN email SET NOT NULL;";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, shared)]).fixed();
+        assert_eq!(files, [(Phase::Contract, shared.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("other actions")),
+            "{left:?}"
+        );
+        let (_, left) = Case::pg(SETUP, &[(Phase::Expand, SET)])
+            .server("11")
+            .fixed();
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("before PostgreSQL 12")),
+            "{left:?}"
+        );
+    }
 }
