@@ -68,6 +68,9 @@ pub fn render_diagnostic(d: &Diagnostic, source: Option<&SourceFile>, color: boo
     if !d.help.is_empty() {
         group = group.element(Level::HELP.message(d.help.as_str()));
     }
+    if d.fixable {
+        group = group.element(Level::NOTE.message(crate::fix::FIX_NOTE));
+    }
     let renderer = if color {
         Renderer::styled()
     } else {
