@@ -59,7 +59,7 @@ pub fn run(args: FixArgs) -> ExitCode {
 
 /// Every migration the state table has a phase of that is not rolled back: applied, or
 /// started (running, failed), so its file is what ran, or part of it.
-fn applied_migrations(
+pub fn applied_migrations(
     project: &Project,
     url: &str,
 ) -> Result<BTreeMap<String, String>, RuntimeError> {

@@ -17,7 +17,7 @@ use clap::Parser;
 use concertina_codegen::{render, rules, Phase, Project};
 
 pub mod args;
-mod fix;
+pub mod fix;
 
 pub use args::*;
 
