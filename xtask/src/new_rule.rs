@@ -336,6 +336,7 @@ mod tests {
                 .expect("rule file");
         assert!(source.contains("id: \"drop-everything\""), "{source}");
         assert!(source.contains("Severity::Error"));
+        assert!(source.contains("fix: None,"), "{source}");
         let registry =
             std::fs::read_to_string(dir.join("codegen/src/rules/common/mod.rs")).expect("mod.rs");
         assert!(registry.contains("pub mod drop_everything;"), "{registry}");
