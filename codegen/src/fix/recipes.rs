@@ -73,8 +73,10 @@ pub fn not_valid_then_validate(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let Some((table, ops)) = ctx.existing_alter() else {
         return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
     };
-    let [AlterOp::AddConstraint(spec)] = ops else {
-        return Err(NoFix::because("the constraint shares its `ALTER TABLE` with other actions: split the statement (one action per `ALTER TABLE`) and run fix again"));
+    let spec = match ops {
+        [AlterOp::AddConstraint(spec)] => spec,
+        [AlterOp::AddColumn { .. }] => return Err(NoFix::because("the constraint is written inline on `ADD COLUMN`: add the column bare and the constraint as an `ALTER TABLE … ADD CONSTRAINT` of its own, then run fix again")),
+        _ => return Err(NoFix::because("the constraint shares its `ALTER TABLE` with other actions: split the statement (one action per `ALTER TABLE`) and run fix again")),
     };
     let later = matches!(ctx.phase, Phase::Expand | Phase::Backfill);
     if later && ctx.window.layout == Layout::Diesel {

@@ -275,5 +275,13 @@ mod tests {
                 .any(|(rule, why)| rule == RULE && why.contains("split")),
             "{left:?}"
         );
+        let inline =
+            "ALTER TABLE orders ADD COLUMN buyer_id bigint DEFAULT 1 REFERENCES users (id);";
+        let (_, left) = Case::pg(SETUP, &[(Phase::Contract, inline)]).fixed();
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("inline")),
+            "{left:?}"
+        );
     }
 }
