@@ -4,6 +4,7 @@
 
 use concertina_codegen::config::{Config, RuntimeConfig, ServerVersion};
 use concertina_codegen::dialect::DialectKind;
+use concertina_codegen::fix::{fix_project, FixOptions};
 use concertina_codegen::layout::{Layout, Migration, MigrationSet, Phase, PhaseFile};
 use concertina_codegen::source::SourceFile;
 use concertina_codegen::{render, sql};
@@ -32,6 +33,12 @@ const FRAGMENTS: &[&str] = &[
     "ALTER TABLE p ATTACH PARTITION c FOR VALUES FROM (1) TO (2)",
     "ALTER TABLE p DETACH PARTITION c CONCURRENTLY",
     "CREATE INDEX users_name_idx ON users (name)",
+    // What `migrate fix` rewrites.
+    "DROP INDEX users_name_idx, i",
+    "REINDEX (VERBOSE) INDEX users_name_idx",
+    "ALTER TABLE users ADD CHECK (id > 0)",
+    "ALTER TABLE users ADD COLUMN tok uuid NOT NULL DEFAULT gen_random_uuid()",
+    "ALTER TABLE `users` ADD COLUMN z int, ALGORITHM = COPY, LOCK=SHARED",
     "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON users (lower(name)) WHERE id > 0",
     "CREATE INDEX pi ON ONLY p (d)",
     "DROP INDEX CONCURRENTLY users_name_idx",
@@ -155,6 +162,31 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
     for d in &report.diagnostics {
         assert!(d.line >= 1 && d.column >= 1, "{d:?}");
     }
+    // `migrate fix` rewrites what it can without a panic, and a second run changes nothing.
+    let mut project = concertina_codegen::Project { config, set };
+    let outcome = fix_project(&project, &FixOptions::default()).expect("fix runs");
+    let fuzzed = &mut project.set.migrations[1];
+    for change in &outcome.changes {
+        let phase = [Phase::Expand, Phase::Backfill, Phase::Contract, Phase::Down]
+            .into_iter()
+            .find(|p| change.rel_path.ends_with(p.file_name()))
+            .expect("a phase file");
+        fuzzed.phases.retain(|p| p.phase != phase);
+        if let Some(text) = &change.after {
+            fuzzed.phases.push(PhaseFile {
+                phase,
+                source: SourceFile::new(&change.rel_path, change.path.clone(), text.clone()),
+            });
+        }
+    }
+    fuzzed.phases.sort_by_key(|p| p.phase);
+    let again = fix_project(&project, &FixOptions::default()).expect("fix runs again");
+    assert!(
+        again.changes.is_empty(),
+        "a second fix changes:\n{}\nafter the first:\n{}",
+        again.diff(),
+        outcome.diff()
+    );
 }
 
 fn phase_strategy() -> impl Strategy<Value = Phase> {

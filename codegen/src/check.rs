@@ -9,6 +9,7 @@ use crate::change::{AlterOp, Change};
 use crate::config::Config;
 use crate::diag::{sort_diagnostics, Diagnostic, Severity};
 use crate::dialect::Dialect;
+use crate::fix::PlannedFix;
 use crate::layout::{Layout, Migration, MigrationSet, Phase};
 use crate::model::Schema;
 use crate::rules::lock_scope;
@@ -52,6 +53,8 @@ pub struct Report {
     pub statements: usize,
     /// `concertina.toml`, when a diagnostic points into it.
     pub config_source: Option<SourceFile>,
+    /// Each reported statement's rewrite by its rule, for `migrate fix` (rules with a fix only).
+    pub fixes: Vec<PlannedFix>,
 }
 
 impl Report {
@@ -99,6 +102,7 @@ fn diagnostic(
         column,
         message,
         help,
+        fixable: false,
     }
 }
 
@@ -120,6 +124,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
     let baseline_position = config.baseline.as_deref().and_then(|b| set.position(b));
     let mut diagnostics = set.warnings.clone();
     let mut suppressed = Vec::new();
+    let mut fixes = Vec::new();
     diagnostics.extend(config.warnings.iter().cloned());
     let mut schema = Arc::new(Schema {
         dialect: dialect.kind(),
@@ -155,6 +160,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
                 &known_ids,
                 &mut diagnostics,
                 &mut suppressed,
+                &mut fixes,
             );
         }
         schema = window.after.clone();
@@ -183,6 +189,7 @@ pub fn check(set: &MigrationSet, config: &Config) -> Report {
         migrations,
         statements,
         config_source: config.source.clone(),
+        fixes,
     }
 }
 
@@ -234,6 +241,7 @@ fn check_migration(
     known_ids: &BTreeSet<&str>,
     out: &mut Vec<Diagnostic>,
     suppressed: &mut Vec<Diagnostic>,
+    fixes: &mut Vec<PlannedFix>,
 ) {
     let _ = migration;
     let mut schema = (*window.before).clone();
@@ -255,6 +263,7 @@ fn check_migration(
             known_ids,
             out,
             suppressed,
+            fixes,
         );
     }
 }
@@ -270,6 +279,7 @@ fn check_phase(
     known_ids: &BTreeSet<&str>,
     out: &mut Vec<Diagnostic>,
     suppressed: &mut Vec<Diagnostic>,
+    fixes: &mut Vec<PlannedFix>,
 ) {
     let source = &phase.source;
     for problem in &phase.parsed.problems {
@@ -347,6 +357,7 @@ fn check_phase(
             }
             let mut findings = Findings::default();
             (rule.check)(&ctx, &mut findings);
+            let first = out.len();
             for f in findings.items {
                 let f = lock_scope::scope_finding(rule.id, rule.severity, f, &targets, config);
                 let d = diagnostic(
@@ -371,6 +382,20 @@ fn check_phase(
                     continue;
                 }
                 out.push(d);
+            }
+            if let Some(fix) = rule.fix.filter(|_| out.len() > first) {
+                let outcome = fix(&ctx);
+                for d in &mut out[first..] {
+                    d.fixable = outcome.is_ok();
+                }
+                fixes.push(PlannedFix {
+                    file: source.rel_path.clone(),
+                    phase: phase.phase,
+                    line: stmt.line,
+                    column: stmt.column,
+                    rule: rule.id,
+                    outcome,
+                });
             }
         }
         let unknown_allow = stmt

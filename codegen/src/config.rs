@@ -425,6 +425,7 @@ impl Config {
                         "set server_version to the oldest server you run; the rules know {}; a version outside that range is checked as the nearest one they know",
                         versions::known_range(dialect)
                     ),
+                    fixable: false,
                 });
             }
         }

@@ -47,8 +47,13 @@ fn error_text(d: &crate::Diagnostic, dir_shown: &str, source: Option<&SourceFile
                 .max(1)
         )
     );
+    let note = if d.fixable {
+        format!("\n{gutter} = note: {}", crate::fix::FIX_NOTE)
+    } else {
+        String::new()
+    };
     format!(
-        "{}[{}]: {}\n{gutter}--> {}/{}:{}:{}\n{gutter} |\n{} | {}\n{gutter} | {}\n{gutter} |\n{gutter} = help: {}",
+        "{}[{}]: {}\n{gutter}--> {}/{}:{}:{}\n{gutter} |\n{} | {}\n{gutter} | {}\n{gutter} |\n{gutter} = help: {}{note}",
         d.severity.as_str(),
         d.rule,
         d.message,

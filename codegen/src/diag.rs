@@ -29,6 +29,9 @@ pub struct Diagnostic {
     pub column: usize,
     pub message: String,
     pub help: String,
+    /// `migrate fix` rewrites the statement into the recipe (the rule's fix applies).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fixable: bool,
 }
 
 impl Diagnostic {

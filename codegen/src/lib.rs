@@ -17,6 +17,7 @@ pub mod derive;
 pub mod diag;
 pub mod dialect;
 pub mod error;
+pub mod fix;
 pub mod layout;
 pub mod model;
 pub mod render;

@@ -68,6 +68,9 @@ pub fn render_diagnostic(d: &Diagnostic, source: Option<&SourceFile>, color: boo
     if !d.help.is_empty() {
         group = group.element(Level::HELP.message(d.help.as_str()));
     }
+    if d.fixable {
+        group = group.element(Level::NOTE.message(crate::fix::FIX_NOTE));
+    }
     let renderer = if color {
         Renderer::styled()
     } else {
@@ -149,7 +152,7 @@ mod tests {
         let title = Level::ERROR
             .primary_title(d.message.as_str())
             .id(d.rule.as_str());
-        let group = title
+        let mut group = title
             .element(
                 Snippet::source(src.text.as_str())
                     .line_start(1)
@@ -158,6 +161,9 @@ mod tests {
                     .annotation(AnnotationKind::Primary.span(start..end.max(start))),
             )
             .element(Level::HELP.message(d.help.as_str()));
+        if d.fixable {
+            group = group.element(Level::NOTE.message(crate::fix::FIX_NOTE));
+        }
         Renderer::plain()
             .decor_style(DecorStyle::Ascii)
             .render(&[group])

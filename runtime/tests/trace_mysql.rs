@@ -146,6 +146,7 @@ fn a_wrong_verdict_is_a_disagreement_both_ways() {
                 column: 1,
                 message: "wrong on purpose".into(),
                 help: String::new(),
+                fixable: false,
             });
         },
     );

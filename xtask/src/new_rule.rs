@@ -252,6 +252,8 @@ pub static RULE: Rule = Rule {{
     summary: "TODO: what the rule finds, in a few words",
     help: "TODO: the recipe (what to do in expand, backfill and contract instead)",
     check,
+    // A mechanical rewrite into the recipe (`cargo xtask migrate fix`), or None.
+    fix: None,
 }};
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {{
@@ -334,6 +336,7 @@ mod tests {
                 .expect("rule file");
         assert!(source.contains("id: \"drop-everything\""), "{source}");
         assert!(source.contains("Severity::Error"));
+        assert!(source.contains("fix: None,"), "{source}");
         let registry =
             std::fs::read_to_string(dir.join("codegen/src/rules/common/mod.rs")).expect("mod.rs");
         assert!(registry.contains("pub mod drop_everything;"), "{registry}");

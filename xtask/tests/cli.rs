@@ -525,3 +525,73 @@ fn a_file_with_an_unterminated_token_is_an_error_and_is_never_applied() {
         "{err}"
     );
 }
+
+#[test]
+fn fix_prints_a_diff_writes_with_write_and_then_has_nothing_to_do() {
+    let t = TempDir::new("fix");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int, b int);\n")
+        .write(
+            "0002_index/expand.sql",
+            b"-- a comment\nCREATE INDEX a_id ON a (id);\n\nBEGIN;\nCREATE INDEX a_b ON a (b);\nCOMMIT;\n",
+        );
+    let o = xtask(&["migrate", "fix", "--dir", t.path()]);
+    // The index inside BEGIN … COMMIT is an error fix cannot rewrite.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let diff = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        diff.starts_with("--- a/0002_index/expand.sql\n+++ b/0002_index/expand.sql\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(
+            "-CREATE INDEX a_id ON a (id);\n+CREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+        ),
+        "{diff}"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("error[index-not-concurrent]: 0002_index/expand.sql:5:1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not fixed: it is inside `BEGIN … COMMIT`"),
+        "{err}"
+    );
+    let unchanged = std::fs::read_to_string(t.0.join("0002_index/expand.sql")).expect("read");
+    assert!(
+        unchanged.contains("CREATE INDEX a_id"),
+        "without --write nothing is written"
+    );
+
+    let o = xtask(&["migrate", "fix", "--dir", t.path(), "--write"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(t.0.join("0002_index/expand.sql")).expect("read"),
+        "-- a comment\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n\nBEGIN;\nCREATE INDEX a_b ON a (b);\nCOMMIT;\n"
+    );
+    let o = xtask(&["migrate", "fix", "--dir", t.path()]);
+    assert!(o.stdout.is_empty(), "a second fix changes nothing");
+    assert!(stderr(&o).contains("nothing to rewrite"), "{}", stderr(&o));
+}
+
+#[test]
+fn fix_of_malformed_sql_or_an_unknown_migration_never_panics() {
+    let t = TempDir::new("fixbad");
+    t.write("concertina.toml", CONFIG)
+        .write("0001_init/expand.sql", b"CREATE TABLE a (id int);\n")
+        .write(
+            "0002_x/expand.sql",
+            b"CREATE INDEX a_id ON a (id);\nSELECT 'never closed;\n",
+        );
+    let o = xtask(&["migrate", "fix", "--dir", t.path()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unterminated-token"), "{}", stderr(&o));
+    let o = xtask(&["migrate", "fix", "--dir", t.path(), "--migration", "0042"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no migration `0042`"), "{}", stderr(&o));
+    let o = xtask(&["migrate", "fix", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Never touches an applied migration"));
+}

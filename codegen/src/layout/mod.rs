@@ -152,6 +152,7 @@ fn warning(rule: &str, file: String, message: String, help: &str) -> Diagnostic 
         column: 1,
         message,
         help: help.into(),
+        fixable: false,
     }
 }
 

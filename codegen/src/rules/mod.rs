@@ -33,7 +33,13 @@ pub struct Rule {
     /// The safe recipe, printed as `= help:`.
     pub help: &'static str,
     pub check: fn(&StatementCtx, &mut Findings),
+    /// The recipe as a rewrite of the statement (`migrate fix`), asked only for a statement
+    /// the rule reported; `None` when the recipe needs a decision no rewrite can make.
+    pub fix: Option<FixFn>,
 }
+
+/// A rule's mechanical recipe: the statement's rewrite, or why there is none for it.
+pub type FixFn = fn(&StatementCtx) -> Result<crate::fix::Fix, crate::fix::NoFix>;
 
 impl std::fmt::Debug for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -7,6 +7,9 @@ use crate::dialect::DialectKind;
 use crate::layout::{Layout, Migration, MigrationSet, Phase, PhaseFile};
 use crate::source::SourceFile;
 
+/// A finding `migrate fix` left: its rule and why.
+pub type Left = (String, String);
+
 /// A migration under test: `setup` is replayed as migration 0001 (the baseline, not
 /// checked); `phases` form migration 0002, which is checked.
 pub struct Case<'a> {
@@ -73,6 +76,40 @@ impl<'a> Case<'a> {
 
     /// The whole report, sources included (for rendering).
     pub fn report(&self) -> crate::check::Report {
+        self.project().check()
+    }
+
+    /// `migrate fix` on the checked migration: each of its phase files' text after the
+    /// rewrite (absent files left out), and why each finding left was not rewritten.
+    pub fn fixed(&self) -> (Vec<(Phase, String)>, Vec<Left>) {
+        let project = self.project();
+        let outcome = crate::fix::fix_project(&project, &Default::default()).expect("fix runs");
+        let mut files: Vec<(Phase, String)> = self
+            .phases
+            .iter()
+            .map(|(p, t)| (*p, t.to_string()))
+            .collect();
+        for change in &outcome.changes {
+            let phase = [Phase::Expand, Phase::Backfill, Phase::Contract, Phase::Down]
+                .into_iter()
+                .find(|p| change.rel_path.ends_with(p.file_name()))
+                .unwrap_or(Phase::Expand);
+            files.retain(|(p, _)| *p != phase);
+            if let Some(after) = &change.after {
+                files.push((phase, after.clone()));
+            }
+        }
+        files.sort_by_key(|(p, _)| *p);
+        let left = outcome
+            .unfixed
+            .into_iter()
+            .map(|u| (u.diagnostic.rule, u.why))
+            .collect();
+        (files, left)
+    }
+
+    /// The migrations and configuration, as `Project::load` would read them.
+    pub fn project(&self) -> crate::Project {
         let diesel = self.diesel;
         let file = |dir: &str, phase: Phase, text: &str| {
             let name = match phase {
@@ -138,7 +175,7 @@ impl<'a> Case<'a> {
             warnings: Vec::new(),
             source: None,
         };
-        crate::check::check(&set, &config)
+        crate::Project { config, set }
     }
 
     /// The messages of one rule's diagnostics.

@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Check every migration: lock safety per statement and compatibility across each window.
     Check(CheckArgs),
+    /// Rewrite migrations into the recipes their findings print (a unified diff; --write
+    /// writes it).
+    #[command(long_about = FIX_ABOUT)]
+    Fix(FixArgs),
     /// List every rule with its severity and what it flags.
     Rules {
         /// Output format.
@@ -245,6 +249,40 @@ pub struct UpArgs {
 
 fn humantime_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+const FIX_ABOUT: &str = "Rewrite migrations into the recipes their findings print.
+
+For each finding whose rule has a mechanical recipe (an index built or dropped CONCURRENTLY, a
+constraint added NOT VALID and validated in contract, a SET NOT NULL moved to contract, ...),
+rewrites the statement across the migration's phase files, creating backfill.sql or
+contract.sql when the recipe needs them; every other statement, comment and blank line stays
+byte for byte. Checks again after each round, until nothing fixable is left.
+
+Prints the rewrite as a unified diff on stdout; --write writes it (each file through a
+temporary file and a rename). The findings left, with why each has no mechanical fix, go to
+stderr. Running it twice changes nothing the second time.
+
+Never touches an applied migration: one at or below concertina.toml's baseline, or, with a
+database URL, one the state table records (applied, running or failed); it names it and stops.
+
+Exit codes: 0 no error left, 1 errors remain that have no mechanical fix, 2 could not run.";
+
+#[derive(clap::Args, Debug)]
+pub struct FixArgs {
+    /// Migrations directory (holding concertina.toml). Default: ./migrations.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Only this migration (a version or a directory name).
+    #[arg(long, value_name = "VERSION")]
+    pub migration: Option<String>,
+    /// Write the rewrite instead of printing it.
+    #[arg(long)]
+    pub write: bool,
+    /// The database whose state table says what is applied (never rewritten); default: the
+    /// DATABASE_URL environment variable; without one, only the baseline counts as applied.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

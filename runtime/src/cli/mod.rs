@@ -17,6 +17,7 @@ use clap::Parser;
 use concertina_codegen::{render, rules, Phase, Project};
 
 pub mod args;
+pub mod fix;
 
 pub use args::*;
 
@@ -49,6 +50,7 @@ pub fn run_from(args: Vec<String>) -> ExitCode {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
+        Command::Fix(args) => fix::run(args),
         Command::Rules { format } => {
             list_rules(format);
             ExitCode::SUCCESS

@@ -66,6 +66,12 @@ impl Schema {
         }
     }
 
+    /// The name a constraint `ALTER TABLE table ADD …` adds gets on this schema: its own, or
+    /// the one the server would generate (what `migrate fix` writes into the statement).
+    pub fn added_constraint_name(&self, table: &QualName, spec: &ConstraintSpec) -> String {
+        self.constraint_name(table, spec, None)
+    }
+
     /// The name the server gives an unnamed index on `table` over `columns` (PostgreSQL
     /// names it from `element_names`, which include expressions).
     pub(super) fn unnamed_index_name(

@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     summary: "`UPDATE`/`DELETE` with a `WHERE` in expand or contract",
     help: "move it to `backfill.sql` (keyset batches, short transactions, resumable) unless the `WHERE` pins a key, e.g. `WHERE id = 42`",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

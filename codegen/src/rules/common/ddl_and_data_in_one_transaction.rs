@@ -18,6 +18,7 @@ pub static RULE: Rule = Rule {
     summary: "an explicit transaction that changes a table's schema and updates or deletes its rows",
     help: "split them: the DDL in expand.sql or contract.sql without an explicit transaction, the data change in backfill.sql (keyset batches)",
     check,
+    fix: None,
 };
 
 /// Tables whose rows a data change touches, and its verb.

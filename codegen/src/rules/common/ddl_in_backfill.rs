@@ -22,6 +22,7 @@ pub static RULE: Rule = Rule {
     summary: "DDL, or anything but `UPDATE` / `DELETE` / `INSERT … SELECT`, in `backfill.sql`",
     help: "move schema changes to expand.sql (additive) or contract.sql (removals, tightening); keep backfill.sql to `UPDATE` / `DELETE` / `INSERT … SELECT` data moves",
     check,
+    fix: None,
 };
 
 /// The statement's first words, upper case, for messages (`CREATE INDEX`, `ALTER TABLE`).

@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "a PL/pgSQL statement (`RAISE`, `PERFORM`, `ASSERT`, …) outside a `DO` block or function body: the server refuses it",
     help: "wrap it in an anonymous block: `DO $$ BEGIN RAISE NOTICE '…'; END $$;`, or move it into the function body it belongs to",
     check,
+    fix: None,
 };
 
 /// Statement text short enough to quote whole in the recipe.

@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     summary: "`TRUNCATE` of an existing table",
     help: "contract: `DROP TABLE` once no app version reads it; to empty it while apps run, a batched `DELETE` in backfill.sql",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

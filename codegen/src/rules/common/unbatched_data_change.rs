@@ -18,6 +18,7 @@ pub static RULE: Rule = Rule {
     summary: "`UPDATE`/`DELETE` without `WHERE`, or `INSERT … SELECT` / `CREATE TABLE … AS SELECT` from an existing table, in expand or contract",
     help: "move the data change to `backfill.sql`: the runtime runs it in keyset batches over the primary key, one short transaction each, with pauses, resumable",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -19,6 +19,7 @@ pub static RULE: Rule = Rule {
     summary: "expand drops or renames a column that `S(N-1)` has",
     help: "expand: add the new column; backfill: copy (`-- concertina:renames(t.old -> t.new)` makes the transition types write both); contract: drop the old column",
     check,
+    fix: None,
 };
 
 /// A column of `S(N-1)` that an expand statement drops or renames.

@@ -22,6 +22,7 @@ pub static RULE: Rule = Rule {
     summary: "expand adds a CHECK, FK or unique index (even `NOT VALID`) over columns `S(N-1)` writes",
     help: "add it in contract (after backfill), or keep it here with `-- concertina:allow(compat-constraint-in-expand): <why the old app's writes always comply>`",
     check,
+    fix: None,
 };
 
 /// A constraint over old-app columns added by this statement.

@@ -37,6 +37,7 @@ pub static RULE: Rule = Rule {
     summary: "contract tightens a column (`SET NOT NULL`, CHECK, FK, unique index) that backfill does not fill or that `E(N)` writers may leave violating",
     help: "make the transition types write it, backfill the old rows (`UPDATE t SET c = … WHERE c IS NULL` in backfill.sql), then tighten in contract",
     check,
+    fix: None,
 };
 
 enum Tightening {

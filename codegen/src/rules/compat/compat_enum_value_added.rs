@@ -16,6 +16,7 @@ pub static RULE: Rule = Rule {
     summary: "expand adds an enum label that the new app may write during the window",
     help: "write the new label only once no old app runs (from the next migration on), or give the generated enums an unknown-value fallback; then `allow` this with that reason",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

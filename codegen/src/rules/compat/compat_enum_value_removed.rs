@@ -19,6 +19,7 @@ pub static RULE: Rule = Rule {
     summary: "an enum label of `S(N-1)` removed or renamed before contract (`ALTER TYPE … RENAME VALUE`, recreating the type, a MySQL `ENUM` redefinition)",
     help: "keep the label until contract; backfill maps old rows to the new label; the new app stops writing it; contract then forbids it with `CHECK (col <> 'old') NOT VALID` + `VALIDATE` (PostgreSQL cannot drop a label)",
     check,
+    fix: None,
 };
 
 /// Labels of an old-app enum that a statement removes and adds.

@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     summary: "expand sets `NOT NULL`, or adds `CHECK (col IS NOT NULL)` (even `NOT VALID`), on a column that `S(N-1)` omits or may write NULL to",
     help: "in expand keep the column nullable; backfill the NULLs; then `SET NOT NULL` in contract, once no app writes NULL (the runtime turns it into CHECK NOT VALID + VALIDATE + SET NOT NULL)",
     check,
+    fix: None,
 };
 
 /// A tightening to NOT NULL that the old app's writes may violate.

@@ -18,6 +18,7 @@ pub static RULE: Rule = Rule {
     summary: "a column `NOT NULL` without default in `E(N)` but absent from `S(N)`",
     help: "expand: `ALTER COLUMN c DROP NOT NULL` (or add a default); contract: drop the column",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

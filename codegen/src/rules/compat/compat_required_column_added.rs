@@ -16,6 +16,7 @@ pub static RULE: Rule = Rule {
     summary: "in `E(N)` a column is `NOT NULL` without default that `S(N-1)` inserts omit: added that way, or its default dropped",
     help: "expand: add the column nullable or with a default; backfill: fill the old rows; contract: `SET NOT NULL` (and drop the default if the new app always writes it)",
     check,
+    fix: None,
 };
 
 /// The column spec needs a value on every insert.

@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     summary: "expand drops or renames a table or view that `S(N-1)` uses",
     help: "expand: create the new table; backfill: copy the rows; contract: drop the old table once no app version reads it",
     check,
+    fix: None,
 };
 
 /// A table or view of `S(N-1)` that a statement drops or renames.

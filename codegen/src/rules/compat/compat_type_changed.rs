@@ -23,6 +23,7 @@ pub static RULE: Rule = Rule {
     summary: "a column of `S(N-1)` changes type in `E(N)` so the old Rust type cannot decode it (`int`→`bigint` included) or the old app's values no longer fit",
     help: "expand: a new column of the new type; backfill: copy (`-- concertina:renames(t.old -> t.new)` makes the transition types write both); contract: drop the old column",
     check,
+    fix: None,
 };
 
 /// How many characters a string type holds: `Some(None)` unlimited, `None` not a string type.

@@ -27,6 +27,7 @@ pub static RULE: Rule = Rule {
     summary: "in a migration with a `contract.sql`, a statement in `expand.sql` that belongs to contract: dropping what `S(N-1)` has, tightening a constraint",
     help: "move the statement to this migration's contract.sql: contract runs once no app version that needs the old structure is deployed",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -37,6 +37,7 @@ pub static RULE: Rule = Rule {
     summary: "contract drops a column or table that an object of `S(N)` still uses (view, function body, trigger, generated column, index expression, foreign key), or drops with `CASCADE`",
     help: "first drop or rewrite each dependent object by name earlier in the same file (`DROP VIEW v`, `CREATE OR REPLACE FUNCTION …`, `ALTER TABLE t DROP CONSTRAINT fk`), then drop without `CASCADE`",
     check,
+    fix: None,
 };
 
 /// `word` occurs in `text` as a whole identifier, case-insensitively.

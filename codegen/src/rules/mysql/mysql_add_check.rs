@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … CHECK`, or `ADD COLUMN … CHECK (…)`, on an existing table",
     help: "enforce the rule in the app during the window; a CHECK only on a new table (or in a new table that replaces this one)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

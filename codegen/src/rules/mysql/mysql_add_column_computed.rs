@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … AUTO_INCREMENT`; `ADD COLUMN … AS (…) STORED`",
     help: "a nullable plain column the app writes, filled for old rows by a backfill; or a `VIRTUAL` generated column",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

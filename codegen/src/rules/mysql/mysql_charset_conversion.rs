@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     summary: "`CONVERT TO CHARACTER SET`, a column `CHARACTER SET`/`COLLATE` change",
     help: "a new column in the new character set, dual-written, backfilled in batches, switched, the old one dropped in contract; on MariaDB 10.4+ try `ALGORITHM=NOCOPY`",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

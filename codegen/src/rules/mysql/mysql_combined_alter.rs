@@ -18,6 +18,7 @@ pub static RULE: Rule = Rule {
     summary: "one ALTER mixing an INSTANT change with one that needs INPLACE or COPY (e.g. `ADD COLUMN` + `ADD INDEX`)",
     help: "one ALTER per change: the INSTANT one on its own, then the one that builds or rebuilds",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

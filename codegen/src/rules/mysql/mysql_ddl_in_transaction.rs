@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "DDL inside `START TRANSACTION … COMMIT`",
     help: "no explicit transaction around DDL: each DDL statement commits on its own (the runtime runs them one by one); data changes go to backfill.sql",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

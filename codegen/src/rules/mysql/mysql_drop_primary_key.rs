@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`DROP PRIMARY KEY` without an `ADD PRIMARY KEY` in the same statement",
     help: "`DROP PRIMARY KEY, ADD PRIMARY KEY (…)` in one ALTER (INPLACE, LOCK=NONE; still a rebuild), or a new table and a batched copy",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

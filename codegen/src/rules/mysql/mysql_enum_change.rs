@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     summary: "`MODIFY` of an `ENUM`/`SET` other than appending labels at the end",
     help: "append new labels at the end only (INSTANT); keep old labels until contract (`compat-enum-value-removed`), mapping them in backfill",
     check,
+    fix: None,
 };
 
 /// Bytes a value takes: ENUM by label count, SET by bits.

@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD FOREIGN KEY` while `foreign_key_checks=1`",
     help: "`ADD INDEX` on the child columns first; query for orphans in backfill; then `SET foreign_key_checks = 0;` right before this ALTER and `SET foreign_key_checks = 1;` right after it (INPLACE; old rows are not re-checked)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

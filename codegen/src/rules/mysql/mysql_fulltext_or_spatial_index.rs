@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD FULLTEXT INDEX`, `ADD SPATIAL INDEX`",
     help: "only on a new table (create it with the index, copy in batches, switch), or a reviewed `allow` at a quiet time",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

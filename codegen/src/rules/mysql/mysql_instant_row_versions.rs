@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "the 50th+ INSTANT `ADD`/`DROP COLUMN` on one table since its last rebuild (MySQL 8.0.29+)",
     help: "plan one rebuild before the limit: `ALTER TABLE … FORCE` at a quiet time, with `concertina:allow(mysql-optimize-table): reason`",
     check,
+    fix: None,
 };
 
 /// How many row versions the server allows.

@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`LOCK TABLES`",
     help: "remove it: express the change as expand, backfill and contract steps; the runtime keeps each statement's own locks short",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

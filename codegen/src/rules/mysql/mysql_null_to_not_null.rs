@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "`MODIFY … NOT NULL` on a nullable column (E in expand, W in contract)",
     help: "contract only, after backfill filled the column; for a large table an online schema change tool outside migrations",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -20,6 +20,7 @@ pub static RULE: Rule = Rule {
     summary: "INPLACE changes that rebuild: reordering columns, `NOT NULL`→`NULL`, `ADD PRIMARY KEY`, `ROW_FORMAT`, `ADD`/`DROP COLUMN` where INSTANT does not apply",
     help: "fine for modest tables; for large ones an online schema change tool outside migrations (and mind replica lag)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`OPTIMIZE TABLE`, `ALTER TABLE … FORCE` / `ENGINE=InnoDB`",
     help: "not a migration step: run it as maintenance (an online schema change tool for large tables); a planned rebuild takes a reviewed `concertina:allow(mysql-optimize-table): reason`",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -5,6 +5,7 @@
 
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -13,7 +14,13 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … CHECK (…)` without `NOT VALID` on an existing table",
     help: "add it `NOT VALID` (brief; enforced on new writes at once, so mind `compat-constraint-in-expand`), then `ALTER TABLE … VALIDATE CONSTRAINT …` as a separate statement: it scans under SHARE UPDATE EXCLUSIVE while the app reads and writes",
     check,
+    fix: Some(fix),
 };
+
+/// `ADD CONSTRAINT …` → `… NOT VALID` here, `VALIDATE CONSTRAINT` in contract.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    recipes::not_valid_then_validate(ctx)
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Some((table, ops)) = ctx.existing_alter() else {
@@ -115,5 +122,20 @@ mod tests {
     fn suppressed_with_a_reason() {
         let sql = "-- concertina:allow(add-check-validating): users holds 12 rows\nALTER TABLE users ADD CONSTRAINT age_ok CHECK (age >= 0);";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
+    }
+
+    #[test]
+    fn fix_names_an_unnamed_check_as_postgres_would() {
+        let setup = "CREATE TABLE \"Users\" (id bigint PRIMARY KEY, age int);";
+        let sql = "ALTER TABLE \"Users\" ADD CHECK (age >= 0);";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE \"Users\" ADD CONSTRAINT \"Users_age_check\" CHECK (age >= 0) NOT VALID;".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE \"Users\" VALIDATE CONSTRAINT \"Users_age_check\";\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
     }
 }

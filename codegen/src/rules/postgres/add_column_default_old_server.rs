@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … DEFAULT` with any non-NULL default, before PostgreSQL 11",
     help: "expand: add the column without a default, then `ALTER COLUMN … SET DEFAULT …` (new rows only); backfill: the old rows",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

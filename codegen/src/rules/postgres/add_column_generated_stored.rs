@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … GENERATED ALWAYS AS (e) STORED`",
     help: "a plain column the app writes (the transition types write it), filled for old rows by a backfill; on PostgreSQL 18+ a `VIRTUAL` generated column stores nothing",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … UNIQUE` / `PRIMARY KEY` / `CHECK (…)` in one statement",
     help: "add the bare column; then `CREATE UNIQUE INDEX CONCURRENTLY` + `ADD CONSTRAINT … UNIQUE USING INDEX` (see `add-unique-constraint-building-index`), or `ADD CONSTRAINT … CHECK (…) NOT VALID` + `VALIDATE CONSTRAINT` (see `add-check-validating`)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

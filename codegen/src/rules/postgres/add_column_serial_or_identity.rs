@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN` of `smallserial/serial/bigserial`, or `GENERATED … AS IDENTITY`",
     help: "expand: a nullable `bigint` column, `CREATE SEQUENCE`, `ALTER COLUMN … SET DEFAULT nextval('…')` (new rows only); backfill: number the old rows; contract: `SET NOT NULL` (and `ADD GENERATED … AS IDENTITY` on the filled column if wanted, a catalog change)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

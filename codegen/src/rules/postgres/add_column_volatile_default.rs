@@ -10,6 +10,9 @@
 
 use crate::change::{AlterOp, ColumnSpec, ExprInfo, Volatility};
 use crate::diag::Severity;
+use crate::fix::sqltext::{find_word, ident, qualified, tokens};
+use crate::fix::{Edit, Fix, NoFix};
+use crate::layout::{Layout, Phase};
 use crate::rules::postgres::column_type_rewrite::strip_domains;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -19,7 +22,94 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … DEFAULT e`, `e` volatile (`random()`, `clock_timestamp()`, `gen_random_uuid()`, `nextval()`, a function not known `STABLE`/`IMMUTABLE`), or of a domain type with constraints",
     help: "expand: add the column without a default (of the domain's base type if it has constraints), then `ALTER COLUMN … SET DEFAULT e` (applies to new rows only); backfill: give the old rows their values",
     check,
+    fix: Some(fix),
 };
+
+/// Words that end a column's `DEFAULT` expression.
+const AFTER_DEFAULT: &[&str] = &[
+    "NOT",
+    "NULL",
+    "CONSTRAINT",
+    "CHECK",
+    "REFERENCES",
+    "UNIQUE",
+    "PRIMARY",
+    "COLLATE",
+    "GENERATED",
+];
+
+/// `ADD COLUMN c t [NOT NULL] DEFAULT e` → expand: `ADD COLUMN c t` and `ALTER COLUMN c SET
+/// DEFAULT e` (new rows); backfill: `UPDATE … SET c = e WHERE c IS NULL` (old rows, in
+/// batches); contract: `SET NOT NULL` when the column had it.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    let [AlterOp::AddColumn { column, .. }] = ops else {
+        return Err(NoFix::because("the column shares its `ALTER TABLE` with other actions: split the statement (one action per `ALTER TABLE`) and run fix again"));
+    };
+    if column.default.is_none() || column.type_is_user_defined {
+        return Err(NoFix::because("the column is of a domain with constraints: the recipe adds it of the domain's base type, a type to choose by hand"));
+    }
+    if !column.constraints.is_empty()
+        || column.serial
+        || column.identity
+        || column.generated.is_some()
+    {
+        return Err(NoFix::because("the column has constraints of its own (key, `CHECK`, `REFERENCES`): each needs its own recipe, written by hand"));
+    }
+    if ctx.phase != Phase::Expand || ctx.window.layout != Layout::Concertina {
+        return Err(NoFix::because("the recipe spreads over expand, backfill and contract: only a column added in a concertina migration's expand.sql is rewritten"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: the recipe's statements would commit together",
+        ));
+    }
+    let text = ctx.text();
+    let unreadable = || NoFix::because("the statement's text could not be read token by token");
+    let toks = tokens(text).ok_or_else(unreadable)?;
+    let d = find_word(text, &toks, "DEFAULT").ok_or_else(unreadable)?;
+    let e = (d + 1..toks.len())
+        .find(|&i| toks[i].depth == 0 && AFTER_DEFAULT.iter().any(|w| toks[i].is(text, w)))
+        .unwrap_or(toks.len());
+    if e == d + 1 {
+        return Err(unreadable());
+    }
+    let expr = &text[toks[d + 1].start..toks[e - 1].end];
+    let at = |i: usize| ctx.statement.start + i;
+    // Each removed clause takes the space before it.
+    let mut fix = Fix::replace(at(toks[d - 1].end), at(toks[e - 1].end), "");
+    let not_null = (0..toks.len().saturating_sub(1))
+        .find(|&i| toks[i].depth == 0 && toks[i].is(text, "NOT") && toks[i + 1].is(text, "NULL"));
+    if let Some(n) = not_null {
+        fix = fix.and(Edit::Replace {
+            start: at(toks[n - 1].end),
+            end: at(toks[n + 1].end),
+            text: String::new(),
+        });
+    }
+    let name = qualified(table, ctx.dialect);
+    let col = ident(&column.name, ctx.dialect);
+    let end = at(toks.last().map_or(0, |t| t.end));
+    fix = fix
+        .and(Edit::Replace {
+            start: end,
+            end,
+            text: format!(";\nALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {expr}"),
+        })
+        .and(Edit::Append {
+            phase: Phase::Backfill,
+            text: format!("UPDATE {name} SET {col} = {expr} WHERE {col} IS NULL;"),
+        });
+    if column.not_null {
+        fix = fix.and(Edit::Append {
+            phase: Phase::Contract,
+            text: format!("ALTER TABLE {name} ALTER COLUMN {col} SET NOT NULL;"),
+        });
+    }
+    Ok(fix)
+}
 
 /// The first function of `expr` that is volatile or of unknown volatility.
 pub(crate) fn volatile_function(ctx: &StatementCtx, expr: &ExprInfo) -> Option<String> {
@@ -184,6 +274,25 @@ mod tests {
             all.iter()
                 .all(|d| d.rule != RULE && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn fix_splits_the_column_into_default_for_new_rows_and_a_backfill() {
+        let sql = "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE users ADD COLUMN token uuid;\nALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid();\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET token = gen_random_uuid() WHERE token IS NULL;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users ALTER COLUMN token SET NOT NULL;\n".to_string()),
+            ]
+        );
+        assert!(
+            left.iter()
+                .all(|(rule, _)| rule != "add-column-volatile-default"),
+            "{left:?}"
         );
     }
 }

@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … EXCLUDE` on an existing table",
     help: "a new table with the constraint, dual-written by the app, backfilled, then switched to; or a reviewed `-- concertina:allow(add-exclusion-constraint): reason` for a small table",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -12,6 +12,7 @@
 
 use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -20,7 +21,13 @@ pub static RULE: Rule = Rule {
     summary: "`ADD CONSTRAINT … FOREIGN KEY` on an existing column without `NOT VALID`",
     help: "add it `NOT VALID` (a brief SHARE ROW EXCLUSIVE on both tables, enforced for new writes), then `ALTER TABLE … VALIDATE CONSTRAINT …` as a separate statement (in contract): SHARE UPDATE EXCLUSIVE on the referencing table and ROW SHARE on the referenced one, so the app keeps reading and writing both",
     check,
+    fix: Some(fix),
 };
+
+/// `ADD CONSTRAINT …` → `… NOT VALID` here, `VALIDATE CONSTRAINT` in contract.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    recipes::not_valid_then_validate(ctx)
+}
 
 const INLINE_HELP: &str = "add the column without any `DEFAULT` (`ADD COLUMN c bigint REFERENCES other (id)` alone is not scanned), then `ALTER COLUMN c SET DEFAULT …` (new rows only) and fill old rows in backfill; or add the column bare and the foreign key `NOT VALID` + `VALIDATE CONSTRAINT`";
 
@@ -236,5 +243,45 @@ mod tests {
         )
         .hits(RULE);
         assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn fix_names_an_unnamed_key_adds_it_not_valid_and_validates_in_contract() {
+        let sql = "ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE NOT VALID;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
+    }
+
+    #[test]
+    fn fix_in_contract_validates_right_after_and_a_shared_statement_is_left() {
+        let sql = "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);\nSELECT 1;\n";
+        let (files, _) = Case::pg(SETUP, &[(Phase::Contract, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Contract, "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT fk;\nSELECT 1;\n".to_string())]
+        );
+        let shared = "ALTER TABLE orders ADD COLUMN n int, ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, shared)]).fixed();
+        assert_eq!(files, [(Phase::Contract, shared.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("split")),
+            "{left:?}"
+        );
+        let inline =
+            "ALTER TABLE orders ADD COLUMN buyer_id bigint DEFAULT 1 REFERENCES users (id);";
+        let (_, left) = Case::pg(SETUP, &[(Phase::Contract, inline)]).fixed();
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("inline")),
+            "{left:?}"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub static RULE: Rule = Rule {
     summary: "`ATTACH PARTITION` when the table has no validated CHECK implying the bound, or a DEFAULT partition has none excluding it",
     help: "add `CHECK (<bound>) NOT VALID` + `VALIDATE CONSTRAINT` on the table (and one excluding the bound on the DEFAULT partition), then `ATTACH PARTITION`, then drop the helper CHECKs",
     check,
+    fix: None,
 };
 
 /// The quoted and numeric literals of a bound such as `FOR VALUES FROM ('2024-01-01') TO (…)`.

@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE/DROP INDEX`, `REINDEX` or `DETACH PARTITION` `… CONCURRENTLY` inside `BEGIN … COMMIT`, a `DO` block or a function",
     help: "drop the explicit transaction (or the DO block, or the function): write the CONCURRENTLY statement on its own in the phase file; the runtime runs it outside any transaction",
     check,
+    fix: None,
 };
 
 /// The statement itself, when it is one of the forms refused in a transaction block.

@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE [OR REPLACE] TRIGGER`, `ENABLE/DISABLE TRIGGER` on an existing table; `CREATE RULE`",
     help: "fine under lock_timeout; review what the body costs on every write, and prefer a trigger to a rule",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

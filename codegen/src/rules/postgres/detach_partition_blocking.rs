@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`DETACH PARTITION` without `CONCURRENTLY`",
     help: "14+: `ALTER TABLE parent DETACH PARTITION part CONCURRENTLY` (refused when the parent has a DEFAULT partition; after an interruption, `… FINALIZE`); before 14: a reviewed `-- concertina:allow(detach-partition-blocking): reason` at a quiet time",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -16,6 +16,7 @@ pub static RULE: Rule = Rule {
     summary: "`ALTER DOMAIN … ADD CONSTRAINT` without `NOT VALID`, or `ALTER DOMAIN … VALIDATE CONSTRAINT`: SHARE on every table using the domain while it scans",
     help: "put the check on each table that uses the domain instead: `ALTER TABLE … ADD CONSTRAINT … CHECK (…) NOT VALID` in expand, `ALTER TABLE … VALIDATE CONSTRAINT …` in contract (SHARE UPDATE EXCLUSIVE: the app reads and writes during the scan); a domain constraint added `NOT VALID` and never validated guards new values only",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -6,6 +6,7 @@
 
 use crate::change::{Change, ObjectKind};
 use crate::diag::Severity;
+use crate::fix::{recipes, sqltext, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -14,7 +15,54 @@ pub static RULE: Rule = Rule {
     summary: "`DROP INDEX` without `CONCURRENTLY`",
     help: "`DROP INDEX CONCURRENTLY` (one index per statement, no `CASCADE`)",
     check,
+    fix: Some(fix),
 };
+
+/// `DROP INDEX a` → `DROP INDEX CONCURRENTLY a`; several indexes → one statement each.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Change::DropObjects {
+        names,
+        if_exists,
+        cascade,
+        ..
+    } = ctx.change
+    else {
+        return Err(NoFix::because("not a `DROP INDEX`"));
+    };
+    if ctx.in_transaction() {
+        return Err(NoFix::because(recipes::IN_TRANSACTION));
+    }
+    if *cascade {
+        return Err(NoFix::because("`CASCADE` also drops what depends on the index, which `DROP INDEX CONCURRENTLY` refuses to do: drop the dependent objects first, by hand"));
+    }
+    let partitioned = names.iter().any(|n| {
+        ctx.schema
+            .indexes
+            .get(n)
+            .and_then(|i| ctx.schema.table(&i.table))
+            .is_some_and(|t| t.partitioned)
+    });
+    if partitioned {
+        return Err(NoFix::because(
+            "PostgreSQL has no `DROP INDEX CONCURRENTLY` for an index of a partitioned table",
+        ));
+    }
+    if let [_] = names.as_slice() {
+        return recipes::insert_after_prefix(ctx, &["DROP", "INDEX"], "CONCURRENTLY");
+    }
+    let if_exists = if *if_exists { "IF EXISTS " } else { "" };
+    let statements: Vec<String> = names
+        .iter()
+        .map(|n| {
+            format!(
+                "DROP INDEX CONCURRENTLY {if_exists}{}",
+                sqltext::qualified(n, ctx.dialect)
+            )
+        })
+        .collect();
+    let s = ctx.statement;
+    Ok(Fix::replace(s.start, s.end, statements.join(";\n")))
+}
 
 const PARTITIONED_HELP: &str = "PostgreSQL refuses `DROP INDEX CONCURRENTLY` on a partitioned index: keep the plain `DROP INDEX` alone in its statement (the runtime retries it under lock_timeout) and, if the warning is understood, `-- concertina:allow(drop-index-not-concurrent): reason`";
 
@@ -117,6 +165,30 @@ mod tests {
             all.iter()
                 .all(|d| d.rule != RULE && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn fix_drops_each_index_concurrently_in_its_own_statement() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX a ON users (email);\nCREATE INDEX \"B\" ON users (id);";
+        let (files, left) = Case::pg(
+            setup,
+            &[(Phase::Contract, "DROP INDEX IF EXISTS a, \"B\";\n")],
+        )
+        .fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Contract,
+                "DROP INDEX CONCURRENTLY IF EXISTS a;\nDROP INDEX CONCURRENTLY IF EXISTS \"B\";\n"
+                    .to_string()
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let (_, left) = Case::pg(setup, &[(Phase::Contract, "DROP INDEX a CASCADE;")]).fixed();
+        assert!(
+            left.iter().any(|(_, why)| why.contains("CASCADE")),
+            "{left:?}"
         );
     }
 }

@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ALTER TYPE … ADD VALUE` in an explicit transaction (before 12); the new label used later in the same transaction (any version)",
     help: "expand: `ALTER TYPE … ADD VALUE` as a statement of its own, outside `BEGIN … COMMIT`; use the label from backfill on (and see `compat-enum-value-added`)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

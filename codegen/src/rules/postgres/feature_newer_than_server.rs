@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "syntax or a feature newer than `server_version` (generated columns before 12, `EXECUTE FUNCTION` before 11, …): the server refuses it and the deploy stops half-way",
     help: "write it the way the oldest server you run understands (the message names the older form), or raise `server_version` in concertina.toml once every server runs the newer major",
     check,
+    fix: None,
 };
 
 /// A feature: its major, what it is, and what the older servers accept instead.

@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE OR REPLACE FUNCTION` of a function used in an index expression/predicate, generated column or CHECK",
     help: "create a new function and a new index on it `CONCURRENTLY` (then drop the old ones), or `REINDEX INDEX CONCURRENTLY` (12+) right after the replacement",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -2,6 +2,7 @@
 
 use crate::change::Change;
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -10,7 +11,16 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table (expression and partial indexes alike)",
     help: "use `CREATE [UNIQUE] INDEX CONCURRENTLY`; the runtime runs it outside a transaction",
     check,
+    fix: Some(fix),
 };
+
+/// `CREATE [UNIQUE] INDEX` → `CREATE [UNIQUE] INDEX CONCURRENTLY`, the rest as written.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    if ctx.in_transaction() {
+        return Err(NoFix::because(recipes::IN_TRANSACTION));
+    }
+    recipes::insert_after_prefix(ctx, &["CREATE", "UNIQUE?", "INDEX"], "CONCURRENTLY")
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Change::CreateIndex(ci) = ctx.change else {
@@ -134,6 +144,33 @@ mod tests {
             all.iter()
                 .all(|d| d.rule != "index-not-concurrent" && d.rule != "unused-allow"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn fix_adds_concurrently_and_keeps_every_other_byte() {
+        let sql = "-- the lookup by address\nCREATE UNIQUE INDEX IF NOT EXISTS \"Users_Email\" ON users (lower(email)) WHERE email IS NOT NULL;\n\nCREATE INDEX /* plain */ users_id ON users (id);\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Expand, "-- the lookup by address\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"Users_Email\" ON users (lower(email)) WHERE email IS NOT NULL;\n\nCREATE INDEX CONCURRENTLY /* plain */ users_id ON users (id);\n".to_string())]
+        );
+        // The unique index is enforced for the old app's writes at once: compat's, not ours.
+        assert!(
+            left.iter().all(|(rule, _)| rule != "index-not-concurrent"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn no_fix_inside_a_transaction() {
+        let sql = "BEGIN;\nCREATE INDEX users_email ON users (email);\nCOMMIT;\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == "index-not-concurrent" && why.contains("BEGIN")),
+            "{left:?}"
         );
     }
 }

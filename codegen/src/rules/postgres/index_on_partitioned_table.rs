@@ -15,6 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "`CREATE INDEX` on a partitioned parent",
     help: "`CREATE INDEX p_idx ON ONLY parent (…)` (no build, invalid); per partition `CREATE INDEX CONCURRENTLY part_idx ON part (…)` + `ALTER INDEX p_idx ATTACH PARTITION part_idx`; the parent index is valid once all are attached",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     summary: "`ADD COLUMN … json`, `ALTER COLUMN … TYPE json` (the latter also hits `column-type-rewrite`)",
     help: "use `jsonb`: it compares, groups and indexes",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     summary: "`LOCK TABLE`",
     help: "remove it and express the change as phases: the runtime takes each statement's lock for as short a time as it can, under lock_timeout",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     help:
         "`REFRESH MATERIALIZED VIEW CONCURRENTLY` (needs a unique index on the view; reads go on)",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

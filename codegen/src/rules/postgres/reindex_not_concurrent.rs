@@ -3,6 +3,7 @@
 
 use crate::change::Change;
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -11,7 +12,27 @@ pub static RULE: Rule = Rule {
     summary: "`REINDEX INDEX/TABLE/SCHEMA/DATABASE` without `CONCURRENTLY`",
     help: "12+: `REINDEX … CONCURRENTLY`; before 12: build a twin index `CONCURRENTLY`, then `DROP INDEX CONCURRENTLY` the old one",
     check,
+    fix: Some(fix),
 };
+
+/// `REINDEX INDEX a` → `REINDEX INDEX CONCURRENTLY a` (12+).
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Change::Reindex { target, .. } = ctx.change else {
+        return Err(NoFix::because("not a `REINDEX`"));
+    };
+    if !ctx.server_at_least(12, 0) {
+        return Err(NoFix::because("`REINDEX CONCURRENTLY` needs PostgreSQL 12; before it the recipe is a twin index built `CONCURRENTLY` under a name of your choosing, then the old one dropped"));
+    }
+    if target == "SYSTEM" {
+        return Err(NoFix::because(
+            "`REINDEX SYSTEM` has no concurrent form: run it outside migrations",
+        ));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(recipes::IN_TRANSACTION));
+    }
+    recipes::insert_after_word(ctx, target, "CONCURRENTLY")
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Change::Reindex {
@@ -127,5 +148,28 @@ mod tests {
     fn new_tables_are_exempt() {
         let sql = "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\nREINDEX INDEX t_a;\nREINDEX TABLE t;";
         assert!(expand_hits(SETUP, sql, RULE).is_empty());
+    }
+
+    #[test]
+    fn fix_adds_concurrently_after_the_target_from_12() {
+        let sql = "REINDEX (VERBOSE) TABLE users;";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Contract,
+                "REINDEX (VERBOSE) TABLE CONCURRENTLY users;".to_string()
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, sql)])
+            .server("11")
+            .fixed();
+        assert_eq!(files, [(Phase::Contract, sql.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(_, why)| why.contains("needs PostgreSQL 12")),
+            "{left:?}"
+        );
     }
 }

@@ -13,6 +13,7 @@
 
 use crate::change::{AlterOp, ConstraintKind, QualName};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -22,7 +23,37 @@ pub static RULE: Rule = Rule {
     summary: "`ALTER COLUMN … SET NOT NULL` on an existing column without a validated `CHECK (col IS NOT NULL)`, in expand, or anywhere before 12",
     help: "put it in contract, alone in its `ALTER TABLE` and outside `BEGIN … COMMIT`: on 12+ the runtime runs `ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT c` (the app goes on), `SET NOT NULL` (no scan) and `DROP CONSTRAINT c`; before 12, keep the validated CHECK instead of SET NOT NULL",
     check,
+    fix: Some(fix),
 };
+
+/// A `SET NOT NULL` in expand or backfill moves, as written, to the end of contract.sql,
+/// where the runtime runs its no-scan recipe.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    if !ctx.server_at_least(12, 0) {
+        return Err(NoFix::because("before PostgreSQL 12 `SET NOT NULL` scans wherever it runs; the recipe keeps a validated `CHECK (col IS NOT NULL)` instead, which the server does not read as NOT NULL: a decision to make by hand"));
+    }
+    let skipped = match ctx.phase {
+        Phase::Contract => runtime_skips(ctx, table, ops.len()),
+        Phase::Down => Some("it is in down.sql"),
+        Phase::Expand | Phase::Backfill => None,
+    };
+    if let Some(why) = skipped {
+        return Err(NoFix::because(format!("the runtime cannot run its recipe here because {why}: the recipe's statements need names and an order only you can choose")));
+    }
+    let [AlterOp::SetNotNull { .. }] = ops else {
+        return Err(NoFix::because("the statement has other actions, or is PostgreSQL 18's `ADD CONSTRAINT … NOT NULL`: split it so `ALTER COLUMN … SET NOT NULL` stands alone, and run fix again"));
+    };
+    if ctx.in_transaction() {
+        return Err(NoFix::because("it is inside `BEGIN … COMMIT`: moving it out of the transaction changes what commits together"));
+    }
+    if !ctx.old_app_has_table(table) {
+        return Err(NoFix::because("the table is new in this migration: in contract the runtime would still run it as written"));
+    }
+    recipes::move_to_contract(ctx)
+}
 
 const KEEP_THE_CHECK: &str = "a validated `CHECK (col IS NOT NULL)` already guarantees it, but before PostgreSQL 12 `SET NOT NULL` scans anyway: drop this statement and keep the CHECK (the model reads the column as not null)";
 
@@ -237,5 +268,53 @@ mod tests {
         let sql = format!("-- concertina:allow(set-not-null-unproven): users holds 3 rows\n{SET}");
         let hits = Case::pg(SETUP, &[(Phase::Expand, sql.as_str())]).hits(RULE);
         assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn fix_moves_it_from_expand_to_contract() {
+        let expand = "ALTER TABLE users ADD COLUMN nick text;\nALTER TABLE users ALTER COLUMN phone SET NOT NULL;\n";
+        let (files, left) = Case::pg(
+            SETUP,
+            &[
+                (Phase::Expand, expand),
+                (Phase::Contract, "ALTER TABLE users DROP COLUMN email;\n"),
+            ],
+        )
+        .fixed();
+        assert_eq!(
+            files,
+            [
+                (
+                    Phase::Expand,
+                    "ALTER TABLE users ADD COLUMN nick text;\n".to_string()
+                ),
+                (
+                    Phase::Contract,
+                    format!("ALTER TABLE users DROP COLUMN email;\n{SET}\n")
+                ),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != RULE), "{left:?}");
+    }
+
+    #[test]
+    fn no_fix_where_the_runtime_cannot_run_the_recipe() {
+        let shared =
+            "ALTER TABLE users ALTER COLUMN phone SET NOT NULL, ALTER COLUMN email SET NOT NULL;";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Contract, shared)]).fixed();
+        assert_eq!(files, [(Phase::Contract, shared.to_string())]);
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("other actions")),
+            "{left:?}"
+        );
+        let (_, left) = Case::pg(SETUP, &[(Phase::Expand, SET)])
+            .server("11")
+            .fixed();
+        assert!(
+            left.iter()
+                .any(|(rule, why)| rule == RULE && why.contains("before PostgreSQL 12")),
+            "{left:?}"
+        );
     }
 }

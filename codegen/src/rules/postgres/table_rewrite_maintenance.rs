@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`VACUUM FULL`, `CLUSTER`, `ALTER TABLE/INDEX … SET TABLESPACE`, `SET LOGGED` / `SET UNLOGGED`",
     help: "not a migration step: use an online repack tool outside migrations; plain `VACUUM` / `ANALYZE` are fine",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

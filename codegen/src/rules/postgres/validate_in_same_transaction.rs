@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     summary: "`VALIDATE CONSTRAINT` in the same explicit transaction as its `NOT VALID` add",
     help: "no explicit transaction: the add and the VALIDATE as separate statements (the runtime commits each); the VALIDATE best in contract",
     check,
+    fix: None,
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -1,0 +1,141 @@
+//! Building blocks the rules' fixes share: a keyword inserted after a statement's leading
+//! words, a constraint split into `NOT VALID` and `VALIDATE CONSTRAINT`, a statement moved to
+//! contract. Each rule decides in its own file when its recipe applies.
+
+use super::sqltext::{find_word, ident, qualified, tokens};
+use super::{Edit, Fix, NoFix};
+use crate::change::{AlterOp, ConstraintSpec, QualName};
+use crate::layout::{Layout, Phase};
+use crate::rules::StatementCtx;
+
+pub const IN_TRANSACTION: &str = "it is inside `BEGIN … COMMIT`, where `CONCURRENTLY` cannot run; taking it out of the transaction changes what commits together, a decision to make by hand";
+pub const NO_CONTRACT: &str = "a diesel migration has no contract phase to move the rest of the recipe to: give it concertina's expand.sql/backfill.sql/contract.sql layout first";
+
+fn unreadable() -> NoFix {
+    NoFix::because(
+        "the statement's text could not be read token by token (an unclosed quote or comment)",
+    )
+}
+
+/// Inserts ` word` after the statement's leading words `prefix` (`?` marks an optional one:
+/// `["CREATE", "UNIQUE?", "INDEX"]`), unless `word` already follows them.
+pub fn insert_after_prefix(ctx: &StatementCtx, prefix: &[&str], word: &str) -> Result<Fix, NoFix> {
+    let text = ctx.text();
+    let toks = tokens(text).ok_or_else(unreadable)?;
+    let mut i = 0;
+    for want in prefix {
+        let (keyword, optional) = match want.strip_suffix('?') {
+            Some(k) => (k, true),
+            None => (*want, false),
+        };
+        match toks.get(i) {
+            Some(t) if t.is(text, keyword) => i += 1,
+            _ if optional => {}
+            _ => {
+                return Err(NoFix::because(format!(
+                    "the statement does not start with `{}` as written: rewrite it by hand",
+                    prefix.join(" ").replace('?', "")
+                )))
+            }
+        }
+    }
+    let Some(last) = i.checked_sub(1).map(|j| &toks[j]) else {
+        return Err(unreadable());
+    };
+    if toks.get(i).is_some_and(|t| t.is(text, word)) {
+        return Err(NoFix::because(format!("`{word}` is already there")));
+    }
+    let at = ctx.statement.start + last.end;
+    Ok(Fix::replace(at, at, format!(" {word}")))
+}
+
+/// Inserts ` word` after the first top-level `keyword` of the statement.
+pub fn insert_after_word(ctx: &StatementCtx, keyword: &str, word: &str) -> Result<Fix, NoFix> {
+    let text = ctx.text();
+    let toks = tokens(text).ok_or_else(unreadable)?;
+    let i = find_word(text, &toks, keyword).ok_or_else(|| {
+        NoFix::because(format!(
+            "no `{keyword}` in the statement as written: rewrite it by hand"
+        ))
+    })?;
+    if toks.get(i + 1).is_some_and(|t| t.is(text, word)) {
+        return Err(NoFix::because(format!("`{word}` is already there")));
+    }
+    let at = ctx.statement.start + toks[i].end;
+    Ok(Fix::replace(at, at, format!(" {word}")))
+}
+
+/// `ALTER TABLE t ADD [CONSTRAINT c] …` → `… NOT VALID`, then `ALTER TABLE t VALIDATE
+/// CONSTRAINT c` in contract (right after it when it already is in contract or down). An
+/// unnamed constraint gets, written out, the name the server would give it, so the VALIDATE
+/// can name it.
+pub fn not_valid_then_validate(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    let spec = match ops {
+        [AlterOp::AddConstraint(spec)] => spec,
+        [AlterOp::AddColumn { .. }] => return Err(NoFix::because("the constraint is written inline on `ADD COLUMN`: add the column bare and the constraint as an `ALTER TABLE … ADD CONSTRAINT` of its own, then run fix again")),
+        _ => return Err(NoFix::because("the constraint shares its `ALTER TABLE` with other actions: split the statement (one action per `ALTER TABLE`) and run fix again")),
+    };
+    let later = matches!(ctx.phase, Phase::Expand | Phase::Backfill);
+    if later && ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because(NO_CONTRACT));
+    }
+    if !later && ctx.in_transaction() {
+        return Err(NoFix::because("it is inside `BEGIN … COMMIT`: a `VALIDATE` in the same transaction keeps the lock the split is meant to avoid; end the transaction before it by hand"));
+    }
+    let text = ctx.text();
+    let toks = tokens(text).ok_or_else(unreadable)?;
+    let last = toks.last().ok_or_else(unreadable)?;
+    let name = constraint_name(ctx, table, spec);
+    let dialect = ctx.dialect;
+    let validate = format!(
+        "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+        qualified(table, dialect),
+        ident(&name, dialect)
+    );
+    let end = ctx.statement.start + last.end;
+    let mut fix = if later {
+        Fix::replace(end, end, " NOT VALID").and(Edit::Append {
+            phase: Phase::Contract,
+            text: format!("{validate};"),
+        })
+    } else {
+        Fix::replace(end, end, format!(" NOT VALID;\n{validate}"))
+    };
+    if spec.name.is_none() {
+        let add = find_word(text, &toks, "ADD").ok_or_else(unreadable)?;
+        let at = ctx.statement.start + toks[add].end;
+        fix = fix.and(Edit::Replace {
+            start: at,
+            end: at,
+            text: format!(" CONSTRAINT {}", ident(&name, dialect)),
+        });
+    }
+    Ok(fix)
+}
+
+fn constraint_name(ctx: &StatementCtx, table: &QualName, spec: &ConstraintSpec) -> String {
+    ctx.schema.added_constraint_name(table, spec)
+}
+
+/// Moves the statement, as written, to the end of contract.sql.
+pub fn move_to_contract(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because(NO_CONTRACT));
+    }
+    let s = ctx.statement;
+    Ok(Fix {
+        edits: vec![
+            Edit::Remove {
+                start: s.start,
+                end: s.end,
+            },
+            Edit::Append {
+                phase: Phase::Contract,
+                text: format!("{};", ctx.text()),
+            },
+        ],
+    })
+}
