@@ -472,7 +472,10 @@ impl MySql {
                     );
                 }
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            // InnoDB serves INNODB_TRX from a cache it refreshes only when nobody has read it
+            // for 100 ms: polled every 50 ms it never refreshed, and a transaction committed
+            // in between stayed listed until max_lock_wait ran out (found on MariaDB 10.11).
+            std::thread::sleep(std::time::Duration::from_millis(250));
         }
     }
 }

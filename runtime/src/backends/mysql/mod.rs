@@ -321,8 +321,14 @@ impl MySql {
                    AND m.OBJECT_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())"
             ),
         ];
+        // performance_schema.metadata_locks answers (with no rows) even where nothing fills
+        // it: performance_schema off (MariaDB's default) or its MDL instrument disabled
+        // (MariaDB's default even with it on). Found on a fresh MariaDB 10.11 without the
+        // METADATA_LOCK_INFO plugin: the empty answer let the ALTER queue behind the reader.
+        let mdl_instrumented = self.performance_schema_sees_metadata_locks();
+        let usable = [true, mdl_instrumented];
         let mut rows: Option<Vec<AgedSession>> = None;
-        for q in &queries {
+        for (q, _) in queries.iter().zip(usable).filter(|(_, usable)| *usable) {
             if let Ok(r) = diesel::sql_query(q)
                 .bind::<Text, _>(&table.name)
                 .bind::<Text, _>(&table.schema)
@@ -360,6 +366,23 @@ impl MySql {
                 )
             })
             .collect()
+    }
+
+    /// `performance_schema.metadata_locks` is filled: performance_schema on and its MDL
+    /// instrument enabled.
+    fn performance_schema_sees_metadata_locks(&mut self) -> bool {
+        #[derive(QueryableByName)]
+        struct Enabled {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(
+            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM performance_schema.setup_instruments
+             WHERE NAME = 'wait/lock/metadata/sql/mdl' AND ENABLED = 'YES'
+               AND @@performance_schema = 1",
+        )
+        .get_result::<Enabled>(&mut self.conn)
+        .is_ok_and(|e| e.n > 0)
     }
 
     /// Sessions that may hold a metadata lock on `table`: MariaDB's `METADATA_LOCK_INFO` when
