@@ -103,6 +103,8 @@ pub struct Window {
     /// Columns the backfill assigns, per table.
     pub backfilled: BTreeSet<(QualName, String)>,
     pub renames: Vec<Rename>,
+    /// backfill.sql's text as checked (what `migrate fix` appends to, in memory).
+    pub backfill_text: Option<String>,
     /// concertina's phase files or diesel's `up.sql` / `down.sql`.
     pub layout: Layout,
 }

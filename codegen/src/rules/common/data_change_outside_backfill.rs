@@ -5,11 +5,19 @@
 //! unique constraint or unique index (plain columns, no predicate), to constants
 //! (`id = 42`, `id IN (1, 2, 3)`, `$1`, `?`, `'…'::uuid`). An `OR` at the top level pins
 //! nothing. The whole-table forms (no `WHERE`) are `unbatched-data-change`'s.
+//!
+//! Fix: a statement in a concertina migration's expand.sql moves, as written, to the end of
+//! backfill.sql, which runs after the whole expand; anything that could have seen its effect
+//! there keeps it where it is (see [`fix`]).
 
 use crate::change::{Change, ConstraintKind, ExprInfo, QualName};
 use crate::diag::Severity;
-use crate::layout::Phase;
+use crate::fix::sqltext::{tokens, TokenKind};
+use crate::fix::{Edit, Fix, NoFix};
+use crate::layout::{Layout, Phase};
+use crate::rules::common::backfill_table_without_key::has_batch_key;
 use crate::rules::{Findings, Rule, StatementCtx};
+use crate::sql;
 
 pub static RULE: Rule = Rule {
     id: "data-change-outside-backfill",
@@ -17,8 +25,85 @@ pub static RULE: Rule = Rule {
     summary: "`UPDATE`/`DELETE` with a `WHERE` in expand or contract",
     help: "move it to `backfill.sql` (keyset batches, short transactions, resumable) unless the `WHERE` pins a key, e.g. `WHERE id = 42`",
     check,
-    fix: None,
+    fix: Some(fix),
 };
+
+/// Moves an expand statement to the end of backfill.sql, unless that changes what it does:
+/// backfill runs after every later expand statement and after what backfill.sql already has,
+/// so a statement that reads or changes its table in between (or code the model cannot
+/// follow) keeps it in expand.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let table = match ctx.change {
+        Change::Update { table, .. } | Change::Delete { table, .. } => table,
+        _ => return Err(NoFix::because("not an `UPDATE` or `DELETE`")),
+    };
+    match ctx.phase {
+        Phase::Expand => {}
+        Phase::Contract => return Err(NoFix::because("it is in contract, which runs once the old app is gone: in backfill it would run while the old app still writes the rows, another result; keep it, or split what can run earlier by hand")),
+        _ => return Err(NoFix::because(format!("it is in {}: only a data change in expand moves to backfill", ctx.file_name()))),
+    }
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because("a diesel migration has no backfill phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: moving it out changes what commits together",
+        ));
+    }
+    match ctx.schema.table(table) {
+        None => return Err(NoFix::because(format!("the model does not know `{table}`: the runtime could not batch it over a key"))),
+        Some(t) if !has_batch_key(ctx.schema, t) => return Err(NoFix::because(format!("`{table}` has no primary key or unique index over NOT NULL columns for the runtime to batch by (`backfill-table-without-key`)"))),
+        Some(_) => {}
+    }
+    let later = &ctx.source.text[ctx.statement.end..];
+    if mentions(ctx, later, table) {
+        return Err(NoFix::because(format!("a later statement of expand.sql names `{table}` or cannot be read: in backfill the change would come after it, and it may depend on it")));
+    }
+    if let Some(backfill) = &ctx.window.backfill_text {
+        if mentions(ctx, backfill, table) {
+            return Err(NoFix::because(format!("backfill.sql already names `{table}`: appended after it, the change would run in another order")));
+        }
+    }
+    let s = ctx.statement;
+    Ok(Fix {
+        edits: vec![
+            Edit::Remove {
+                start: s.start,
+                end: s.end,
+            },
+            Edit::Append {
+                phase: Phase::Backfill,
+                text: format!("{};", ctx.text()),
+            },
+        ],
+    })
+}
+
+/// Some statement of `text` names `table` (any of its words or quoted names, unqualified), or
+/// is code the model cannot follow. Unreadable text counts as naming it.
+fn mentions(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
+    let Some(toks) = tokens(text) else {
+        return true;
+    };
+    let named = toks.iter().any(|t| {
+        let raw = &text[t.start..t.end];
+        let name = match t.kind {
+            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
+            TokenKind::Quoted if raw.len() >= 2 => {
+                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
+            }
+            _ => return false,
+        };
+        name == table.name
+    });
+    let file =
+        crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    named
+        || sql::parse_file(&file, ctx.dialect)
+            .statements
+            .iter()
+            .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !matches!(ctx.phase, Phase::Expand | Phase::Contract | Phase::Down) {
@@ -369,5 +454,70 @@ mod tests {
             "{}",
             hits[0].help
         );
+    }
+
+    #[test]
+    fn fix_moves_an_expand_change_to_the_end_of_backfill() {
+        let expand =
+            "ALTER TABLE users ADD COLUMN note text;\nDELETE FROM users WHERE email LIKE '%@old.example';\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE users ADD COLUMN note text;\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nDELETE FROM users WHERE email LIKE '%@old.example';\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != ID), "{left:?}");
+    }
+
+    #[test]
+    fn fix_appends_after_a_backfill_of_other_tables() {
+        let phases = [
+            (
+                Phase::Expand,
+                "UPDATE users SET active = false WHERE email LIKE '%@old.example';\n",
+            ),
+            (Phase::Backfill, "DELETE FROM events WHERE kind = 'x';\n"),
+        ];
+        let (files, _) = Case::pg(SETUP, &phases).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Backfill, "DELETE FROM events WHERE kind = 'x';\nUPDATE users SET active = false WHERE email LIKE '%@old.example';\n".to_string())]
+        );
+    }
+
+    #[test]
+    fn no_fix_where_moving_changes_what_it_does() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);\nCREATE TABLE events (kind text, payload text);";
+        let update = "UPDATE users SET active = false WHERE email LIKE '%x';";
+        let cases: [(&[(Phase, &str)], &str); 6] = [
+            (&[(Phase::Contract, update)], "old app is gone"),
+            (&[(Phase::Expand, "BEGIN;\nUPDATE users SET active = false WHERE email LIKE '%x';\nCOMMIT;")], "BEGIN"),
+            (&[(Phase::Expand, "UPDATE users SET active = false WHERE email LIKE '%x';\nCREATE INDEX CONCURRENTLY u_a ON \"users\" (active);")], "later statement"),
+            (&[(Phase::Expand, "UPDATE users SET active = false WHERE email LIKE '%x';\nDO $$ BEGIN PERFORM 1; END $$;")], "later statement"),
+            (&[(Phase::Expand, update), (Phase::Backfill, "UPDATE users SET active = true WHERE active IS NULL;")], "already names"),
+            (&[(Phase::Expand, "DELETE FROM events WHERE kind = 'x';")], "no primary key"),
+        ];
+        for (phases, why) in cases {
+            let (files, left) = Case::pg(setup, phases).fixed();
+            let before: Vec<(Phase, String)> =
+                phases.iter().map(|(p, t)| (*p, t.to_string())).collect();
+            assert_eq!(files, before, "{why}");
+            let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
+            assert!(reason.contains(why), "{why}: {reason}");
+        }
+    }
+
+    #[test]
+    fn no_fix_in_a_diesel_migration() {
+        let mut case = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "DELETE FROM events WHERE kind = 'x';")],
+        );
+        case.diesel = true;
+        let (_, left) = case.fixed();
+        let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(reason.contains("no backfill phase"), "{reason}");
     }
 }
