@@ -156,10 +156,14 @@ fn every_rule_with_a_fix_fixes_its_failing_fixture_and_the_result_applies() {
 
 /// The schema without how a constraint was written: `UNIQUE USING INDEX i` leaves the same
 /// constraint and index on the server as `UNIQUE (cols)`, and the model keeps both indexes.
+/// Columns compare by name, not position: the rename recipe adds the new column last, where
+/// the rename kept its place (only `SELECT *` sees the difference).
 fn as_the_server_has_it(schema: &Schema) -> Schema {
     let mut schema = schema.clone();
     for table in schema.tables.values_mut() {
-        for c in &mut std::sync::Arc::make_mut(table).constraints {
+        let table = std::sync::Arc::make_mut(table);
+        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in &mut table.constraints {
             if let ConstraintKind::Unique { using_index, .. }
             | ConstraintKind::PrimaryKey { using_index, .. } = &mut c.kind
             {

@@ -226,10 +226,10 @@ fn build_window(start: Arc<Schema>, phases: &[CheckedPhase], layout: Layout) -> 
         phases: phases.iter().map(|p| p.phase).collect(),
         backfilled,
         renames,
-        backfill_text: phases
+        phase_texts: phases
             .iter()
-            .find(|p| p.phase == Phase::Backfill)
-            .map(|p| p.source.text.clone()),
+            .map(|p| (p.phase, p.source.text.clone()))
+            .collect(),
         layout,
     }
 }

@@ -1,12 +1,14 @@
 //! Building blocks the rules' fixes share: a keyword inserted after a statement's leading
 //! words, a constraint split into `NOT VALID` and `VALIDATE CONSTRAINT`, a statement moved to
-//! contract. Each rule decides in its own file when its recipe applies.
+//! contract, whether other statements name a table. Each rule decides in its own file when its
+//! recipe applies.
 
-use super::sqltext::{find_word, ident, qualified, tokens};
+use super::sqltext::{find_word, ident, qualified, tokens, TokenKind};
 use super::{Edit, Fix, NoFix};
-use crate::change::{AlterOp, ConstraintSpec, QualName};
+use crate::change::{AlterOp, Change, ConstraintSpec, QualName};
 use crate::layout::{Layout, Phase};
 use crate::rules::StatementCtx;
+use crate::sql;
 
 pub const IN_TRANSACTION: &str = "it is inside `BEGIN … COMMIT`, where `CONCURRENTLY` cannot run; taking it out of the transaction changes what commits together, a decision to make by hand";
 pub const NO_CONTRACT: &str = "a diesel migration has no contract phase to move the rest of the recipe to: give it concertina's expand.sql/backfill.sql/contract.sql layout first";
@@ -138,4 +140,30 @@ pub fn move_to_contract(ctx: &StatementCtx) -> Result<Fix, NoFix> {
             },
         ],
     })
+}
+
+/// Some statement of `text` names `table` (any of its words or quoted names, unqualified), or
+/// is code the model cannot follow. Unreadable text counts as naming it.
+pub fn names_table(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
+    let Some(toks) = tokens(text) else {
+        return true;
+    };
+    let named = toks.iter().any(|t| {
+        let raw = &text[t.start..t.end];
+        let name = match t.kind {
+            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
+            TokenKind::Quoted if raw.len() >= 2 => {
+                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
+            }
+            _ => return false,
+        };
+        name == table.name
+    });
+    let file =
+        crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    named
+        || sql::parse_file(&file, ctx.dialect)
+            .statements
+            .iter()
+            .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
 }

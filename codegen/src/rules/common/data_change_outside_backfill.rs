@@ -12,12 +12,11 @@
 
 use crate::change::{Change, ConstraintKind, ExprInfo, QualName};
 use crate::diag::Severity;
-use crate::fix::sqltext::{tokens, TokenKind};
+use crate::fix::recipes::names_table;
 use crate::fix::{Edit, Fix, NoFix};
 use crate::layout::{Layout, Phase};
 use crate::rules::common::backfill_table_without_key::has_batch_key;
 use crate::rules::{Findings, Rule, StatementCtx};
-use crate::sql;
 
 pub static RULE: Rule = Rule {
     id: "data-change-outside-backfill",
@@ -56,11 +55,11 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
         Some(_) => {}
     }
     let later = &ctx.source.text[ctx.statement.end..];
-    if mentions(ctx, later, table) {
+    if names_table(ctx, later, table) {
         return Err(NoFix::because(format!("a later statement of expand.sql names `{table}` or cannot be read: in backfill the change would come after it, and it may depend on it")));
     }
-    if let Some(backfill) = &ctx.window.backfill_text {
-        if mentions(ctx, backfill, table) {
+    if let Some(backfill) = ctx.window.phase_text(Phase::Backfill) {
+        if names_table(ctx, backfill, table) {
             return Err(NoFix::because(format!("backfill.sql already names `{table}`: appended after it, the change would run in another order")));
         }
     }
@@ -77,32 +76,6 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
             },
         ],
     })
-}
-
-/// Some statement of `text` names `table` (any of its words or quoted names, unqualified), or
-/// is code the model cannot follow. Unreadable text counts as naming it.
-fn mentions(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
-    let Some(toks) = tokens(text) else {
-        return true;
-    };
-    let named = toks.iter().any(|t| {
-        let raw = &text[t.start..t.end];
-        let name = match t.kind {
-            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
-            TokenKind::Quoted if raw.len() >= 2 => {
-                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
-            }
-            _ => return false,
-        };
-        name == table.name
-    });
-    let file =
-        crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
-    named
-        || sql::parse_file(&file, ctx.dialect)
-            .statements
-            .iter()
-            .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
