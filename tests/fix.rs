@@ -260,6 +260,48 @@ fn a_rule_fixture_with_no_mechanical_fix_says_why_and_changes_nothing() {
 }
 
 #[test]
+fn findings_whose_recipe_is_a_decision_are_listed_with_why_and_left_as_written() {
+    for (id, why) in [
+        ("compat-required-column-added", "value every old row gets"),
+        ("column-type-rewrite", "name of its own"),
+        ("compat-type-changed", "name of its own"),
+    ] {
+        let copy = Copy::of(&fixture(id), "decision");
+        let before = texts(&copy.0);
+        let outcome = fix_project(
+            &Project::load(&copy.0).expect("loads"),
+            &FixOptions::default(),
+        )
+        .expect("runs");
+        assert!(outcome.changes.is_empty(), "{id}: {}", outcome.diff());
+        let left = outcome
+            .unfixed
+            .iter()
+            .find(|u| u.diagnostic.rule == id)
+            .unwrap_or_else(|| panic!("{id}: not listed"));
+        assert!(left.why.contains(why), "{id}: {}", left.why);
+        assert!(!left.diagnostic.help.is_empty(), "{id}: no recipe");
+        let dir = copy.0.to_string_lossy().into_owned();
+        let code = concertina_runtime::cli::run_from(
+            [
+                "migrate",
+                "fix",
+                "--dir",
+                dir.as_str(),
+                "--write",
+                "--database-url",
+                "",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        );
+        assert_eq!(code, ExitCode::from(1), "{id}: errors are left");
+        assert_eq!(texts(&copy.0), before, "{id}");
+    }
+}
+
+#[test]
 fn a_migration_at_or_below_the_baseline_is_refused() {
     let copy = Copy::of(&fixture("index-not-concurrent"), "baseline");
     let project = Project::load(&copy.0).expect("loads");
