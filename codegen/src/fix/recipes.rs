@@ -7,6 +7,7 @@ use super::sqltext::{find_word, ident, qualified, tokens, TokenKind};
 use super::{Edit, Fix, NoFix};
 use crate::change::{AlterOp, Change, ConstraintSpec, QualName};
 use crate::layout::{Layout, Phase};
+use crate::rules::common::backfill_table_without_key::has_batch_key;
 use crate::rules::StatementCtx;
 use crate::sql;
 
@@ -140,6 +141,76 @@ pub fn move_to_contract(ctx: &StatementCtx) -> Result<Fix, NoFix> {
             },
         ],
     })
+}
+
+/// Moves an expand `UPDATE`/`DELETE` of `table`, as written, to the end of backfill.sql,
+/// unless that changes what it does: backfill runs after every later expand statement and
+/// after what backfill.sql already has, so a statement there that names a relation it reads or
+/// changes (or code the model cannot follow) keeps it in expand.
+pub fn move_to_backfill(ctx: &StatementCtx, table: &QualName) -> Result<Fix, NoFix> {
+    match ctx.phase {
+        Phase::Expand => {}
+        Phase::Contract => return Err(NoFix::because("it is in contract, which runs once the old app is gone: in backfill it would run while the old app still writes the rows, another result; keep it, or split what can run earlier by hand")),
+        _ => return Err(NoFix::because(format!("it is in {}: only a data change in expand moves to backfill", ctx.file_name()))),
+    }
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because("a diesel migration has no backfill phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: moving it out changes what commits together",
+        ));
+    }
+    match ctx.schema.table(table) {
+        None => return Err(NoFix::because(format!("the model does not know `{table}`: the runtime could not batch it over a key"))),
+        Some(t) if !has_batch_key(ctx.schema, t) => return Err(NoFix::because(format!("`{table}` has no primary key or unique index over NOT NULL columns for the runtime to batch by (`backfill-table-without-key`)"))),
+        Some(_) => {}
+    }
+    let later = &ctx.source.text[ctx.statement.end..];
+    let backfill = ctx.window.phase_text(Phase::Backfill).unwrap_or("");
+    for t in relations_named(ctx, table) {
+        if names_table(ctx, later, &t) {
+            return Err(NoFix::because(format!("a later statement of expand.sql names `{t}` or cannot be read: in backfill the change would come after it, and it may depend on it")));
+        }
+        if names_table(ctx, backfill, &t) {
+            return Err(NoFix::because(format!("backfill.sql already names `{t}`: appended after it, the change would run in another order")));
+        }
+    }
+    let s = ctx.statement;
+    Ok(Fix {
+        edits: vec![
+            Edit::Remove {
+                start: s.start,
+                end: s.end,
+            },
+            Edit::Append {
+                phase: Phase::Backfill,
+                text: format!("{};", ctx.text()),
+            },
+        ],
+    })
+}
+
+/// `table` and every relation of the model the statement's words name (a `FROM`, a subquery).
+fn relations_named(ctx: &StatementCtx, table: &QualName) -> Vec<QualName> {
+    let mut out = vec![table.clone()];
+    let text = ctx.text();
+    for t in tokens(text).unwrap_or_default() {
+        let raw = &text[t.start..t.end];
+        let name = match t.kind {
+            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
+            TokenKind::Quoted if raw.len() >= 2 => {
+                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
+            }
+            _ => continue,
+        };
+        for q in ctx.schema.tables.keys().chain(ctx.schema.views.keys()) {
+            if q.name == name && !out.contains(q) {
+                out.push(q.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Some statement of `text` names `table` (any of its words or quoted names, unqualified), or

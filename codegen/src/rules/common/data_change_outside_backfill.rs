@@ -12,10 +12,8 @@
 
 use crate::change::{Change, ConstraintKind, ExprInfo, QualName};
 use crate::diag::Severity;
-use crate::fix::recipes::names_table;
-use crate::fix::{Edit, Fix, NoFix};
-use crate::layout::{Layout, Phase};
-use crate::rules::common::backfill_table_without_key::has_batch_key;
+use crate::fix::{recipes, Fix, NoFix};
+use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -27,55 +25,15 @@ pub static RULE: Rule = Rule {
     fix: Some(fix),
 };
 
-/// Moves an expand statement to the end of backfill.sql, unless that changes what it does:
-/// backfill runs after every later expand statement and after what backfill.sql already has,
-/// so a statement that reads or changes its table in between (or code the model cannot
-/// follow) keeps it in expand.
+/// The statement moves to the end of backfill.sql where that keeps what it does
+/// ([`recipes::move_to_backfill`]).
 fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
-    let table = match ctx.change {
-        Change::Update { table, .. } | Change::Delete { table, .. } => table,
-        _ => return Err(NoFix::because("not an `UPDATE` or `DELETE`")),
-    };
-    match ctx.phase {
-        Phase::Expand => {}
-        Phase::Contract => return Err(NoFix::because("it is in contract, which runs once the old app is gone: in backfill it would run while the old app still writes the rows, another result; keep it, or split what can run earlier by hand")),
-        _ => return Err(NoFix::because(format!("it is in {}: only a data change in expand moves to backfill", ctx.file_name()))),
-    }
-    if ctx.window.layout == Layout::Diesel {
-        return Err(NoFix::because("a diesel migration has no backfill phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
-    }
-    if ctx.in_transaction() {
-        return Err(NoFix::because(
-            "it is inside `BEGIN … COMMIT`: moving it out changes what commits together",
-        ));
-    }
-    match ctx.schema.table(table) {
-        None => return Err(NoFix::because(format!("the model does not know `{table}`: the runtime could not batch it over a key"))),
-        Some(t) if !has_batch_key(ctx.schema, t) => return Err(NoFix::because(format!("`{table}` has no primary key or unique index over NOT NULL columns for the runtime to batch by (`backfill-table-without-key`)"))),
-        Some(_) => {}
-    }
-    let later = &ctx.source.text[ctx.statement.end..];
-    if names_table(ctx, later, table) {
-        return Err(NoFix::because(format!("a later statement of expand.sql names `{table}` or cannot be read: in backfill the change would come after it, and it may depend on it")));
-    }
-    if let Some(backfill) = ctx.window.phase_text(Phase::Backfill) {
-        if names_table(ctx, backfill, table) {
-            return Err(NoFix::because(format!("backfill.sql already names `{table}`: appended after it, the change would run in another order")));
+    match ctx.change {
+        Change::Update { table, .. } | Change::Delete { table, .. } => {
+            recipes::move_to_backfill(ctx, table)
         }
+        _ => Err(NoFix::because("not an `UPDATE` or `DELETE`")),
     }
-    let s = ctx.statement;
-    Ok(Fix {
-        edits: vec![
-            Edit::Remove {
-                start: s.start,
-                end: s.end,
-            },
-            Edit::Append {
-                phase: Phase::Backfill,
-                text: format!("{};", ctx.text()),
-            },
-        ],
-    })
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
