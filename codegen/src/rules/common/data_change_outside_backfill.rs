@@ -451,4 +451,19 @@ mod tests {
         let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
         assert!(reason.contains("no backfill phase"), "{reason}");
     }
+
+    #[test]
+    fn fix_moves_on_mysql_too() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);";
+        let expand = "UPDATE `users` SET active = false WHERE email LIKE '%x';\n";
+        let (files, left) = Case::mariadb(setup, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Backfill,
+                format!("-- backfill: written by `cargo xtask migrate fix`\n{expand}")
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -507,4 +507,23 @@ mod tests {
         let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
         assert!(reason.contains("MySQL"), "{reason}");
     }
+
+    #[test]
+    fn fix_writes_the_type_as_the_server_reads_it() {
+        let setup = "CREATE TYPE \"Mood\" AS ENUM ('a');\nCREATE TABLE users (id bigint PRIMARY KEY, tags text[], at timestamp(3) with time zone, m \"Mood\", p numeric(10,2));";
+        for (from, ty) in [
+            ("tags", "text[]"),
+            ("at", "timestamp(3) with time zone"),
+            ("m", "\"Mood\""),
+            ("p", "numeric(10,2)"),
+        ] {
+            let sql = format!("ALTER TABLE users RENAME COLUMN {from} TO x;\n");
+            let (files, _) = Case::pg(setup, &[(Phase::Expand, sql.as_str())]).fixed();
+            assert!(
+                files[0].1.contains(&format!("ADD COLUMN x {ty};")),
+                "{from}: {}",
+                files[0].1
+            );
+        }
+    }
 }
