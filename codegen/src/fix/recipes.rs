@@ -3,7 +3,7 @@
 //! contract, whether other statements name a table. Each rule decides in its own file when its
 //! recipe applies.
 
-use super::sqltext::{find_word, ident, qualified, tokens, TokenKind};
+use super::sqltext::{find_word, ident, qualified, tokens, Token, TokenKind};
 use super::{Edit, Fix, NoFix};
 use crate::change::{AlterOp, Change, ConstraintSpec, QualName};
 use crate::layout::{Layout, Phase};
@@ -196,16 +196,11 @@ fn relations_named(ctx: &StatementCtx, table: &QualName) -> Vec<QualName> {
     let mut out = vec![table.clone()];
     let text = ctx.text();
     for t in tokens(text).unwrap_or_default() {
-        let raw = &text[t.start..t.end];
-        let name = match t.kind {
-            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
-            TokenKind::Quoted if raw.len() >= 2 => {
-                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
-            }
-            _ => continue,
+        let Some(name) = word(text, &t) else {
+            continue;
         };
         for q in ctx.schema.tables.keys().chain(ctx.schema.views.keys()) {
-            if q.name == name && !out.contains(q) {
+            if q.name.eq_ignore_ascii_case(name) && !out.contains(q) {
                 out.push(q.clone());
             }
         }
@@ -213,23 +208,26 @@ fn relations_named(ctx: &StatementCtx, table: &QualName) -> Vec<QualName> {
     out
 }
 
-/// Some statement of `text` names `table` (any of its words or quoted names, unqualified), or
-/// is code the model cannot follow. Unreadable text counts as naming it.
+/// A word or quoted name's text, without its quotes.
+fn word<'t>(text: &'t str, t: &Token) -> Option<&'t str> {
+    let raw = &text[t.start..t.end];
+    match t.kind {
+        TokenKind::Word => Some(raw),
+        TokenKind::Quoted if raw.len() >= 2 => Some(&raw[1..raw.len() - 1]),
+        _ => None,
+    }
+}
+
+/// Some statement of `text` names `table` (a word or quoted name equal to its name, any case:
+/// matching too much only keeps a statement where it is), or is code the model cannot follow.
+/// Unreadable text counts as naming it.
 pub fn names_table(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
     let Some(toks) = tokens(text) else {
         return true;
     };
-    let named = toks.iter().any(|t| {
-        let raw = &text[t.start..t.end];
-        let name = match t.kind {
-            TokenKind::Word => ctx.dialect.normalize_ident(raw, false),
-            TokenKind::Quoted if raw.len() >= 2 => {
-                ctx.dialect.normalize_ident(&raw[1..raw.len() - 1], true)
-            }
-            _ => return false,
-        };
-        name == table.name
-    });
+    let named = toks
+        .iter()
+        .any(|t| word(text, t).is_some_and(|w| w.eq_ignore_ascii_case(&table.name)));
     let file =
         crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
     named
