@@ -156,10 +156,14 @@ fn every_rule_with_a_fix_fixes_its_failing_fixture_and_the_result_applies() {
 
 /// The schema without how a constraint was written: `UNIQUE USING INDEX i` leaves the same
 /// constraint and index on the server as `UNIQUE (cols)`, and the model keeps both indexes.
+/// Columns compare by name, not position: the rename recipe adds the new column last, where
+/// the rename kept its place (only `SELECT *` sees the difference).
 fn as_the_server_has_it(schema: &Schema) -> Schema {
     let mut schema = schema.clone();
     for table in schema.tables.values_mut() {
-        for c in &mut std::sync::Arc::make_mut(table).constraints {
+        let table = std::sync::Arc::make_mut(table);
+        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in &mut table.constraints {
             if let ConstraintKind::Unique { using_index, .. }
             | ConstraintKind::PrimaryKey { using_index, .. } = &mut c.kind
             {
@@ -253,6 +257,48 @@ fn a_rule_fixture_with_no_mechanical_fix_says_why_and_changes_nothing() {
     assert!(outcome.errors_left() > 0);
     outcome.write().expect("writing nothing");
     assert_eq!(texts(&copy.0), before);
+}
+
+#[test]
+fn findings_whose_recipe_is_a_decision_are_listed_with_why_and_left_as_written() {
+    for (id, why) in [
+        ("compat-required-column-added", "value every old row gets"),
+        ("column-type-rewrite", "name of its own"),
+        ("compat-type-changed", "name of its own"),
+    ] {
+        let copy = Copy::of(&fixture(id), "decision");
+        let before = texts(&copy.0);
+        let outcome = fix_project(
+            &Project::load(&copy.0).expect("loads"),
+            &FixOptions::default(),
+        )
+        .expect("runs");
+        assert!(outcome.changes.is_empty(), "{id}: {}", outcome.diff());
+        let left = outcome
+            .unfixed
+            .iter()
+            .find(|u| u.diagnostic.rule == id)
+            .unwrap_or_else(|| panic!("{id}: not listed"));
+        assert!(left.why.contains(why), "{id}: {}", left.why);
+        assert!(!left.diagnostic.help.is_empty(), "{id}: no recipe");
+        let dir = copy.0.to_string_lossy().into_owned();
+        let code = concertina_runtime::cli::run_from(
+            [
+                "migrate",
+                "fix",
+                "--dir",
+                dir.as_str(),
+                "--write",
+                "--database-url",
+                "",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        );
+        assert_eq!(code, ExitCode::from(1), "{id}: errors are left");
+        assert_eq!(texts(&copy.0), before, "{id}");
+    }
 }
 
 #[test]

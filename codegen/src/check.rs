@@ -226,6 +226,10 @@ fn build_window(start: Arc<Schema>, phases: &[CheckedPhase], layout: Layout) -> 
         phases: phases.iter().map(|p| p.phase).collect(),
         backfilled,
         renames,
+        phase_texts: phases
+            .iter()
+            .map(|p| (p.phase, p.source.text.clone()))
+            .collect(),
         layout,
     }
 }

@@ -335,10 +335,13 @@ fn why_unfixed(d: &Diagnostic, report: &Report) -> String {
     }
     match rules::all_rules().into_iter().find(|r| r.id == d.rule) {
         Some(r) if r.fix.is_some() => "its recipe cannot be written mechanically here".to_string(),
-        Some(_) => {
-            "`migrate fix` has no mechanical rewrite for this rule: apply the recipe by hand"
-                .to_string()
-        }
+        Some(r) => super::recipes::no_rewrite(r.id).map_or_else(
+            || {
+                "`migrate fix` has no mechanical rewrite for this rule: apply the recipe by hand"
+                    .to_string()
+            },
+            str::to_string,
+        ),
         None => {
             "reported by the checker itself, not a statement rule: nothing to rewrite".to_string()
         }

@@ -1,12 +1,15 @@
 //! Building blocks the rules' fixes share: a keyword inserted after a statement's leading
 //! words, a constraint split into `NOT VALID` and `VALIDATE CONSTRAINT`, a statement moved to
-//! contract. Each rule decides in its own file when its recipe applies.
+//! contract, whether other statements name a table. Each rule decides in its own file when its
+//! recipe applies.
 
-use super::sqltext::{find_word, ident, qualified, tokens};
+use super::sqltext::{find_word, ident, qualified, tokens, Token, TokenKind};
 use super::{Edit, Fix, NoFix};
-use crate::change::{AlterOp, ConstraintSpec, QualName};
+use crate::change::{AlterOp, Change, ConstraintSpec, QualName};
 use crate::layout::{Layout, Phase};
+use crate::rules::common::backfill_table_without_key::has_batch_key;
 use crate::rules::StatementCtx;
+use crate::sql;
 
 pub const IN_TRANSACTION: &str = "it is inside `BEGIN … COMMIT`, where `CONCURRENTLY` cannot run; taking it out of the transaction changes what commits together, a decision to make by hand";
 pub const NO_CONTRACT: &str = "a diesel migration has no contract phase to move the rest of the recipe to: give it concertina's expand.sql/backfill.sql/contract.sql layout first";
@@ -138,4 +141,109 @@ pub fn move_to_contract(ctx: &StatementCtx) -> Result<Fix, NoFix> {
             },
         ],
     })
+}
+
+/// Moves an expand `UPDATE`/`DELETE` of `table`, as written, to the end of backfill.sql,
+/// unless that changes what it does: backfill runs after every later expand statement and
+/// after what backfill.sql already has, so a statement there that names a relation it reads or
+/// changes (or code the model cannot follow) keeps it in expand.
+pub fn move_to_backfill(ctx: &StatementCtx, table: &QualName) -> Result<Fix, NoFix> {
+    match ctx.phase {
+        Phase::Expand => {}
+        Phase::Contract => return Err(NoFix::because("it is in contract, which runs once the old app is gone: in backfill it would run while the old app still writes the rows, another result; keep it, or split what can run earlier by hand")),
+        _ => return Err(NoFix::because(format!("it is in {}: only a data change in expand moves to backfill", ctx.file_name()))),
+    }
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because("a diesel migration has no backfill phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: moving it out changes what commits together",
+        ));
+    }
+    match ctx.schema.table(table) {
+        None => return Err(NoFix::because(format!("the model does not know `{table}`: the runtime could not batch it over a key"))),
+        Some(t) if !has_batch_key(ctx.schema, t) => return Err(NoFix::because(format!("`{table}` has no primary key or unique index over NOT NULL columns for the runtime to batch by (`backfill-table-without-key`)"))),
+        Some(_) => {}
+    }
+    let later = &ctx.source.text[ctx.statement.end..];
+    let backfill = ctx.window.phase_text(Phase::Backfill).unwrap_or("");
+    for t in relations_named(ctx, table) {
+        if names_table(ctx, later, &t) {
+            return Err(NoFix::because(format!("a later statement of expand.sql names `{t}` or cannot be read: in backfill the change would come after it, and it may depend on it")));
+        }
+        if names_table(ctx, backfill, &t) {
+            return Err(NoFix::because(format!("backfill.sql already names `{t}`: appended after it, the change would run in another order")));
+        }
+    }
+    let s = ctx.statement;
+    Ok(Fix {
+        edits: vec![
+            Edit::Remove {
+                start: s.start,
+                end: s.end,
+            },
+            Edit::Append {
+                phase: Phase::Backfill,
+                text: format!("{};", ctx.text()),
+            },
+        ],
+    })
+}
+
+/// `table` and every relation of the model the statement's words name (a `FROM`, a subquery).
+fn relations_named(ctx: &StatementCtx, table: &QualName) -> Vec<QualName> {
+    let mut out = vec![table.clone()];
+    let text = ctx.text();
+    for t in tokens(text).unwrap_or_default() {
+        let Some(name) = word(text, &t) else {
+            continue;
+        };
+        for q in ctx.schema.tables.keys().chain(ctx.schema.views.keys()) {
+            if q.name.eq_ignore_ascii_case(name) && !out.contains(q) {
+                out.push(q.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A word or quoted name's text, without its quotes.
+fn word<'t>(text: &'t str, t: &Token) -> Option<&'t str> {
+    let raw = &text[t.start..t.end];
+    match t.kind {
+        TokenKind::Word => Some(raw),
+        TokenKind::Quoted if raw.len() >= 2 => Some(&raw[1..raw.len() - 1]),
+        _ => None,
+    }
+}
+
+/// Some statement of `text` names `table` (a word or quoted name equal to its name, any case:
+/// matching too much only keeps a statement where it is), or is code the model cannot follow.
+/// Unreadable text counts as naming it.
+pub fn names_table(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
+    let Some(toks) = tokens(text) else {
+        return true;
+    };
+    let named = toks
+        .iter()
+        .any(|t| word(text, t).is_some_and(|w| w.eq_ignore_ascii_case(&table.name)));
+    let file =
+        crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    named
+        || sql::parse_file(&file, ctx.dialect)
+            .statements
+            .iter()
+            .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
+}
+
+/// Why a rule without a rewrite has none, where the reason is a decision worth naming (each
+/// text lives in its rule's file).
+pub fn no_rewrite(rule: &str) -> Option<&'static str> {
+    use crate::rules::compat::{compat_required_column_added as required, compat_type_changed};
+    match rule {
+        "compat-required-column-added" => Some(required::NO_FIX),
+        "compat-type-changed" | "column-type-rewrite" => Some(compat_type_changed::NO_FIX),
+        _ => None,
+    }
 }

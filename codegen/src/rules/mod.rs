@@ -11,7 +11,7 @@ pub mod postgres;
 #[cfg(test)]
 pub mod testing;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::change::{AlterOp, Change, QualName};
@@ -103,6 +103,9 @@ pub struct Window {
     /// Columns the backfill assigns, per table.
     pub backfilled: BTreeSet<(QualName, String)>,
     pub renames: Vec<Rename>,
+    /// Each phase file's text as checked (in memory: `migrate fix` rewrites it between rounds),
+    /// for a fix that must know what the other phases already do.
+    pub phase_texts: BTreeMap<Phase, String>,
     /// concertina's phase files or diesel's `up.sql` / `down.sql`.
     pub layout: Layout,
 }
@@ -110,6 +113,10 @@ pub struct Window {
 impl Window {
     pub fn has_phase(&self, phase: Phase) -> bool {
         self.phases.contains(&phase)
+    }
+
+    pub fn phase_text(&self, phase: Phase) -> Option<&str> {
+        self.phase_texts.get(&phase).map(String::as_str)
     }
 }
 

@@ -5,9 +5,14 @@
 //! unique constraint or unique index (plain columns, no predicate), to constants
 //! (`id = 42`, `id IN (1, 2, 3)`, `$1`, `?`, `'…'::uuid`). An `OR` at the top level pins
 //! nothing. The whole-table forms (no `WHERE`) are `unbatched-data-change`'s.
+//!
+//! Fix: a statement in a concertina migration's expand.sql moves, as written, to the end of
+//! backfill.sql, which runs after the whole expand; anything that could have seen its effect
+//! there keeps it where it is (see [`fix`]).
 
 use crate::change::{Change, ConstraintKind, ExprInfo, QualName};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -17,8 +22,19 @@ pub static RULE: Rule = Rule {
     summary: "`UPDATE`/`DELETE` with a `WHERE` in expand or contract",
     help: "move it to `backfill.sql` (keyset batches, short transactions, resumable) unless the `WHERE` pins a key, e.g. `WHERE id = 42`",
     check,
-    fix: None,
+    fix: Some(fix),
 };
+
+/// The statement moves to the end of backfill.sql where that keeps what it does
+/// ([`recipes::move_to_backfill`]).
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    match ctx.change {
+        Change::Update { table, .. } | Change::Delete { table, .. } => {
+            recipes::move_to_backfill(ctx, table)
+        }
+        _ => Err(NoFix::because("not an `UPDATE` or `DELETE`")),
+    }
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !matches!(ctx.phase, Phase::Expand | Phase::Contract | Phase::Down) {
@@ -369,5 +385,85 @@ mod tests {
             "{}",
             hits[0].help
         );
+    }
+
+    #[test]
+    fn fix_moves_an_expand_change_to_the_end_of_backfill() {
+        let expand =
+            "ALTER TABLE users ADD COLUMN note text;\nDELETE FROM users WHERE email LIKE '%@old.example';\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE users ADD COLUMN note text;\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nDELETE FROM users WHERE email LIKE '%@old.example';\n".to_string()),
+            ]
+        );
+        assert!(left.iter().all(|(rule, _)| rule != ID), "{left:?}");
+    }
+
+    #[test]
+    fn fix_appends_after_a_backfill_of_other_tables() {
+        let phases = [
+            (
+                Phase::Expand,
+                "UPDATE users SET active = false WHERE email LIKE '%@old.example';\n",
+            ),
+            (Phase::Backfill, "DELETE FROM events WHERE kind = 'x';\n"),
+        ];
+        let (files, _) = Case::pg(SETUP, &phases).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Backfill, "DELETE FROM events WHERE kind = 'x';\nUPDATE users SET active = false WHERE email LIKE '%@old.example';\n".to_string())]
+        );
+    }
+
+    #[test]
+    fn no_fix_where_moving_changes_what_it_does() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);\nCREATE TABLE events (kind text, payload text);";
+        let update = "UPDATE users SET active = false WHERE email LIKE '%x';";
+        let cases: [(&[(Phase, &str)], &str); 6] = [
+            (&[(Phase::Contract, update)], "old app is gone"),
+            (&[(Phase::Expand, "BEGIN;\nUPDATE users SET active = false WHERE email LIKE '%x';\nCOMMIT;")], "BEGIN"),
+            (&[(Phase::Expand, "UPDATE users SET active = false WHERE email LIKE '%x';\nCREATE INDEX CONCURRENTLY u_a ON \"users\" (active);")], "later statement"),
+            (&[(Phase::Expand, "UPDATE users SET active = false WHERE email LIKE '%x';\nDO $$ BEGIN PERFORM 1; END $$;")], "later statement"),
+            (&[(Phase::Expand, update), (Phase::Backfill, "UPDATE users SET active = true WHERE active IS NULL;")], "already names"),
+            (&[(Phase::Expand, "DELETE FROM events WHERE kind = 'x';")], "no primary key"),
+        ];
+        for (phases, why) in cases {
+            let (files, left) = Case::pg(setup, phases).fixed();
+            let before: Vec<(Phase, String)> =
+                phases.iter().map(|(p, t)| (*p, t.to_string())).collect();
+            assert_eq!(files, before, "{why}");
+            let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
+            assert!(reason.contains(why), "{why}: {reason}");
+        }
+    }
+
+    #[test]
+    fn no_fix_in_a_diesel_migration() {
+        let mut case = Case::pg(
+            SETUP,
+            &[(Phase::Expand, "DELETE FROM events WHERE kind = 'x';")],
+        );
+        case.diesel = true;
+        let (_, left) = case.fixed();
+        let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(reason.contains("no backfill phase"), "{reason}");
+    }
+
+    #[test]
+    fn fix_moves_on_mysql_too() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, email text, active boolean);";
+        let expand = "UPDATE `users` SET active = false WHERE email LIKE '%x';\n";
+        let (files, left) = Case::mariadb(setup, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [(
+                Phase::Backfill,
+                format!("-- backfill: written by `cargo xtask migrate fix`\n{expand}")
+            )]
+        );
+        assert!(left.is_empty(), "{left:?}");
     }
 }

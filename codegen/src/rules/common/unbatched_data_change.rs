@@ -6,9 +6,14 @@
 //! earlier in the same file is empty, so changing or reading it is free. A relation the model
 //! does not know counts as an existing table, unless the statement calls it like a function
 //! (`generate_series(…)`, `unnest(…)`).
+//!
+//! Fix: an `UPDATE`/`DELETE` in expand moves to backfill.sql like `data-change-outside-backfill`'s;
+//! a copy (`INSERT … SELECT`, `CREATE TABLE … AS SELECT`) has none: the runtime batches only
+//! `UPDATE` and `DELETE`.
 
 use crate::change::{Change, QualName};
 use crate::diag::Severity;
+use crate::fix::{recipes, Fix, NoFix};
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -18,8 +23,17 @@ pub static RULE: Rule = Rule {
     summary: "`UPDATE`/`DELETE` without `WHERE`, or `INSERT … SELECT` / `CREATE TABLE … AS SELECT` from an existing table, in expand or contract",
     help: "move the data change to `backfill.sql`: the runtime runs it in keyset batches over the primary key, one short transaction each, with pauses, resumable",
     check,
-    fix: None,
+    fix: Some(fix),
 };
+
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    match ctx.change {
+        Change::Update { table, .. } | Change::Delete { table, .. } => {
+            recipes::move_to_backfill(ctx, table)
+        }
+        _ => Err(NoFix::because("a copy (`INSERT … SELECT`, `CREATE TABLE … AS SELECT`) cannot move to backfill.sql: the runtime batches only `UPDATE` and `DELETE`; write it as an `UPDATE` of rows inserted in expand, or copy in batches from the app")),
+    }
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     if !matches!(ctx.phase, Phase::Expand | Phase::Contract | Phase::Down) {
@@ -315,5 +329,54 @@ mod tests {
         case.diesel = true;
         let h = case.hits(ID);
         assert!(h[0].message.contains("in up.sql"), "{}", h[0].message);
+    }
+
+    #[test]
+    fn fix_moves_a_whole_table_update_to_backfill_and_leaves_a_copy() {
+        let expand = "ALTER TABLE users ADD COLUMN email_lower text;\nUPDATE users SET email_lower = lower(email);\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE users ADD COLUMN email_lower text;\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET email_lower = lower(email);\n".to_string()),
+            ]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let copy = "INSERT INTO archive SELECT id, email FROM users;";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, copy)]).fixed();
+        assert_eq!(files, [(Phase::Expand, copy.to_string())]);
+        let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(why.contains("batches only"), "{why}");
+    }
+
+    #[test]
+    fn fix_keeps_an_update_whose_source_moves_after_it() {
+        // The DELETE moves to backfill (still after the UPDATE); the UPDATE reads `archive`,
+        // which backfill.sql then changes: moved after it, it would read no rows.
+        let expand = "UPDATE users SET email = a.email FROM archive a WHERE a.id = users.id;\nDELETE FROM archive;\n";
+        let (files, left) = Case::pg(SETUP, &[(Phase::Expand, expand)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (
+                    Phase::Expand,
+                    "UPDATE users SET email = a.email FROM archive a WHERE a.id = users.id;\n"
+                        .to_string()
+                ),
+                (
+                    Phase::Backfill,
+                    "-- backfill: written by `cargo xtask migrate fix`\nDELETE FROM archive;\n"
+                        .to_string()
+                ),
+            ]
+        );
+        assert!(
+            left.iter()
+                .any(|(r, why)| r == "data-change-outside-backfill"
+                    && why.contains("backfill.sql already names")
+                    && why.contains("archive")),
+            "{left:?}"
+        );
     }
 }

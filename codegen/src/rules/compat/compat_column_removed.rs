@@ -6,10 +6,17 @@
 //! there) and by this rule otherwise (the fix is a contract phase). A rename is always this
 //! rule's: renaming is never the right contract step either, it is a new column plus a copy.
 //! Tables the old app does not have (created in this migration) are not its concern.
+//!
+//! Fix (PostgreSQL): a plain `RENAME COLUMN a TO b` becomes migrations/0004's recipe, see
+//! [`fix`].
 
-use crate::change::{AlterOp, Change, QualName};
+use crate::change::{AlterOp, Change, ConstraintKind, QualName};
 use crate::diag::Severity;
-use crate::layout::Phase;
+use crate::fix::recipes::names_table;
+use crate::fix::sqltext::{ident, qualified, tokens};
+use crate::fix::{Edit, Fix, NoFix};
+use crate::layout::{Layout, Phase};
+use crate::model::Schema;
 use crate::rules::compat::compat_type_changed::type_change_problem;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -19,8 +26,165 @@ pub static RULE: Rule = Rule {
     summary: "expand drops or renames a column that `S(N-1)` has",
     help: "expand: add the new column; backfill: copy (`-- concertina:renames(t.old -> t.new)` makes the transition types write both); contract: drop the old column",
     check,
-    fix: None,
+    fix: Some(fix),
 };
+
+/// `ALTER TABLE t RENAME COLUMN a TO b` in expand → expand: `-- concertina:renames(t.a -> t.b)`,
+/// `ADD COLUMN b` of `a`'s type (nullable), and `ALTER COLUMN a DROP NOT NULL` if `a` had it
+/// (the new app stops writing `a`); backfill: `UPDATE t SET b = a WHERE b IS NULL`; contract:
+/// `DROP COLUMN a`, then `SET NOT NULL` on `b` if `a` had it. Only a plain column: a default,
+/// key, index, reference, view or trigger would each need its own copy, written by hand.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    let (from, to) = match ops {
+        [AlterOp::RenameColumn { from, to }] => (from, to),
+        [AlterOp::RenameColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
+        _ => return Err(NoFix::because("a `DROP COLUMN` has no mechanical rewrite here: the recipe moves it to a contract phase this migration does not have yet")),
+    };
+    if !ctx.is_postgres() {
+        return Err(NoFix::because("on MySQL/MariaDB the recipe restates the whole column definition (`MODIFY`) to drop its NOT NULL: written by hand"));
+    }
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because("a diesel migration has no backfill or contract phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: the recipe's statements would commit together",
+        ));
+    }
+    if ctx.window.has_phase(Phase::Down) {
+        return Err(NoFix::because(
+            "down.sql undoes the rename as written: rewrite both by hand",
+        ));
+    }
+    let names = [table.schema.as_str(), table.name.as_str(), from, to];
+    if names
+        .iter()
+        .any(|n| n.contains(['.', '(', ')', '-', '>', '"', '`']))
+    {
+        return Err(NoFix::because("a name holds a character `concertina:renames(…)` cannot carry (`.`, `(`, `)`, `-`, `>`, a quote)"));
+    }
+    let Some(t) = ctx.schema.table(table) else {
+        return Err(NoFix::because(format!("the model does not know `{table}`")));
+    };
+    let Some(column) = t.column(from) else {
+        return Err(NoFix::because(format!(
+            "the model does not know `{table}.{from}`"
+        )));
+    };
+    if let Some(why) = not_plain(ctx.schema, table, from, column) {
+        return Err(NoFix::because(format!(
+            "`{table}.{from}` {why}: the new column needs the same, written by hand"
+        )));
+    }
+    let later = &ctx.source.text[ctx.statement.end..];
+    let others = [Phase::Backfill, Phase::Contract].map(|p| ctx.window.phase_text(p).unwrap_or(""));
+    if names_table(ctx, later, table) || others.iter().any(|text| names_table(ctx, text, table)) {
+        return Err(NoFix::because(format!("a later statement (in expand.sql, backfill.sql or contract.sql) names `{table}` or cannot be followed: it may read `{to}` before the backfill fills it")));
+    }
+    let text = ctx.text();
+    let Some(last) = tokens(text).and_then(|t| t.last().cloned()) else {
+        return Err(NoFix::because(
+            "the statement's text could not be read token by token",
+        ));
+    };
+    let d = ctx.dialect;
+    let (name, a, b) = (qualified(table, d), ident(from, d), ident(to, d));
+    let t_note = match table.schema == d.default_schema() {
+        true => note_name(&table.name, ctx),
+        false => format!(
+            "{}.{}",
+            note_name(&table.schema, ctx),
+            note_name(&table.name, ctx)
+        ),
+    };
+    let mut expand = format!(
+        "-- concertina:renames({t_note}.{} -> {t_note}.{})\nALTER TABLE {name} ADD COLUMN {b} {}",
+        note_name(from, ctx),
+        note_name(to, ctx),
+        column.ty
+    );
+    let mut contract = format!("ALTER TABLE {name} DROP COLUMN {a};");
+    if !column.nullable {
+        expand.push_str(&format!(
+            ";\nALTER TABLE {name} ALTER COLUMN {a} DROP NOT NULL"
+        ));
+        contract.push_str(&format!(
+            "\nALTER TABLE {name} ALTER COLUMN {b} SET NOT NULL;"
+        ));
+    }
+    let start = ctx.statement.start;
+    Ok(Fix::replace(start, start + last.end, expand)
+        .and(Edit::Append {
+            phase: Phase::Backfill,
+            text: format!("UPDATE {name} SET {b} = {a} WHERE {b} IS NULL;"),
+        })
+        .and(Edit::Append {
+            phase: Phase::Contract,
+            text: contract,
+        }))
+}
+
+/// A name as `concertina:renames` reads it: bare when lower case letters, digits and `_` (a
+/// keyword is fine in a comment), quoted otherwise.
+fn note_name(name: &str, ctx: &StatementCtx) -> String {
+    let bare = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if bare {
+        name.to_string()
+    } else {
+        ident(name, ctx.dialect)
+    }
+}
+
+/// What makes `column` more than its type and nullability, if anything.
+fn not_plain(
+    schema: &Schema,
+    table: &QualName,
+    name: &str,
+    column: &crate::model::Column,
+) -> Option<&'static str> {
+    let t = schema.table(table)?;
+    let has = |cols: &[String]| cols.iter().any(|c| c == name);
+    if column.default.is_some() || column.identity || column.generated.is_some() {
+        Some("has a default, an identity or a generation expression")
+    } else if column.collation.is_some() || column.charset.is_some() {
+        Some("has a collation of its own")
+    } else if t.partitioned || t.partition_of.is_some() {
+        Some("belongs to a partitioned table")
+    } else if t.constraints.iter().any(|c| match &c.kind {
+        ConstraintKind::PrimaryKey { columns, .. }
+        | ConstraintKind::Unique { columns, .. }
+        | ConstraintKind::ForeignKey { columns, .. } => has(columns),
+        ConstraintKind::NotNull { column } => column == name,
+        // The expression's columns are not tracked one by one: any such constraint counts.
+        ConstraintKind::Check { .. } | ConstraintKind::Exclude => true,
+    }) {
+        Some("is in a constraint (or the table has a CHECK or exclusion constraint)")
+    } else if schema
+        .indexes_of(table)
+        .any(|i| has(&i.columns) || !i.expressions.is_empty() || i.predicate.is_some())
+    {
+        Some("is in an index (or the table has an expression or partial index)")
+    } else if schema.tables.values().any(|o| {
+        o.constraints.iter().any(|c| {
+            matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, ref_columns, .. }
+                if ref_table == table && has(ref_columns))
+        })
+    }) {
+        Some("is referenced by a foreign key")
+    } else if schema.views.values().any(|v| v.reads.contains(table)) {
+        Some("is read by a view")
+    } else if schema.triggers.iter().any(|tr| &tr.table == table) {
+        Some("has a trigger on its table")
+    } else {
+        None
+    }
+}
 
 /// A column of `S(N-1)` that an expand statement drops or renames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,5 +450,80 @@ mod tests {
             "{}",
             hits[0].help
         );
+    }
+
+    #[test]
+    fn fix_turns_a_rename_into_expand_backfill_contract() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, name varchar(255) NOT NULL, \"Nick\" text);";
+        let sql = "ALTER TABLE users RENAME COLUMN name TO full_name;\n";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "-- concertina:renames(users.name -> users.full_name)\nALTER TABLE users ADD COLUMN full_name character varying(255);\nALTER TABLE users ALTER COLUMN \"name\" DROP NOT NULL;\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET full_name = \"name\" WHERE full_name IS NULL;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users DROP COLUMN \"name\";\nALTER TABLE users ALTER COLUMN full_name SET NOT NULL;\n".to_string()),
+            ]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        // A nullable column with a quoted name: no NOT NULL to carry, the note quotes it.
+        let sql = "ALTER TABLE users RENAME COLUMN \"Nick\" TO nickname;\n";
+        let (files, _) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files[0].1, "-- concertina:renames(users.\"Nick\" -> users.nickname)\nALTER TABLE users ADD COLUMN nickname text;\n");
+        assert_eq!(files[2].1, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users DROP COLUMN \"Nick\";\n");
+    }
+
+    #[test]
+    fn no_fix_for_a_rename_that_is_more_than_a_plain_column() {
+        let rename = "ALTER TABLE users RENAME COLUMN name TO full_name;";
+        type Phases<'a> = &'a [(Phase, &'a str)];
+        let cases: [(&str, Phases, &str); 8] = [
+            ("CREATE TABLE users (id bigint PRIMARY KEY, name text DEFAULT 'x');", &[(Phase::Expand, rename)], "default"),
+            ("CREATE TABLE users (id bigint PRIMARY KEY, name text UNIQUE);", &[(Phase::Expand, rename)], "constraint"),
+            ("CREATE TABLE users (id bigint PRIMARY KEY, name text);\nCREATE INDEX u_n ON users (name);", &[(Phase::Expand, rename)], "index"),
+            ("CREATE TABLE users (id bigint PRIMARY KEY, name text UNIQUE);\nCREATE TABLE o (n text REFERENCES users (name));", &[(Phase::Expand, rename)], "constraint"),
+            (SETUP, &[(Phase::Expand, "ALTER TABLE users RENAME COLUMN name TO full_name;\nCREATE INDEX CONCURRENTLY u_f ON users (full_name);")], "later statement"),
+            (SETUP, &[(Phase::Expand, rename), (Phase::Down, "ALTER TABLE users RENAME COLUMN full_name TO name;")], "down.sql"),
+            (SETUP, &[(Phase::Expand, "BEGIN;\nALTER TABLE users RENAME COLUMN name TO full_name;\nCOMMIT;")], "BEGIN"),
+            (SETUP, &[(Phase::Expand, "ALTER TABLE users RENAME COLUMN name TO full_name, ADD COLUMN x int;")], "other actions"),
+        ];
+        for (setup, phases, why) in cases {
+            let (files, left) = Case::pg(setup, phases).fixed();
+            let before: Vec<(Phase, String)> =
+                phases.iter().map(|(p, t)| (*p, t.to_string())).collect();
+            assert_eq!(files, before, "{why}");
+            let (_, reason) = left
+                .iter()
+                .find(|(r, _)| r == ID)
+                .unwrap_or_else(|| panic!("{why}: {left:?}"));
+            assert!(reason.contains(why), "{why}: {reason}");
+        }
+        let (_, left) = Case::mysql(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+            &[(Phase::Expand, rename)],
+        )
+        .server("8.0")
+        .fixed();
+        let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(reason.contains("MySQL"), "{reason}");
+    }
+
+    #[test]
+    fn fix_writes_the_type_as_the_server_reads_it() {
+        let setup = "CREATE TYPE \"Mood\" AS ENUM ('a');\nCREATE TABLE users (id bigint PRIMARY KEY, tags text[], at timestamp(3) with time zone, m \"Mood\", p numeric(10,2));";
+        for (from, ty) in [
+            ("tags", "text[]"),
+            ("at", "timestamp(3) with time zone"),
+            ("m", "\"Mood\""),
+            ("p", "numeric(10,2)"),
+        ] {
+            let sql = format!("ALTER TABLE users RENAME COLUMN {from} TO x;\n");
+            let (files, _) = Case::pg(setup, &[(Phase::Expand, sql.as_str())]).fixed();
+            assert!(
+                files[0].1.contains(&format!("ADD COLUMN x {ty};")),
+                "{from}: {}",
+                files[0].1
+            );
+        }
     }
 }

@@ -19,6 +19,9 @@ pub static RULE: Rule = Rule {
     fix: None,
 };
 
+/// Why `migrate fix` leaves it (listed under the finding with the recipe).
+pub(crate) const NO_FIX: &str = "the backfill needs the value every old row gets (`UPDATE … SET c = ? WHERE c IS NULL`), and whether a `DEFAULT` stays for the old app's inserts: a decision about the data, not a rewrite; write the recipe by hand";
+
 /// The column spec needs a value on every insert.
 fn spec_requires(spec: &ColumnSpec) -> bool {
     let primary = spec
@@ -196,5 +199,18 @@ mod tests {
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
         );
+    }
+
+    #[test]
+    fn fix_leaves_it_and_says_the_value_is_a_decision() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY);";
+        let sql = "ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        let (_, why) = left
+            .iter()
+            .find(|(r, _)| r == "compat-required-column-added")
+            .expect("listed");
+        assert!(why.contains("value every old row gets"), "{why}");
     }
 }

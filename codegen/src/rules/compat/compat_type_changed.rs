@@ -26,6 +26,9 @@ pub static RULE: Rule = Rule {
     fix: None,
 };
 
+/// Why `migrate fix` leaves a type change (this rule's and `column-type-rewrite`'s).
+pub(crate) const NO_FIX: &str = "the new column needs a name of its own, the one the new app reads (renaming it back in contract would break the new app, and anything else ends in another schema than this statement's), and the backfill a conversion for every old value (a cast or the `USING` expression): choose both and write the recipe by hand (`migrate fix` writes it for a plain `RENAME COLUMN`)";
+
 /// How many characters a string type holds: `Some(None)` unlimited, `None` not a string type.
 fn string_capacity(t: &SqlType, pg: bool) -> Option<Option<u64>> {
     let cap = match t.name.as_str() {
@@ -317,5 +320,17 @@ mod tests {
             all.iter().all(|d| d.rule != ID && d.rule != "unused-allow"),
             "{all:?}"
         );
+    }
+
+    #[test]
+    fn fix_leaves_a_type_change_and_says_why() {
+        let setup = "CREATE TABLE users (id integer PRIMARY KEY, n integer);";
+        let sql = "ALTER TABLE users ALTER COLUMN n TYPE bigint;";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        for rule in ["compat-type-changed", "column-type-rewrite"] {
+            let (_, why) = left.iter().find(|(r, _)| r == rule).expect(rule);
+            assert!(why.contains("name of its own"), "{rule}: {why}");
+        }
     }
 }
