@@ -128,19 +128,7 @@ pub fn move_to_contract(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     if ctx.window.layout == Layout::Diesel {
         return Err(NoFix::because(NO_CONTRACT));
     }
-    let s = ctx.statement;
-    Ok(Fix {
-        edits: vec![
-            Edit::Remove {
-                start: s.start,
-                end: s.end,
-            },
-            Edit::Append {
-                phase: Phase::Contract,
-                text: format!("{};", ctx.text()),
-            },
-        ],
-    })
+    Ok(moved(ctx, Phase::Contract))
 }
 
 /// Moves an expand `UPDATE`/`DELETE` of `table`, as written, to the end of backfill.sql,
@@ -176,19 +164,49 @@ pub fn move_to_backfill(ctx: &StatementCtx, table: &QualName) -> Result<Fix, NoF
             return Err(NoFix::because(format!("backfill.sql already names `{t}`: appended after it, the change would run in another order")));
         }
     }
+    Ok(moved(ctx, Phase::Backfill))
+}
+
+/// The statement moved, as written, to the end of `phase`'s file, with the comment lines right
+/// above it (they say what it does; a blank line or a statement ends them). A `renames`
+/// annotation stays: it speaks for the migration, not for the statement under it.
+fn moved(ctx: &StatementCtx, phase: Phase) -> Fix {
     let s = ctx.statement;
-    Ok(Fix {
+    let text = ctx.source.text.as_str();
+    let start = leading_comments(text, s.start);
+    Fix {
         edits: vec![
-            Edit::Remove {
-                start: s.start,
-                end: s.end,
-            },
+            Edit::Remove { start, end: s.end },
             Edit::Append {
-                phase: Phase::Backfill,
-                text: format!("{};", ctx.text()),
+                phase,
+                text: format!("{}{};", &text[start..s.start], ctx.text()),
             },
         ],
-    })
+    }
+}
+
+/// Where the `--` comment lines directly above the statement starting at `start` begin
+/// (`start` itself when there are none, or when the statement does not begin its line).
+fn leading_comments(text: &str, start: usize) -> usize {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..start].trim().is_empty() {
+        return start;
+    }
+    let mut first = line_start;
+    while first > 0 {
+        let above_end = first - 1;
+        let above_start = text[..above_end].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[above_start..above_end].trim();
+        if !line.starts_with("--") || line.starts_with("-- concertina:renames") {
+            break;
+        }
+        first = above_start;
+    }
+    if first == line_start {
+        start
+    } else {
+        first
+    }
 }
 
 /// `table` and every relation of the model the statement's words name (a `FROM`, a subquery).
@@ -245,5 +263,33 @@ pub fn no_rewrite(rule: &str) -> Option<&'static str> {
         "compat-required-column-added" => Some(required::NO_FIX),
         "compat-type-changed" | "column-type-rewrite" => Some(compat_type_changed::NO_FIX),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod moved_tests {
+    use super::leading_comments;
+
+    #[test]
+    fn the_comments_right_above_a_statement_go_with_it() {
+        let text = "-- users\nALTER TABLE users ADD c int;\n\n-- old rows get 0\n-- (in batches)\nUPDATE users SET c = 0;\n";
+        let update = text.find("UPDATE").unwrap();
+        assert_eq!(
+            &text[leading_comments(text, update)..update],
+            "-- old rows get 0\n-- (in batches)\n"
+        );
+        // A statement right under another has none; nor one that shares its line.
+        let alter = text.find("ALTER").unwrap();
+        assert_eq!(leading_comments(text, alter), 0);
+        let shared = "SELECT 1; UPDATE t SET c = 0;";
+        let at = shared.find("UPDATE").unwrap();
+        assert_eq!(leading_comments(shared, at), at);
+        let under = "SELECT 1;\nUPDATE t SET c = 0;";
+        let at = under.find("UPDATE").unwrap();
+        assert_eq!(leading_comments(under, at), at);
+        // The migration's renames annotation stays where it is.
+        let renames = "-- concertina:renames(t.a -> t.b)\n-- why\nUPDATE t SET b = a;";
+        let at = renames.find("UPDATE").unwrap();
+        assert_eq!(&renames[leading_comments(renames, at)..at], "-- why\n");
     }
 }
