@@ -49,8 +49,7 @@ impl MySqlTestDb {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() % 1_000_000_000_000)
             .unwrap_or_default();
-        let mut name = format!("{prefix}_{}_{nanos}", std::process::id());
-        name.truncate(64);
+        let name = super::super::unique_test_name(prefix, nanos, 64);
         let admin = match admin.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
                 format!("mysql://{rest}")

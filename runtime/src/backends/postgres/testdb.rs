@@ -40,7 +40,8 @@ impl TestDb {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let name = format!("{prefix}_{}_{nanos}", std::process::id());
+        // PostgreSQL cuts names at 63 bytes.
+        let name = super::super::unique_test_name(prefix, nanos, 63);
         let mut conn = PgConnection::establish(admin)
             .map_err(|e| RuntimeError::connect(admin, e.to_string()))?;
         conn.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
