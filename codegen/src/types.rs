@@ -124,17 +124,19 @@ impl fmt::Display for SqlType {
     }
 }
 
+/// Lower case letters, digits and `_`, not starting with a digit: a name the server reads back
+/// unchanged without quotes (keywords aside).
+pub(crate) fn is_plain_ident(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// An identifier as PostgreSQL's `quote_ident` prints it: bare when it is lower case letters,
 /// digits and underscores not starting with a digit, else in double quotes.
 fn quote_ident(name: &str) -> String {
-    let bare = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if bare {
+    if is_plain_ident(name) {
         name.to_string()
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))

@@ -190,13 +190,7 @@ pub fn find_word(text: &str, tokens: &[Token], keyword: &str) -> Option<usize> {
 /// An identifier as `dialect` needs it written: bare when the server reads it back unchanged
 /// and it is no keyword, quoted otherwise.
 pub fn ident(name: &str, dialect: &dyn Dialect) -> String {
-    let simple = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let simple = crate::types::is_plain_ident(name);
     // A word sqlparser knows as a keyword is quoted even where the server would not need it.
     let keyword = sqlparser::keywords::ALL_KEYWORDS
         .binary_search(&name.to_ascii_uppercase().as_str())

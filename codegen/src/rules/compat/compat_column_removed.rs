@@ -130,11 +130,7 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
 /// A name as `concertina:renames` reads it: bare when lower case letters, digits and `_` (a
 /// keyword is fine in a comment), quoted otherwise.
 fn note_name(name: &str, ctx: &StatementCtx) -> String {
-    let bare = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if bare {
+    if crate::types::is_plain_ident(name) {
         name.to_string()
     } else {
         ident(name, ctx.dialect)
