@@ -154,6 +154,7 @@ fn check_text(files: &[(Phase, String)], dialect: DialectKind, server: &str) {
         path: "fuzz/concertina.toml".into(),
         warnings: Vec::new(),
         source: None,
+        fix_decisions: Default::default(),
     };
     let report = concertina_codegen::check::check(&set, &config);
     // Rendering reads spans back from the files: it must not panic either.

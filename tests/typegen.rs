@@ -129,3 +129,20 @@ fn an_untyped_create_table_as_column_asks_for_a_cast() {
         errors[0]
     );
 }
+
+#[test]
+fn a_type_change_written_as_a_new_column_writes_each_column_on_its_own() {
+    // `SET age_years = age` moves `age` (int4, i32) into `age_years` (int8, i64): one field
+    // cannot write both, so the window has a field for each and reads no COALESCE of them.
+    let code = generated("tests/fixtures/typegen-type-change", Features::ALL).expect("maps");
+    let window = &code[code.find("pub mod window").expect("a window module")..];
+    assert!(!window.contains("COALESCE"), "{window}");
+    assert!(
+        window.contains("pub age: ::core::option::Option<i32>,"),
+        "{window}"
+    );
+    assert!(
+        window.contains("pub age_years: ::core::option::Option<i64>,"),
+        "{window}"
+    );
+}

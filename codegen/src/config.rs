@@ -218,6 +218,9 @@ pub struct Config {
     pub warnings: Vec<Diagnostic>,
     /// The file's text, when a warning points into it (for the snippet under the warning).
     pub source: Option<SourceFile>,
+    /// Not in the file: what `migrate fix` was told on its command line (`--fill`,
+    /// `--new-column`), for the rules' fixes to read. Empty for `check` and the derive.
+    pub fix_decisions: crate::fix::Decisions,
 }
 
 #[derive(Deserialize)]
@@ -537,6 +540,7 @@ impl Config {
             path,
             warnings,
             source,
+            fix_decisions: Default::default(),
         })
     }
 }

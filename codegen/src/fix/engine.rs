@@ -24,6 +24,8 @@ pub struct FixOptions {
     pub migration: Option<String>,
     /// Migrations a database has applied or started: version → what says so. Never touched.
     pub applied: BTreeMap<String, String>,
+    /// `--fill` and `--new-column`: what recipes that need a decision are told.
+    pub decisions: super::Decisions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +164,9 @@ pub fn fix_project(project: &Project, options: &FixOptions) -> Result<FixOutcome
     let mut originals: BTreeMap<(usize, Phase), FileChange> = BTreeMap::new();
     let mut fixed = Vec::new();
     let mut rounds = 0;
-    let mut report = check::check(&set, &project.config);
+    let mut config = project.config.clone();
+    config.fix_decisions = options.decisions.clone();
+    let mut report = check::check(&set, &config);
     while rounds < MAX_ROUNDS {
         let owner = owners(&set.migrations);
         let mut edits: BTreeMap<(usize, Phase), FileEdits> = BTreeMap::new();
@@ -218,7 +222,7 @@ pub fn fix_project(project: &Project, options: &FixOptions) -> Result<FixOutcome
             }
         }
         rounds += 1;
-        report = check::check(&set, &project.config);
+        report = check::check(&set, &config);
     }
 
     let changes = originals
@@ -335,13 +339,10 @@ fn why_unfixed(d: &Diagnostic, report: &Report) -> String {
     }
     match rules::all_rules().into_iter().find(|r| r.id == d.rule) {
         Some(r) if r.fix.is_some() => "its recipe cannot be written mechanically here".to_string(),
-        Some(r) => super::recipes::no_rewrite(r.id).map_or_else(
-            || {
-                "`migrate fix` has no mechanical rewrite for this rule: apply the recipe by hand"
-                    .to_string()
-            },
-            str::to_string,
-        ),
+        Some(_) => {
+            "`migrate fix` has no mechanical rewrite for this rule: apply the recipe by hand"
+                .to_string()
+        }
         None => {
             "reported by the checker itself, not a statement rule: nothing to rewrite".to_string()
         }

@@ -6,11 +6,14 @@
 //! `migrate check` and the compile error say when `migrate fix` applies the recipe.
 
 mod apply;
+pub mod decisions;
 mod diff;
 mod engine;
+pub mod new_column;
 pub mod recipes;
 pub mod sqltext;
 
+pub use decisions::{ColumnDecision, DecisionError, Decisions};
 pub use engine::{
     fix_project, FileChange, FixError, FixOptions, FixOutcome, FixedFinding, Unfixed,
 };

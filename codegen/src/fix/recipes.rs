@@ -255,17 +255,6 @@ pub fn names_table(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
             .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
 }
 
-/// Why a rule without a rewrite has none, where the reason is a decision worth naming (each
-/// text lives in its rule's file).
-pub fn no_rewrite(rule: &str) -> Option<&'static str> {
-    use crate::rules::compat::{compat_required_column_added as required, compat_type_changed};
-    match rule {
-        "compat-required-column-added" => Some(required::NO_FIX),
-        "compat-type-changed" | "column-type-rewrite" => Some(compat_type_changed::NO_FIX),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod moved_tests {
     use super::leading_comments;

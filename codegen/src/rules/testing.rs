@@ -21,6 +21,8 @@ pub struct Case<'a> {
     pub small_tables: &'a [&'a str],
     /// The checked migration is a diesel one: `up.sql` (expand) and `down.sql`.
     pub diesel: bool,
+    /// What `migrate fix` is told (`--fill`, `--new-column`), for [`Case::fixed`].
+    pub decisions: crate::fix::Decisions,
 }
 
 impl<'a> Case<'a> {
@@ -32,6 +34,7 @@ impl<'a> Case<'a> {
             phases,
             small_tables: &[],
             diesel: false,
+            decisions: Default::default(),
         }
     }
 
@@ -44,6 +47,7 @@ impl<'a> Case<'a> {
             phases,
             small_tables: &[],
             diesel: false,
+            decisions: Default::default(),
         }
     }
 
@@ -56,11 +60,26 @@ impl<'a> Case<'a> {
             phases,
             small_tables: &[],
             diesel: false,
+            decisions: Default::default(),
         }
     }
 
     pub fn server(mut self, version: &'a str) -> Self {
         self.server = version;
+        self
+    }
+
+    /// `migrate fix --fill given` (`t.c=EXPR`).
+    pub fn fill(mut self, given: &str) -> Self {
+        let d = crate::fix::ColumnDecision::parse(given).expect("a decision");
+        self.decisions.fills.push(d);
+        self
+    }
+
+    /// `migrate fix --new-column given` (`t.c=NAME`).
+    pub fn new_column(mut self, given: &str) -> Self {
+        let d = crate::fix::ColumnDecision::parse(given).expect("a decision");
+        self.decisions.new_columns.push(d);
         self
     }
 
@@ -83,7 +102,11 @@ impl<'a> Case<'a> {
     /// rewrite (absent files left out), and why each finding left was not rewritten.
     pub fn fixed(&self) -> (Vec<(Phase, String)>, Vec<Left>) {
         let project = self.project();
-        let outcome = crate::fix::fix_project(&project, &Default::default()).expect("fix runs");
+        let options = crate::fix::FixOptions {
+            decisions: self.decisions.clone(),
+            ..Default::default()
+        };
+        let outcome = crate::fix::fix_project(&project, &options).expect("fix runs");
         let mut files: Vec<(Phase, String)> = self
             .phases
             .iter()
@@ -174,6 +197,7 @@ impl<'a> Case<'a> {
             path: "migrations/concertina.toml".into(),
             warnings: Vec::new(),
             source: None,
+            fix_decisions: Default::default(),
         };
         crate::Project { config, set }
     }

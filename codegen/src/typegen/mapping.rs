@@ -46,6 +46,18 @@ pub enum TyRef {
     Array(Box<TyRef>),
 }
 
+impl TyRef {
+    /// One Rust value can be written to a column of either type (`varchar` and `text` both
+    /// take a `String`; `int` and `bigint` do not share one).
+    pub fn same_rust_type(&self, other: &TyRef) -> bool {
+        match (self, other) {
+            (TyRef::Builtin { rust: a, .. }, TyRef::Builtin { rust: b, .. }) => a == b,
+            (TyRef::Array(a), TyRef::Array(b)) => a.same_rust_type(b),
+            _ => self == other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EnumRef {
     pub name: QualName,

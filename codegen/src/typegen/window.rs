@@ -38,6 +38,18 @@ pub fn transition_shape(
     after: Option<&Table>,
     moves: &Moves,
 ) -> Shape {
+    // One field writes both columns of a move, which needs one type: a type change written
+    // as a new column (`migrate fix --new-column`) has each column written on its own.
+    let moves: Moves = moves
+        .iter()
+        .filter(
+            |(from, to)| match (expanded.column(from), expanded.column(to)) {
+                (Some(f), Some(t)) => f.ty.same_rust_type(&t.ty),
+                _ => true,
+            },
+        )
+        .cloned()
+        .collect();
     let moved_from = |sql: &str| moves.iter().find(|(_, to)| to == sql).map(|(f, _)| f);
     let is_source = |sql: &str| moves.iter().any(|(from, _)| from == sql);
     let field = |sql: &str| expanded.column(sql).map(|c| c.field.clone());

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use concertina_codegen::fix::ColumnDecision;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -259,6 +260,10 @@ rewrites the statement across the migration's phase files, creating backfill.sql
 contract.sql when the recipe needs them; every other statement, comment and blank line stays
 byte for byte. Checks again after each round, until nothing fixable is left.
 
+Two recipes need a decision first: a NOT NULL column added without default needs the value old
+rows get (--fill users.phone=\"'unknown'\"), a column's type change needs the name of the new
+column (--new-column orders.amount=amount_cents). The findings left say which flag applies.
+
 Prints the rewrite as a unified diff on stdout; --write writes it (each file through a
 temporary file and a rename). The findings left, with why each has no mechanical fix, go to
 stderr. Running it twice changes nothing the second time.
@@ -267,6 +272,10 @@ Never touches an applied migration: one at or below concertina.toml's baseline, 
 database URL, one the state table records (applied, running or failed); it names it and stops.
 
 Exit codes: 0 no error left, 1 errors remain that have no mechanical fix, 2 could not run.";
+
+fn decision(given: &str) -> Result<ColumnDecision, String> {
+    ColumnDecision::parse(given).map_err(|e| e.to_string())
+}
 
 #[derive(clap::Args, Debug)]
 pub struct FixArgs {
@@ -279,6 +288,14 @@ pub struct FixArgs {
     /// Write the rewrite instead of printing it.
     #[arg(long)]
     pub write: bool,
+    /// The value every old row gets in a new NOT NULL column without default (the backfill's
+    /// `SET c = EXPR`): a constant or SQL over the row's columns. Repeat for more columns.
+    #[arg(long, value_name = "TABLE.COLUMN=EXPR", value_parser = decision)]
+    pub fill: Vec<ColumnDecision>,
+    /// The name of the new column a column's type change becomes (the one the new app reads;
+    /// the old column is dropped in contract). Repeat for more columns.
+    #[arg(long = "new-column", value_name = "TABLE.COLUMN=NAME", value_parser = decision)]
+    pub new_column: Vec<ColumnDecision>,
     /// The database whose state table says what is applied (never rewritten); default: the
     /// DATABASE_URL environment variable; without one, only the baseline counts as applied.
     #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use concertina_codegen::fix::{fix_project, FixOptions, FixOutcome};
+use concertina_codegen::fix::{fix_project, Decisions, FixOptions, FixOutcome};
 use concertina_codegen::Project;
 
 use super::args::{default_dir, FixArgs};
@@ -13,12 +13,9 @@ use crate::state::Status;
 
 pub fn run(args: FixArgs) -> ExitCode {
     let dir = args.dir.unwrap_or_else(default_dir);
-    let project = match Project::load(&dir) {
+    let project = match super::load_project(&dir) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let applied = match args.database_url.filter(|u| !u.trim().is_empty()) {
         None => BTreeMap::new(),
@@ -33,6 +30,10 @@ pub fn run(args: FixArgs) -> ExitCode {
     let options = FixOptions {
         migration: args.migration,
         applied,
+        decisions: Decisions {
+            fills: args.fill,
+            new_columns: args.new_column,
+        },
     };
     let outcome = match fix_project(&project, &options) {
         Ok(o) => o,

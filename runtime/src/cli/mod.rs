@@ -95,14 +95,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The project in `dir`, or exit code 2 after saying why it cannot be loaded.
+pub(crate) fn load_project(dir: &std::path::Path) -> Result<Project, ExitCode> {
+    Project::load(dir).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
 fn check(args: CheckArgs) -> ExitCode {
     let dir = args.dir.unwrap_or_else(default_dir);
-    let project = match Project::load(&dir) {
+    let project = match load_project(&dir) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let report = project.check();
     match args.format {

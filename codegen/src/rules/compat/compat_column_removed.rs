@@ -7,16 +7,15 @@
 //! rule's: renaming is never the right contract step either, it is a new column plus a copy.
 //! Tables the old app does not have (created in this migration) are not its concern.
 //!
-//! Fix (PostgreSQL): a plain `RENAME COLUMN a TO b` becomes migrations/0004's recipe, see
-//! [`fix`].
+//! Fix: a plain `RENAME COLUMN a TO b` (or MySQL's `CHANGE a b …`) becomes migrations/0004's
+//! recipe, see [`fix`].
 
-use crate::change::{AlterOp, Change, ConstraintKind, QualName};
+use crate::change::{AlterOp, Change, QualName};
 use crate::diag::Severity;
-use crate::fix::recipes::names_table;
-use crate::fix::sqltext::{ident, qualified, tokens};
-use crate::fix::{Edit, Fix, NoFix};
-use crate::layout::{Layout, Phase};
-use crate::model::Schema;
+use crate::fix::new_column::{new_column_and_copy, restates_more, NewColumn};
+use crate::fix::sqltext::ident;
+use crate::fix::{Fix, NoFix};
+use crate::layout::Phase;
 use crate::rules::compat::compat_type_changed::type_change_problem;
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -29,157 +28,68 @@ pub static RULE: Rule = Rule {
     fix: Some(fix),
 };
 
-/// `ALTER TABLE t RENAME COLUMN a TO b` in expand → expand: `-- concertina:renames(t.a -> t.b)`,
-/// `ADD COLUMN b` of `a`'s type (nullable), and `ALTER COLUMN a DROP NOT NULL` if `a` had it
-/// (the new app stops writing `a`); backfill: `UPDATE t SET b = a WHERE b IS NULL`; contract:
-/// `DROP COLUMN a`, then `SET NOT NULL` on `b` if `a` had it. Only a plain column: a default,
-/// key, index, reference, view or trigger would each need its own copy, written by hand.
+/// `ALTER TABLE t RENAME COLUMN a TO b` (or MySQL's `CHANGE a b …` restating `a`'s type) in
+/// expand → the new-column recipe of [`new_column`](crate::fix::new_column): expand:
+/// `-- concertina:renames(t.a -> t.b)`, `ADD COLUMN b` of `a`'s type, `a` made nullable if it
+/// was NOT NULL; backfill: `UPDATE t SET b = a WHERE b IS NULL`; contract: `DROP COLUMN a`,
+/// `b` made NOT NULL if `a` was. A `CHANGE` that also changes the type copies as the server
+/// would convert, without the annotation (one field cannot write two types).
 fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let Some((table, ops)) = ctx.existing_alter() else {
         return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
     };
-    let (from, to) = match ops {
-        [AlterOp::RenameColumn { from, to }] => (from, to),
-        [AlterOp::RenameColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
+    let op = match ops {
+        [op @ (AlterOp::RenameColumn { .. } | AlterOp::ModifyColumn { .. })] => op,
+        [AlterOp::RenameColumn { .. } | AlterOp::ModifyColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
         _ => return Err(NoFix::because("a `DROP COLUMN` has no mechanical rewrite here: the recipe moves it to a contract phase this migration does not have yet")),
     };
-    if !ctx.is_postgres() {
-        return Err(NoFix::because("on MySQL/MariaDB the recipe restates the whole column definition (`MODIFY`) to drop its NOT NULL: written by hand"));
-    }
-    if ctx.window.layout == Layout::Diesel {
-        return Err(NoFix::because("a diesel migration has no backfill or contract phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
-    }
-    if ctx.in_transaction() {
-        return Err(NoFix::because(
-            "it is inside `BEGIN … COMMIT`: the recipe's statements would commit together",
-        ));
-    }
-    if ctx.window.has_phase(Phase::Down) {
-        return Err(NoFix::because(
-            "down.sql undoes the rename as written: rewrite both by hand",
-        ));
-    }
-    let names = [table.schema.as_str(), table.name.as_str(), from, to];
-    if names
-        .iter()
-        .any(|n| n.contains(['.', '(', ')', '-', '>', '"', '`']))
-    {
-        return Err(NoFix::because("a name holds a character `concertina:renames(…)` cannot carry (`.`, `(`, `)`, `-`, `>`, a quote)"));
-    }
-    let Some(t) = ctx.schema.table(table) else {
+    let Some(old) = ctx.schema.table(table) else {
         return Err(NoFix::because(format!("the model does not know `{table}`")));
     };
-    let Some(column) = t.column(from) else {
-        return Err(NoFix::because(format!(
-            "the model does not know `{table}.{from}`"
-        )));
+    let new = match op {
+        AlterOp::RenameColumn { from, to } => {
+            let Some(column) = old.column(from) else {
+                return Err(NoFix::because(format!(
+                    "the model does not know `{table}.{from}`"
+                )));
+            };
+            NewColumn {
+                table,
+                from,
+                to,
+                ty: column.ty.to_string(),
+                not_null: !column.nullable,
+                copy: ident(from, ctx.dialect),
+                rename: true,
+            }
+        }
+        AlterOp::ModifyColumn {
+            old_name,
+            column: spec,
+        } => {
+            let Some(column) = old.column(old_name) else {
+                return Err(NoFix::because(format!(
+                    "the model does not know `{table}.{old_name}`"
+                )));
+            };
+            if let Some(why) = restates_more(spec) {
+                return Err(NoFix::because(format!(
+                    "the `CHANGE` {why}: the new column needs the same, written by hand"
+                )));
+            }
+            NewColumn {
+                table,
+                from: old_name,
+                to: &spec.name,
+                ty: spec.ty.to_string(),
+                not_null: spec.not_null,
+                copy: ident(old_name, ctx.dialect),
+                rename: spec.ty == column.ty,
+            }
+        }
+        _ => unreachable!("matched above"),
     };
-    if let Some(why) = not_plain(ctx.schema, table, from, column) {
-        return Err(NoFix::because(format!(
-            "`{table}.{from}` {why}: the new column needs the same, written by hand"
-        )));
-    }
-    let later = &ctx.source.text[ctx.statement.end..];
-    let others = [Phase::Backfill, Phase::Contract].map(|p| ctx.window.phase_text(p).unwrap_or(""));
-    if names_table(ctx, later, table) || others.iter().any(|text| names_table(ctx, text, table)) {
-        return Err(NoFix::because(format!("a later statement (in expand.sql, backfill.sql or contract.sql) names `{table}` or cannot be followed: it may read `{to}` before the backfill fills it")));
-    }
-    let text = ctx.text();
-    let Some(last) = tokens(text).and_then(|t| t.last().cloned()) else {
-        return Err(NoFix::because(
-            "the statement's text could not be read token by token",
-        ));
-    };
-    let d = ctx.dialect;
-    let (name, a, b) = (qualified(table, d), ident(from, d), ident(to, d));
-    let t_note = match table.schema == d.default_schema() {
-        true => note_name(&table.name, ctx),
-        false => format!(
-            "{}.{}",
-            note_name(&table.schema, ctx),
-            note_name(&table.name, ctx)
-        ),
-    };
-    let mut expand = format!(
-        "-- concertina:renames({t_note}.{} -> {t_note}.{})\nALTER TABLE {name} ADD COLUMN {b} {}",
-        note_name(from, ctx),
-        note_name(to, ctx),
-        column.ty
-    );
-    let mut contract = format!("ALTER TABLE {name} DROP COLUMN {a};");
-    if !column.nullable {
-        expand.push_str(&format!(
-            ";\nALTER TABLE {name} ALTER COLUMN {a} DROP NOT NULL"
-        ));
-        contract.push_str(&format!(
-            "\nALTER TABLE {name} ALTER COLUMN {b} SET NOT NULL;"
-        ));
-    }
-    let start = ctx.statement.start;
-    Ok(Fix::replace(start, start + last.end, expand)
-        .and(Edit::Append {
-            phase: Phase::Backfill,
-            text: format!("UPDATE {name} SET {b} = {a} WHERE {b} IS NULL;"),
-        })
-        .and(Edit::Append {
-            phase: Phase::Contract,
-            text: contract,
-        }))
-}
-
-/// A name as `concertina:renames` reads it: bare when lower case letters, digits and `_` (a
-/// keyword is fine in a comment), quoted otherwise.
-fn note_name(name: &str, ctx: &StatementCtx) -> String {
-    if crate::types::is_plain_ident(name) {
-        name.to_string()
-    } else {
-        ident(name, ctx.dialect)
-    }
-}
-
-/// What makes `column` more than its type and nullability, if anything.
-fn not_plain(
-    schema: &Schema,
-    table: &QualName,
-    name: &str,
-    column: &crate::model::Column,
-) -> Option<&'static str> {
-    let t = schema.table(table)?;
-    let has = |cols: &[String]| cols.iter().any(|c| c == name);
-    if column.default.is_some() || column.identity || column.generated.is_some() {
-        Some("has a default, an identity or a generation expression")
-    } else if column.collation.is_some() || column.charset.is_some() {
-        Some("has a collation of its own")
-    } else if t.partitioned || t.partition_of.is_some() {
-        Some("belongs to a partitioned table")
-    } else if t.constraints.iter().any(|c| match &c.kind {
-        ConstraintKind::PrimaryKey { columns, .. }
-        | ConstraintKind::Unique { columns, .. }
-        | ConstraintKind::ForeignKey { columns, .. } => has(columns),
-        ConstraintKind::NotNull { column } => column == name,
-        // The expression's columns are not tracked one by one: any such constraint counts.
-        ConstraintKind::Check { .. } | ConstraintKind::Exclude => true,
-    }) {
-        Some("is in a constraint (or the table has a CHECK or exclusion constraint)")
-    } else if schema
-        .indexes_of(table)
-        .any(|i| has(&i.columns) || !i.expressions.is_empty() || i.predicate.is_some())
-    {
-        Some("is in an index (or the table has an expression or partial index)")
-    } else if schema.tables.values().any(|o| {
-        o.constraints.iter().any(|c| {
-            matches!(&c.kind, ConstraintKind::ForeignKey { ref_table, ref_columns, .. }
-                if ref_table == table && has(ref_columns))
-        })
-    }) {
-        Some("is referenced by a foreign key")
-    } else if schema.views.values().any(|v| v.reads.contains(table)) {
-        Some("is read by a view")
-    } else if schema.triggers.iter().any(|tr| &tr.table == table) {
-        Some("has a trigger on its table")
-    } else {
-        None
-    }
+    new_column_and_copy(ctx, &new)
 }
 
 /// A column of `S(N-1)` that an expand statement drops or renames.
@@ -494,16 +404,51 @@ mod tests {
                 .unwrap_or_else(|| panic!("{why}: {left:?}"));
             assert!(reason.contains(why), "{why}: {reason}");
         }
-        let (_, left) = Case::mysql(
-            "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
-            &[(Phase::Expand, rename)],
-        )
-        .server("8.0")
-        .fixed();
-        let (_, reason) = left.iter().find(|(r, _)| r == ID).expect("listed");
-        assert!(reason.contains("MySQL"), "{reason}");
     }
 
+    #[test]
+    fn fix_on_mysql_restates_the_column_to_make_it_nullable_and_required() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, name varchar(50) NOT NULL);";
+        for sql in [
+            "ALTER TABLE users RENAME COLUMN name TO full_name;\n",
+            "ALTER TABLE users CHANGE name full_name varchar(50) NOT NULL;\n",
+        ] {
+            let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)])
+                .server("8.0")
+                .fixed();
+            assert_eq!(
+                files,
+                [
+                    (Phase::Expand, "-- concertina:renames(users.name -> users.full_name)\nALTER TABLE users ADD COLUMN full_name varchar(50);\nALTER TABLE users MODIFY `name` varchar(50) NULL;\n".to_string()),
+                    (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET full_name = `name` WHERE full_name IS NULL;\n".to_string()),
+                    (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users DROP COLUMN `name`;\nALTER TABLE users MODIFY full_name varchar(50) NOT NULL;\n".to_string()),
+                ],
+                "{sql}"
+            );
+            assert!(left.iter().all(|(r, _)| r != ID), "{sql}: {left:?}");
+        }
+        // A `CHANGE` that changes the type too copies without the annotation; one that gives
+        // the column more than a type is written by hand.
+        let sql = "ALTER TABLE users CHANGE name full_name varchar(80);\n";
+        let (files, _) = Case::mysql(setup, &[(Phase::Expand, sql)])
+            .server("8.0")
+            .fixed();
+        assert!(
+            files[0]
+                .1
+                .starts_with("ALTER TABLE users ADD COLUMN full_name varchar(80);"),
+            "{}",
+            files[0].1
+        );
+        assert!(!files[2].1.contains("NOT NULL"), "{}", files[2].1);
+        let sql = "ALTER TABLE users CHANGE name full_name varchar(50) NOT NULL DEFAULT 'x';";
+        let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)])
+            .server("8.0")
+            .fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(why.contains("default"), "{why}");
+    }
     #[test]
     fn fix_writes_the_type_as_the_server_reads_it() {
         let setup = "CREATE TYPE \"Mood\" AS ENUM ('a');\nCREATE TABLE users (id bigint PRIMARY KEY, tags text[], at timestamp(3) with time zone, m \"Mood\", p numeric(10,2));";

@@ -4,10 +4,17 @@
 //! `SET DEFAULT NULL`, a MySQL `MODIFY` restating it `NOT NULL` without default).
 //!
 //! Checked in expand. `SET NOT NULL` on a nullable column is `compat-not-null-in-expand`'s.
+//!
+//! Fix, for `ADD COLUMN c T NOT NULL` once `migrate fix --fill t.c=EXPR` says what old rows
+//! get: see [`fix`].
 
 use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
-use crate::layout::Phase;
+use crate::fix::decisions::flag_target;
+use crate::fix::new_column::restates_more;
+use crate::fix::sqltext::{ident, qualified, tokens};
+use crate::fix::{recipes, Edit, Fix, NoFix};
+use crate::layout::{Layout, Phase};
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -16,11 +23,76 @@ pub static RULE: Rule = Rule {
     summary: "in `E(N)` a column is `NOT NULL` without default that `S(N-1)` inserts omit: added that way, or its default dropped",
     help: "expand: add the column nullable or with a default; backfill: fill the old rows; contract: `SET NOT NULL` (and drop the default if the new app always writes it)",
     check,
-    fix: None,
+    fix: Some(fix),
 };
 
-/// Why `migrate fix` leaves it (listed under the finding with the recipe).
-pub(crate) const NO_FIX: &str = "the backfill needs the value every old row gets (`UPDATE … SET c = ? WHERE c IS NULL`), and whether a `DEFAULT` stays for the old app's inserts: a decision about the data, not a rewrite; write the recipe by hand";
+/// `ALTER TABLE t ADD COLUMN c T NOT NULL` in expand, with `--fill t.c=EXPR` → expand: the
+/// same statement without its `NOT NULL`; backfill: `UPDATE t SET c = EXPR WHERE c IS NULL`
+/// (old rows, in batches; the transition app writes `c` on new ones); contract: `c` made NOT
+/// NULL (PostgreSQL's no-scan recipe; MySQL restates the column, which has nothing else).
+/// The value is the user's: nothing in the statement says what old rows should hold.
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    let spec = match ops {
+        // MySQL's `FIRST`/`AFTER` is a step of its own: it stays in the statement, as written.
+        [AlterOp::AddColumn { column, .. }]
+        | [AlterOp::AddColumn { column, .. }, AlterOp::MoveColumn { .. }] => column,
+        [AlterOp::AddColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
+        _ => return Err(NoFix::because("a default dropped from a column the old app omits has no rewrite: keep the default until contract (drop it there once no app omits the column)")),
+    };
+    if ctx.window.layout == Layout::Diesel {
+        return Err(NoFix::because("a diesel migration has no backfill or contract phase: give it concertina's expand.sql/backfill.sql/contract.sql layout first"));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because(
+            "it is inside `BEGIN … COMMIT`: the recipe's statements would commit together",
+        ));
+    }
+    if let Some(why) = restates_more(spec) {
+        return Err(NoFix::because(format!(
+            "the column {why}: add it bare and that as a statement of its own, then run fix again"
+        )));
+    }
+    let d = ctx.dialect;
+    let c = spec.name.as_str();
+    let Some(value) = ctx.config.fix_decisions.fill(table, c) else {
+        let target = flag_target(table, c, d.default_schema());
+        return Err(NoFix::because(format!("the backfill needs the value every old row gets: run `cargo xtask migrate fix --fill {target}=EXPR` (a constant, or SQL over the row's other columns) to write the recipe with it")));
+    };
+    let later = &ctx.source.text[ctx.statement.end..];
+    let backfill = ctx.window.phase_text(Phase::Backfill).unwrap_or("");
+    if recipes::names_table(ctx, later, table) || recipes::names_table(ctx, backfill, table) {
+        return Err(NoFix::because(format!("a later statement of expand.sql, or backfill.sql, names `{table}` or cannot be followed: it may need `{c}` filled before the backfill fills it")));
+    }
+    let text = ctx.text();
+    let toks = tokens(text)
+        .ok_or_else(|| NoFix::because("the statement's text could not be read token by token"))?;
+    let not = toks
+        .windows(2)
+        .position(|w| w[0].depth == 0 && w[0].is(text, "NOT") && w[1].is(text, "NULL"))
+        .ok_or_else(|| {
+            NoFix::because("no `NOT NULL` in the statement as written: rewrite it by hand")
+        })?;
+    // From the end of the token before `NOT` to the end of `NULL`: the space goes too.
+    let from = toks[..not].last().map_or(toks[not].start, |t| t.end);
+    let start = ctx.statement.start;
+    let (name, col) = (qualified(table, d), ident(c, d));
+    let required = match ctx.is_postgres() {
+        true => format!("ALTER COLUMN {col} SET NOT NULL"),
+        false => format!("MODIFY {col} {} NOT NULL", spec.ty),
+    };
+    Ok(Fix::replace(start + from, start + toks[not + 1].end, "")
+        .and(Edit::Append {
+            phase: Phase::Backfill,
+            text: format!("UPDATE {name} SET {col} = {value} WHERE {col} IS NULL;"),
+        })
+        .and(Edit::Append {
+            phase: Phase::Contract,
+            text: format!("ALTER TABLE {name} {required};"),
+        }))
+}
 
 /// The column spec needs a value on every insert.
 fn spec_requires(spec: &ColumnSpec) -> bool {
@@ -212,5 +284,61 @@ mod tests {
             .find(|(r, _)| r == "compat-required-column-added")
             .expect("listed");
         assert!(why.contains("value every old row gets"), "{why}");
+    }
+
+    #[test]
+    fn fix_needs_the_fill_value_and_then_splits_the_column() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY);";
+        let sql =
+            "-- every user has a phone\nALTER TABLE users ADD COLUMN phone varchar(20) NOT NULL;\n";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(why.contains("--fill users.phone=EXPR"), "{why}");
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)])
+            .fill("users.phone='unknown'")
+            .fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "-- every user has a phone\nALTER TABLE users ADD COLUMN phone varchar(20);\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET phone = 'unknown' WHERE phone IS NULL;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users ALTER COLUMN phone SET NOT NULL;\n".to_string()),
+            ]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        // MySQL restates the column in contract.
+        let sql = "ALTER TABLE users ADD COLUMN phone varchar(20) NOT NULL AFTER id;";
+        let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)])
+            .server("8.0")
+            .fill("users.phone=concat('+', id)")
+            .fixed();
+        assert_eq!(
+            files[0].1, "ALTER TABLE users ADD COLUMN phone varchar(20) AFTER id;",
+            "{left:?}"
+        );
+        assert!(
+            files[1]
+                .1
+                .contains("UPDATE users SET phone = concat('+', id) WHERE phone IS NULL;"),
+            "{}",
+            files[1].1
+        );
+        assert!(
+            files[2]
+                .1
+                .contains("ALTER TABLE users MODIFY phone varchar(20) NOT NULL;"),
+            "{}",
+            files[2].1
+        );
+        assert!(left.iter().all(|(r, _)| r != ID), "{left:?}");
+        // A column with more than a type is split by hand first.
+        let sql = "ALTER TABLE users ADD COLUMN phone varchar(20) NOT NULL UNIQUE;";
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)])
+            .fill("users.phone='x'")
+            .fixed();
+        assert_eq!(files, [(Phase::Expand, sql.to_string())]);
+        let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(why.contains("add it bare"), "{why}");
     }
 }

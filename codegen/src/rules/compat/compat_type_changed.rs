@@ -23,11 +23,8 @@ pub static RULE: Rule = Rule {
     summary: "a column of `S(N-1)` changes type in `E(N)` so the old Rust type cannot decode it (`int`→`bigint` included) or the old app's values no longer fit",
     help: "expand: a new column of the new type; backfill: copy (`-- concertina:renames(t.old -> t.new)` makes the transition types write both); contract: drop the old column",
     check,
-    fix: None,
+    fix: Some(crate::fix::new_column::type_change),
 };
-
-/// Why `migrate fix` leaves a type change (this rule's and `column-type-rewrite`'s).
-pub(crate) const NO_FIX: &str = "the new column needs a name of its own, the one the new app reads (renaming it back in contract would break the new app, and anything else ends in another schema than this statement's), and the backfill a conversion for every old value (a cast or the `USING` expression): choose both and write the recipe by hand (`migrate fix` writes it for a plain `RENAME COLUMN`)";
 
 /// How many characters a string type holds: `Some(None)` unlimited, `None` not a string type.
 fn string_capacity(t: &SqlType, pg: bool) -> Option<Option<u64>> {
@@ -323,14 +320,55 @@ mod tests {
     }
 
     #[test]
-    fn fix_leaves_a_type_change_and_says_why() {
-        let setup = "CREATE TABLE users (id integer PRIMARY KEY, n integer);";
-        let sql = "ALTER TABLE users ALTER COLUMN n TYPE bigint;";
+    fn fix_needs_the_new_columns_name_and_then_writes_the_recipe() {
+        let setup = "CREATE TABLE users (id integer PRIMARY KEY, n integer NOT NULL, m text);";
+        let sql = "ALTER TABLE users ALTER COLUMN n TYPE bigint;\n";
         let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)]).fixed();
         assert_eq!(files, [(Phase::Expand, sql.to_string())]);
         for rule in ["compat-type-changed", "column-type-rewrite"] {
             let (_, why) = left.iter().find(|(r, _)| r == rule).expect(rule);
-            assert!(why.contains("name of its own"), "{rule}: {why}");
+            assert!(why.contains("--new-column users.n=NAME"), "{rule}: {why}");
         }
+        let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)])
+            .new_column("users.n=n_big")
+            .fixed();
+        assert_eq!(
+            files,
+            [
+                (Phase::Expand, "ALTER TABLE users ADD COLUMN n_big bigint;\nALTER TABLE users ALTER COLUMN n DROP NOT NULL;\n".to_string()),
+                (Phase::Backfill, "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET n_big = n WHERE n_big IS NULL;\n".to_string()),
+                (Phase::Contract, "-- contract: written by `cargo xtask migrate fix`\nALTER TABLE users DROP COLUMN n;\nALTER TABLE users ALTER COLUMN n_big SET NOT NULL;\n".to_string()),
+            ]
+        );
+        assert!(left.is_empty(), "{left:?}");
+        // `USING` is the backfill's conversion, as written.
+        let sql = "ALTER TABLE users ALTER COLUMN m TYPE integer USING length(m) * 2;";
+        let (files, _) = Case::pg(setup, &[(Phase::Expand, sql)])
+            .new_column("public.users.m=m_len")
+            .fixed();
+        assert_eq!(files[0].1, "ALTER TABLE users ADD COLUMN m_len integer;");
+        assert!(
+            files[1]
+                .1
+                .contains("UPDATE users SET m_len = length(m) * 2 WHERE m_len IS NULL;"),
+            "{}",
+            files[1].1
+        );
+        // MySQL's `MODIFY` restates nullability: the new column is required as written.
+        let setup = "CREATE TABLE users (id int PRIMARY KEY, n int);";
+        let sql = "ALTER TABLE users MODIFY n bigint NOT NULL;";
+        let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)])
+            .server("8.0")
+            .new_column("users.n=n_big")
+            .fixed();
+        assert_eq!(files[0].1, "ALTER TABLE users ADD COLUMN n_big bigint;");
+        assert!(
+            files[2]
+                .1
+                .contains("ALTER TABLE users MODIFY n_big bigint NOT NULL;"),
+            "{}",
+            files[2].1
+        );
+        assert!(left.iter().all(|(r, _)| r != ID), "{left:?}");
     }
 }

@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     summary: "`MODIFY`/`CHANGE COLUMN` to another type: `INT`→`BIGINT`, narrowing, signedness, `VARCHAR` growth across the 255-byte length prefix, `CHAR`↔`VARCHAR`",
     help: "expand: a new column of the new type, written by the transition types; backfill: copy in batches; switch reads; contract: drop the old column (or an online schema change tool outside migrations)",
     check,
-    fix: None,
+    fix: Some(crate::fix::new_column::type_change),
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {

@@ -28,7 +28,7 @@ pub static RULE: Rule = Rule {
     summary: "`ALTER COLUMN … TYPE` not in the no-rewrite list, or with `USING`; a collation change on an indexed column",
     help: "expand: a new column of the new type, dual-written by the transition types; backfill: copy the values; the new app reads it; contract: drop the old column",
     check,
-    fix: None,
+    fix: Some(crate::fix::new_column::type_change),
 };
 
 const TIMESTAMPS: [&str; 2] = ["timestamp without time zone", "timestamp with time zone"];
