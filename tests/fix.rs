@@ -384,6 +384,15 @@ fn findings_whose_recipe_is_a_decision_are_listed_with_why_and_left_as_written()
             .unwrap_or_else(|| panic!("{id}: not listed"));
         assert!(left.why.contains(why), "{id}: {}", left.why);
         assert!(!left.diagnostic.help.is_empty(), "{id}: no recipe");
+        // `migrate check` says which flag applies the recipe.
+        let report = Project::load(&copy.0).expect("loads").check();
+        let shown = concertina_codegen::render::human(&report, false);
+        assert!(
+            shown.contains(&format!(
+                "`cargo xtask migrate fix {why}` applies this recipe"
+            )),
+            "{id}: {shown}"
+        );
         let dir = copy.0.to_string_lossy().into_owned();
         let code = concertina_runtime::cli::run_from(
             [

@@ -103,6 +103,7 @@ fn diagnostic(
         message,
         help,
         fixable: false,
+        fix_with: None,
     }
 }
 
@@ -391,6 +392,7 @@ fn check_phase(
                 let outcome = fix(&ctx);
                 for d in &mut out[first..] {
                     d.fixable = outcome.is_ok();
+                    d.fix_with = outcome.as_ref().err().and_then(|n| n.flag.clone());
                 }
                 fixes.push(PlannedFix {
                     file: source.rel_path.clone(),

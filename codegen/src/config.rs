@@ -429,6 +429,7 @@ impl Config {
                         versions::known_range(dialect)
                     ),
                     fixable: false,
+                    fix_with: None,
                 });
             }
         }

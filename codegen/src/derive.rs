@@ -47,10 +47,9 @@ fn error_text(d: &crate::Diagnostic, dir_shown: &str, source: Option<&SourceFile
                 .max(1)
         )
     );
-    let note = if d.fixable {
-        format!("\n{gutter} = note: {}", crate::fix::FIX_NOTE)
-    } else {
-        String::new()
+    let note = match d.fix_note() {
+        Some(note) => format!("\n{gutter} = note: {note}"),
+        None => String::new(),
     };
     format!(
         "{}[{}]: {}\n{gutter}--> {}/{}:{}:{}\n{gutter} |\n{} | {}\n{gutter} | {}\n{gutter} |\n{gutter} = help: {}{note}",

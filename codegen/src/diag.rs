@@ -32,11 +32,27 @@ pub struct Diagnostic {
     /// `migrate fix` rewrites the statement into the recipe (the rule's fix applies).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fixable: bool,
+    /// What `migrate fix` needs to be told to rewrite it (`--fill users.phone=EXPR`): the
+    /// recipe is mechanical once the user makes the decision the placeholder names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_with: Option<String>,
 }
 
 impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// The note under the finding when `migrate fix` rewrites it, or would with a decision.
+    pub fn fix_note(&self) -> Option<String> {
+        if self.fixable {
+            return Some(crate::fix::FIX_NOTE.to_string());
+        }
+        let flag = self.fix_with.as_deref()?;
+        let choice = flag.rsplit('=').next().unwrap_or(flag);
+        Some(format!(
+            "`cargo xtask migrate fix {flag}` applies this recipe, with the {choice} you choose"
+        ))
     }
 }
 

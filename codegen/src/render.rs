@@ -68,8 +68,8 @@ pub fn render_diagnostic(d: &Diagnostic, source: Option<&SourceFile>, color: boo
     if !d.help.is_empty() {
         group = group.element(Level::HELP.message(d.help.as_str()));
     }
-    if d.fixable {
-        group = group.element(Level::NOTE.message(crate::fix::FIX_NOTE));
+    if let Some(note) = d.fix_note() {
+        group = group.element(Level::NOTE.message(note));
     }
     let renderer = if color {
         Renderer::styled()
@@ -161,8 +161,8 @@ mod tests {
                     .annotation(AnnotationKind::Primary.span(start..end.max(start))),
             )
             .element(Level::HELP.message(d.help.as_str()));
-        if d.fixable {
-            group = group.element(Level::NOTE.message(crate::fix::FIX_NOTE));
+        if let Some(note) = d.fix_note() {
+            group = group.element(Level::NOTE.message(note));
         }
         Renderer::plain()
             .decor_style(DecorStyle::Ascii)

@@ -147,6 +147,7 @@ fn a_wrong_verdict_is_a_disagreement_both_ways() {
                 message: "wrong on purpose".into(),
                 help: String::new(),
                 fixable: false,
+                fix_with: None,
             });
         },
     );

@@ -65,11 +65,24 @@ impl Fix {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoFix {
     pub why: String,
+    /// The `migrate fix` flag that makes the recipe mechanical (`--fill t.c=EXPR`).
+    pub flag: Option<String>,
 }
 
 impl NoFix {
     pub fn because(why: impl Into<String>) -> Self {
-        NoFix { why: why.into() }
+        NoFix {
+            why: why.into(),
+            flag: None,
+        }
+    }
+
+    /// The recipe needs a decision, which `flag` gives `migrate fix`.
+    pub fn needs(flag: String, why: impl Into<String>) -> Self {
+        NoFix {
+            why: why.into(),
+            flag: Some(flag),
+        }
     }
 }
 

@@ -211,8 +211,20 @@ pub fn type_change(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     };
     let decided = ctx.config.fix_decisions.new_column(table, from);
     let Some(to) = named.or(decided) else {
+        // Whatever else stands in the way is said first: the flag alone would not do.
+        let probe = format!("{from}_concertina_new");
+        let new = NewColumn {
+            table,
+            from,
+            to: &probe,
+            ty,
+            not_null,
+            copy,
+            rename: false,
+        };
+        new_column_and_copy(ctx, &new)?;
         let target = flag_target(table, from, d.default_schema());
-        return Err(NoFix::because(format!("the new column needs a name of its own, the one the new app reads (renaming it back in contract would break the new app): run `cargo xtask migrate fix --new-column {target}=NAME` to write the recipe with one (the backfill copies `{copy}` into it)")));
+        return Err(NoFix::needs(format!("--new-column {target}=NAME"), format!("the new column needs a name of its own, the one the new app reads (renaming it back in contract would break the new app): run `cargo xtask migrate fix --new-column {target}=NAME` to write the recipe with one (the backfill copies `{}` into it)", new.copy)));
     };
     new_column_and_copy(
         ctx,

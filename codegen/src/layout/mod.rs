@@ -153,6 +153,7 @@ fn warning(rule: &str, file: String, message: String, help: &str) -> Diagnostic 
         message,
         help: help.into(),
         fixable: false,
+        fix_with: None,
     }
 }
 

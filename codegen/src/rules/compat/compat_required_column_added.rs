@@ -57,10 +57,6 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     }
     let d = ctx.dialect;
     let c = spec.name.as_str();
-    let Some(value) = ctx.config.fix_decisions.fill(table, c) else {
-        let target = flag_target(table, c, d.default_schema());
-        return Err(NoFix::because(format!("the backfill needs the value every old row gets: run `cargo xtask migrate fix --fill {target}=EXPR` (a constant, or SQL over the row's other columns) to write the recipe with it")));
-    };
     let later = &ctx.source.text[ctx.statement.end..];
     let backfill = ctx.window.phase_text(Phase::Backfill).unwrap_or("");
     if recipes::names_table(ctx, later, table) || recipes::names_table(ctx, backfill, table) {
@@ -75,6 +71,11 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
         .ok_or_else(|| {
             NoFix::because("no `NOT NULL` in the statement as written: rewrite it by hand")
         })?;
+    // Asked for last: with the value given, nothing else stands in the way.
+    let Some(value) = ctx.config.fix_decisions.fill(table, c) else {
+        let target = flag_target(table, c, d.default_schema());
+        return Err(NoFix::needs(format!("--fill {target}=EXPR"), format!("the backfill needs the value every old row gets: run `cargo xtask migrate fix --fill {target}=EXPR` (a constant, or SQL over the row's other columns) to write the recipe with it")));
+    };
     // From the end of the token before `NOT` to the end of `NULL`: the space goes too.
     let from = toks[..not].last().map_or(toks[not].start, |t| t.end);
     let start = ctx.statement.start;
