@@ -19,7 +19,7 @@ use concertina_runtime::migrator::Migrator;
 use concertina_runtime::testdb::TestDb;
 use concertina_runtime::testdb_mysql::MySqlTestDb;
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -221,8 +221,54 @@ fn every_rule_with_a_fix_fixes_its_failing_fixture_and_the_result_applies() {
             "{id}: the fixed migrations end in another schema than the original"
         );
 
-        apply_on_server(dir, id, &fixed);
+        apply_on_server(dir, id, &fixed, data_for(&case.snapshot));
     }
+}
+
+/// Rows in the baseline before the fixed migration runs, a query over them after it, and what
+/// it reads: the recipe's backfill moved the data (the fixture tables are empty otherwise).
+/// The query reads one text column named `text`.
+fn data_for(snapshot: &str) -> Option<[&'static str; 3]> {
+    Some(match snapshot {
+        // The original fails here on PostgreSQL: a NOT NULL column without default.
+        "fix_compat_required_column_added" => [
+            "INSERT INTO users (id, name) VALUES (1, 'a'), (2, 'b')",
+            "SELECT string_agg(tenant_id::text, ',' ORDER BY id) AS text FROM users",
+            "1,1",
+        ],
+        "fix_compat_type_changed" => [
+            "INSERT INTO users (id, name, age) VALUES (1, 'a', 41)",
+            "SELECT age_years::text AS text FROM users",
+            "41",
+        ],
+        "fix_column_type_rewrite" => [
+            "INSERT INTO payments (id, amount_cents) VALUES (1, 1234)",
+            "SELECT amount::text AS text FROM payments",
+            "12.34",
+        ],
+        "fix_compat_column_removed" => [
+            "INSERT INTO users (id, name) VALUES (1, 'Al')",
+            "SELECT full_name AS text FROM users",
+            "Al",
+        ],
+        "fix_compat_column_removed_mysql" => [
+            "INSERT INTO customers (name) VALUES ('Bo')",
+            "SELECT full_name AS text FROM customers",
+            "Bo",
+        ],
+        "fix_mysql_column_type_copy" => [
+            "INSERT INTO users (email, name) VALUES ('ann@example.com', 'Ann')",
+            "SELECT display_name AS text FROM users",
+            "Ann",
+        ],
+        _ => return None,
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct OneText {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    text: Option<String>,
 }
 
 fn has_decisions(options: &FixOptions) -> bool {
@@ -268,7 +314,12 @@ fn as_the_server_has_it(schema: &Schema) -> Schema {
 /// Runs the baseline migration as the database's past, then the fixed migration with the
 /// Migrator (PostgreSQL, or for a MySQL fixture the test's MariaDB), and compares the live
 /// schema with the model.
-fn apply_on_server(dir: &Path, id: &str, fixed: &concertina_codegen::Report) {
+fn apply_on_server(
+    dir: &Path,
+    id: &str,
+    fixed: &concertina_codegen::Report,
+    data: Option<[&str; 3]>,
+) {
     // The runtime refuses a migration with errors; those `expected_left` names are allowed
     // here, each with its reason, in the copy (the fixture's tables are empty).
     for d in fixed.diagnostics.iter().filter(|d| d.is_error()) {
@@ -283,13 +334,17 @@ fn apply_on_server(dir: &Path, id: &str, fixed: &concertina_codegen::Report) {
         std::fs::write(&path, lines.join("\n") + "\n").expect("write");
     }
     let base = std::fs::read_to_string(dir.join("0001_base/expand.sql")).expect("baseline");
-    let (_pg, _my, url);
+    let (mut pg, mut my) = (None, None);
+    let url;
     if fixed.migrations.first().map(|m| m.window.after.dialect) == Some(DialectKind::Postgres) {
         let db = TestDb::new("fix").unwrap_or_else(|e| panic!("{id}: {e}"));
         let mut conn = PgConnection::establish(&db.url).expect("connect");
         conn.batch_execute(&base).expect("the baseline runs");
+        if let Some([rows, ..]) = data {
+            conn.batch_execute(rows).expect("the rows go in");
+        }
         url = db.url.clone();
-        _pg = Some(db);
+        pg = Some(db);
     } else {
         // The test server is MariaDB: the copy says so, so that the runtime accepts it.
         let config = std::fs::read_to_string(dir.join("concertina.toml")).expect("config");
@@ -304,12 +359,13 @@ fn apply_on_server(dir: &Path, id: &str, fixed: &concertina_codegen::Report) {
             .join("\n");
         std::fs::write(dir.join("concertina.toml"), config + "\n").expect("write config");
         let db = MySqlTestDb::new("fix").unwrap_or_else(|e| panic!("{id}: {e}"));
-        db.conn()
-            .expect("connect")
-            .batch_execute(&base)
-            .expect("the baseline runs");
+        let mut conn = db.conn().expect("connect");
+        conn.batch_execute(&base).expect("the baseline runs");
+        if let Some([rows, ..]) = data {
+            conn.batch_execute(rows).expect("the rows go in");
+        }
         url = db.url.clone();
-        _my = Some(db);
+        my = Some(db);
     }
     let mut m = Migrator::open(dir, &url).unwrap_or_else(|e| panic!("{id}: {e}"));
     m.lock(None, |_| {}).expect("the migrator lock");
@@ -323,6 +379,19 @@ fn apply_on_server(dir: &Path, id: &str, fixed: &concertina_codegen::Report) {
         verification.is_ok(),
         "{id}: the live schema differs from the model: {verification:?}"
     );
+    if let Some([_, query, expected]) = data {
+        let read: Vec<OneText> = match (&pg, &my) {
+            (Some(db), _) => diesel::sql_query(query)
+                .load(&mut PgConnection::establish(&db.url).expect("connect"))
+                .expect("read back"),
+            (_, Some(db)) => diesel::sql_query(query)
+                .load(&mut db.conn().expect("connect"))
+                .expect("read back"),
+            _ => unreachable!("one server"),
+        };
+        assert_eq!(read.len(), 1, "{id}");
+        assert_eq!(read[0].text.as_deref(), Some(expected), "{id}: {query}");
+    }
 }
 
 #[test]
@@ -539,4 +608,68 @@ fn a_missing_directory_is_exit_2() {
             .collect(),
     );
     assert_eq!(code, ExitCode::from(2));
+}
+
+#[test]
+fn the_rename_recipe_rewrites_its_down_and_both_run_on_the_server() {
+    let copy = Copy::of(&root().join("tests/fixtures/fix/rename-with-down"), "down");
+    let dir = copy.0.as_path();
+    let outcome =
+        fix_project(&Project::load(dir).expect("loads"), &FixOptions::default()).expect("fix runs");
+    insta::assert_snapshot!("fix_rename_with_down", outcome.diff());
+    outcome.write().expect("writes");
+    let fixed = Project::load(dir).expect("loads").check();
+    assert_eq!(fixed.errors(), 0, "{:?}", fixed.diagnostics);
+
+    let db = TestDb::new("fixdown").expect("test database");
+    let mut conn = PgConnection::establish(&db.url).expect("connect");
+    let base = std::fs::read_to_string(dir.join("0001_base/expand.sql")).expect("baseline");
+    conn.batch_execute(&base).expect("the baseline runs");
+    conn.batch_execute("INSERT INTO articles (id, title) VALUES (1, 'Hello'), (2, 'World')")
+        .expect("rows");
+    let mut m = Migrator::open(dir, &db.url).expect("opens");
+    m.lock(None, |_| {}).expect("the migrator lock");
+    m.adopt_baseline().expect("baseline adopted");
+    m.apply_quietly(&[Phase::Expand, Phase::Backfill], None)
+        .expect("expand and backfill apply");
+    let copied: Vec<(i64, Option<String>)> =
+        diesel::sql_query("SELECT id, headline AS text FROM articles ORDER BY id")
+            .load::<IdText>(&mut conn)
+            .expect("read back")
+            .into_iter()
+            .map(|r| (r.id, r.text))
+            .collect();
+    assert_eq!(
+        copied,
+        [
+            (1, Some("Hello".to_string())),
+            (2, Some("World".to_string()))
+        ]
+    );
+    m.down(|_, _, _| {}).expect("the rewritten down runs");
+    let columns: Vec<String> = diesel::sql_query(
+        "SELECT 0::bigint AS id, column_name::text AS text FROM information_schema.columns \
+         WHERE table_name = 'articles' ORDER BY ordinal_position",
+    )
+    .load::<IdText>(&mut conn)
+    .expect("columns")
+    .into_iter()
+    .filter_map(|r| r.text)
+    .collect();
+    assert_eq!(columns, ["id", "title", "body"]);
+    let title_required: Vec<IdText> = diesel::sql_query(
+        "SELECT 0::bigint AS id, is_nullable::text AS text FROM information_schema.columns \
+         WHERE table_name = 'articles' AND column_name = 'title'",
+    )
+    .load(&mut conn)
+    .expect("nullability");
+    assert_eq!(title_required[0].text.as_deref(), Some("NO"));
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdText {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    text: Option<String>,
 }

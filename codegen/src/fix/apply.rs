@@ -22,7 +22,7 @@ impl FileEdits {
                 let (s, e) = removal(text, *start, *end);
                 (s, e, String::new())
             }
-            Edit::Append { .. } => return None,
+            Edit::Append { .. } | Edit::ReplaceIn { .. } => return None,
         };
         let fits = start <= end
             && end <= text.len()

@@ -270,23 +270,48 @@ fn take(
     };
     let mut spans = Vec::new();
     for edit in fix {
-        if let Edit::Append { phase, .. } = edit {
-            // A phase the layout has no file for: nothing to append to.
-            if m.layout == Layout::Diesel && !matches!(phase, Phase::Expand | Phase::Down) {
-                return false;
+        let (phase, text, edit) = match edit {
+            Edit::Append { phase, .. } => {
+                // A phase the layout has no file for: nothing to append to.
+                if m.layout == Layout::Diesel && !matches!(phase, Phase::Expand | Phase::Down) {
+                    return false;
+                }
+                continue;
             }
-            continue;
-        }
-        match FileEdits::span(own_text, edit) {
-            Some(span) => spans.push(span),
+            Edit::ReplaceIn {
+                phase,
+                start,
+                end,
+                text,
+            } => {
+                let Some(other) = m.phase(*phase).map(|p| p.source.text.as_str()) else {
+                    return false;
+                };
+                let replace = Edit::Replace {
+                    start: *start,
+                    end: *end,
+                    text: text.clone(),
+                };
+                (*phase, other, replace)
+            }
+            own => (planned.phase, own_text, own.clone()),
+        };
+        match FileEdits::span(text, &edit) {
+            Some(span) => spans.push((phase, span)),
             None => return false,
         }
     }
-    let own = edits.entry((position, planned.phase)).or_default();
-    if spans.iter().any(|(s, e, _)| own.overlaps(*s, *e)) {
+    let overlaps = spans.iter().any(|(phase, (s, e, _))| {
+        edits
+            .get(&(position, *phase))
+            .is_some_and(|file| file.overlaps(*s, *e))
+    });
+    if overlaps {
         return false;
     }
-    own.spans.extend(spans);
+    for (phase, span) in spans {
+        edits.entry((position, phase)).or_default().spans.push(span);
+    }
     for edit in fix {
         if let Edit::Append { phase, text } = edit {
             edits

@@ -36,6 +36,14 @@ pub enum Edit {
     /// Append `text` (whole statements, each with its `;`) to another phase file of the same
     /// migration, creating the file with a short header when it is missing.
     Append { phase: Phase, text: String },
+    /// Replace bytes `start..end` of another, existing phase file of the same migration (a
+    /// down.sql statement that undoes the rewritten one).
+    ReplaceIn {
+        phase: Phase,
+        start: usize,
+        end: usize,
+        text: String,
+    },
 }
 
 /// A rule's rewrite of one statement into its recipe.

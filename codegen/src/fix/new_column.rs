@@ -5,7 +5,9 @@
 //! - expand: `-- concertina:renames(t.a -> t.b)` (a rename only), `ADD COLUMN b T` (nullable),
 //!   and, when `a` is NOT NULL, `a` made nullable (the new app stops writing it);
 //! - backfill: `UPDATE t SET b = <a, or the USING expression> WHERE b IS NULL`, in batches;
-//! - contract: `DROP COLUMN a`, then `b` made NOT NULL when it should be.
+//! - contract: `DROP COLUMN a`, then `b` made NOT NULL when it should be;
+//! - down (when down.sql undoes the change as written): `a` NOT NULL again if it was, `DROP
+//!   COLUMN b`. Like migrations/0004's, it runs before contract.
 //!
 //! A type change gets no `renames` annotation: the annotation makes the transition types write
 //! both columns from one field, which needs one type; they write each column instead. The
@@ -19,10 +21,12 @@ use super::decisions::flag_target;
 use super::recipes::names_table;
 use super::sqltext::{find_word, ident, qualified, tokens};
 use super::{Edit, Fix, NoFix};
-use crate::change::{AlterOp, ColumnSpec, ConstraintKind, QualName};
+use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind, QualName};
 use crate::layout::{Layout, Phase};
 use crate::model::{Column, Schema};
 use crate::rules::StatementCtx;
+use crate::source::SourceFile;
+use crate::sql;
 
 /// One column becoming another.
 pub struct NewColumn<'a> {
@@ -56,11 +60,6 @@ pub fn new_column_and_copy(ctx: &StatementCtx, new: &NewColumn) -> Result<Fix, N
     if ctx.in_transaction() {
         return Err(NoFix::because(
             "it is inside `BEGIN … COMMIT`: the recipe's statements would commit together",
-        ));
-    }
-    if ctx.window.has_phase(Phase::Down) {
-        return Err(NoFix::because(
-            "down.sql undoes the change as written: rewrite both by hand",
         ));
     }
     let names = [table.schema.as_str(), table.name.as_str(), from, to];
@@ -137,8 +136,19 @@ pub fn new_column_and_copy(ctx: &StatementCtx, new: &NewColumn) -> Result<Fix, N
         };
         contract.push_str(&format!("\nALTER TABLE {name} {required};"));
     }
+    // down.sql undoes expand (before contract): `a` required again, `b` dropped.
+    let mut down = String::new();
+    if !column.nullable {
+        let required = match pg {
+            true => format!("ALTER COLUMN {a} SET NOT NULL"),
+            false => format!("MODIFY {a} {} NOT NULL", column.ty),
+        };
+        down.push_str(&format!("ALTER TABLE {name} {required};\n"));
+    }
+    down.push_str(&format!("ALTER TABLE {name} DROP COLUMN {b}"));
+    let down = undo_in_down(ctx, new, down)?;
     let start = ctx.statement.start;
-    Ok(Fix::replace(start, start + last.end, expand)
+    let mut fix = Fix::replace(start, start + last.end, expand)
         .and(Edit::Append {
             phase: Phase::Backfill,
             text: format!("UPDATE {name} SET {b} = {} WHERE {b} IS NULL;", new.copy),
@@ -146,7 +156,74 @@ pub fn new_column_and_copy(ctx: &StatementCtx, new: &NewColumn) -> Result<Fix, N
         .and(Edit::Append {
             phase: Phase::Contract,
             text: contract,
-        }))
+        });
+    if let Some(edit) = down {
+        fix = fix.and(edit);
+    }
+    Ok(fix)
+}
+
+/// The down.sql statement that undoes the change as written (`RENAME COLUMN b TO a`, the type
+/// changed back), replaced with the recipe's `down`; `None` without a down.sql. Any other
+/// statement of down.sql naming the table leaves the whole to be rewritten by hand.
+fn undo_in_down(ctx: &StatementCtx, new: &NewColumn, down: String) -> Result<Option<Edit>, NoFix> {
+    let Some(text) = ctx.window.phase_text(Phase::Down) else {
+        return Ok(None);
+    };
+    let by_hand = |why: &str| {
+        NoFix::because(format!(
+            "down.sql {why}: rewrite it with the recipe by hand (its down drops `{}`{})",
+            new.to,
+            if new.not_null {
+                " and makes the old column NOT NULL again"
+            } else {
+                ""
+            }
+        ))
+    };
+    let file = SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    let parsed = sql::parse_file(&file, ctx.dialect);
+    let same = |a: &str, b: &str| match ctx.is_postgres() {
+        true => a == b,
+        false => a.eq_ignore_ascii_case(b),
+    };
+    let mut undo = None;
+    for s in &parsed.statements {
+        let ops = match &s.change {
+            Change::AlterTable { table, ops, .. } if table == new.table => ops.as_slice(),
+            Change::Opaque { .. } | Change::ProceduralBlock => {
+                return Err(by_hand("holds code the model cannot follow"))
+            }
+            _ if names_table(ctx, s.text(&file), new.table) => {
+                return Err(by_hand(&format!("does more with `{}`", new.table)))
+            }
+            _ => continue,
+        };
+        let undoes = match ops {
+            [AlterOp::RenameColumn { from, to }] => same(from, new.to) && same(to, new.from),
+            [AlterOp::AlterColumnType { column, .. }] => !new.rename && same(column, new.from),
+            [AlterOp::ModifyColumn { old_name, column }] => {
+                (same(old_name, new.to) || same(old_name, new.from)) && same(&column.name, new.from)
+            }
+            _ => false,
+        };
+        if !undoes || undo.is_some() {
+            return Err(by_hand(&format!("does more with `{}`", new.table)));
+        }
+        undo = Some(s);
+    }
+    let Some(s) = undo else {
+        return Err(by_hand("does not undo the change"));
+    };
+    let last = tokens(s.text(&file))
+        .and_then(|t| t.last().cloned())
+        .ok_or_else(|| by_hand("cannot be read token by token"))?;
+    Ok(Some(Edit::ReplaceIn {
+        phase: Phase::Down,
+        start: s.start,
+        end: s.start + last.end,
+        text: down,
+    }))
 }
 
 /// A column's type changed in place (`ALTER COLUMN a TYPE T [USING e]`, MySQL `MODIFY a T` or

@@ -389,7 +389,7 @@ mod tests {
             ("CREATE TABLE users (id bigint PRIMARY KEY, name text);\nCREATE INDEX u_n ON users (name);", &[(Phase::Expand, rename)], "index"),
             ("CREATE TABLE users (id bigint PRIMARY KEY, name text UNIQUE);\nCREATE TABLE o (n text REFERENCES users (name));", &[(Phase::Expand, rename)], "constraint"),
             (SETUP, &[(Phase::Expand, "ALTER TABLE users RENAME COLUMN name TO full_name;\nCREATE INDEX CONCURRENTLY u_f ON users (full_name);")], "later statement"),
-            (SETUP, &[(Phase::Expand, rename), (Phase::Down, "ALTER TABLE users RENAME COLUMN full_name TO name;")], "down.sql"),
+            (SETUP, &[(Phase::Expand, rename), (Phase::Down, "ALTER TABLE users RENAME COLUMN full_name TO name;\nCOMMENT ON TABLE users IS 'people';")], "down.sql"),
             (SETUP, &[(Phase::Expand, "BEGIN;\nALTER TABLE users RENAME COLUMN name TO full_name;\nCOMMIT;")], "BEGIN"),
             (SETUP, &[(Phase::Expand, "ALTER TABLE users RENAME COLUMN name TO full_name, ADD COLUMN x int;")], "other actions"),
         ];
@@ -404,6 +404,46 @@ mod tests {
                 .unwrap_or_else(|| panic!("{why}: {left:?}"));
             assert!(reason.contains(why), "{why}: {reason}");
         }
+    }
+
+    #[test]
+    fn fix_rewrites_the_down_that_undoes_the_rename_as_written() {
+        let setup = "CREATE TABLE users (id bigint PRIMARY KEY, name varchar(255) NOT NULL);\nCREATE TABLE teams (id bigint PRIMARY KEY);";
+        let down = "-- undo\nDROP TABLE IF EXISTS teams_old;\nALTER TABLE users RENAME COLUMN full_name TO name;\n";
+        let (files, left) = Case::pg(
+            setup,
+            &[
+                (
+                    Phase::Expand,
+                    "ALTER TABLE users RENAME COLUMN name TO full_name;\n",
+                ),
+                (Phase::Down, down),
+            ],
+        )
+        .fixed();
+        assert!(left.iter().all(|(r, _)| r != ID), "{left:?}");
+        assert_eq!(
+            files.last(),
+            Some(&(Phase::Down, "-- undo\nDROP TABLE IF EXISTS teams_old;\nALTER TABLE users ALTER COLUMN \"name\" SET NOT NULL;\nALTER TABLE users DROP COLUMN full_name;\n".to_string()))
+        );
+        // A down that undoes something else is left, and says what its down would be.
+        let (files, left) = Case::pg(
+            setup,
+            &[
+                (
+                    Phase::Expand,
+                    "ALTER TABLE users RENAME COLUMN name TO full_name;\n",
+                ),
+                (Phase::Down, "ALTER TABLE teams ADD COLUMN x int;\n"),
+            ],
+        )
+        .fixed();
+        assert_eq!(files.len(), 2, "{files:?}");
+        let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
+        assert!(
+            why.contains("does not undo") && why.contains("drops `full_name`"),
+            "{why}"
+        );
     }
 
     #[test]
