@@ -3,11 +3,23 @@
 //! old app's inserts that omit the column fail at once, so it is an error there; in contract,
 //! after backfill filled the column, it is the expected step and only the rebuild is left:
 //! a warning.
+//!
+//! Fix: a `MODIFY` that only makes the column NOT NULL (same name, type and nothing else
+//! restated) moves, as written, from expand or backfill to the end of contract.sql, as
+//! PostgreSQL's `SET NOT NULL` does. Old rows may hold NULL: unless backfill.sql already
+//! assigns the column, `--fill t.c=EXPR` says what they get, in a backfill `UPDATE`.
 
 use super::{modifies, spec_is_primary};
+use crate::change::{Change, QualName};
 use crate::diag::Severity;
+use crate::fix::decisions::flag_target;
+use crate::fix::new_column::restates_more;
+use crate::fix::sqltext::{ident, qualified};
+use crate::fix::{recipes, Edit, Fix, NoFix};
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
+use crate::source::SourceFile;
+use crate::sql;
 
 pub static RULE: Rule = Rule {
     id: "mysql-null-to-not-null",
@@ -15,8 +27,75 @@ pub static RULE: Rule = Rule {
     summary: "`MODIFY … NOT NULL` on a nullable column (E in expand, W in contract)",
     help: "contract only, after backfill filled the column; for a large table an online schema change tool outside migrations",
     check,
-    fix: None,
+    fix: Some(fix),
 };
+
+fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
+    let Some((table, ops)) = ctx.existing_alter() else {
+        return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
+    };
+    match ctx.phase {
+        Phase::Expand | Phase::Backfill => {}
+        Phase::Contract => return Err(NoFix::because("in contract it is the expected step: what is left is the rebuild, for an online schema change tool on a large table")),
+        Phase::Down => return Err(NoFix::because("it is in down.sql")),
+    }
+    let [(_, old, new)] = modifies(ctx, table, ops)[..] else {
+        return Err(NoFix::because(
+            "the statement restates more than one column",
+        ));
+    };
+    if ops.len() > 1 {
+        return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again"));
+    }
+    if !new.name.eq_ignore_ascii_case(&old.name) || new.ty != old.ty {
+        return Err(NoFix::because("the `MODIFY` changes the column's name or type too: split that from the NOT NULL, and run fix again"));
+    }
+    if let Some(why) = restates_more(new) {
+        return Err(NoFix::because(format!(
+            "the `MODIFY` {why} too: split that from the NOT NULL, and run fix again"
+        )));
+    }
+    if ctx.in_transaction() {
+        return Err(NoFix::because("it is inside `BEGIN … COMMIT`: moving it out of the transaction changes what commits together"));
+    }
+    if !ctx.old_app_has_table(table) {
+        return Err(NoFix::because(
+            "the table is new in this migration: nothing to move",
+        ));
+    }
+    let moved = recipes::move_to_contract(ctx)?;
+    let (d, c) = (ctx.dialect, old.name.as_str());
+    if let Some(value) = ctx.config.fix_decisions.fill(table, c) {
+        let (name, col) = (qualified(table, d), ident(c, d));
+        return Ok(moved.and(Edit::Append {
+            phase: Phase::Backfill,
+            text: format!("UPDATE {name} SET {col} = {value} WHERE {col} IS NULL;"),
+        }));
+    }
+    if backfill_assigns(ctx, table, c) {
+        return Ok(moved);
+    }
+    let target = flag_target(table, c, d.default_schema());
+    Err(NoFix::needs(
+        format!("--fill {target}=EXPR"),
+        format!("old rows may hold NULL and no backfill `UPDATE` assigns `{c}`: run `cargo xtask migrate fix --fill {target}=EXPR` to write one with the value they get (or write it in backfill.sql, and run fix again)"),
+    ))
+}
+
+/// backfill.sql has an `UPDATE` of `table` that assigns `column`.
+fn backfill_assigns(ctx: &StatementCtx, table: &QualName, column: &str) -> bool {
+    let Some(text) = ctx.window.phase_text(Phase::Backfill) else {
+        return false;
+    };
+    let file = SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    sql::parse_file(&file, ctx.dialect)
+        .statements
+        .iter()
+        .any(|s| {
+            matches!(&s.change, Change::Update { table: t, assignments, .. }
+            if t == table && assignments.iter().any(|a| a.column.eq_ignore_ascii_case(column)))
+        })
+}
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
     let Some((table, ops)) = ctx.existing_alter() else {
@@ -94,5 +173,60 @@ mod tests {
         assert!(mysql_hits(SETUP, &allowed, RULE).is_empty());
         let new = "CREATE TABLE t (a int);\nALTER TABLE t MODIFY a int NOT NULL;";
         assert!(mysql_hits(SETUP, new, RULE).is_empty());
+    }
+
+    #[test]
+    fn fix_moves_a_plain_not_null_to_contract_and_leaves_the_rest() {
+        // Old rows need a value: without one, the flag that gives it is named.
+        let (files, left) = Case::mysql(SETUP, &[(Phase::Expand, SQL)]).fixed();
+        assert_eq!(files, [(Phase::Expand, SQL.to_string())]);
+        let (_, why) = left.iter().find(|(r, _)| r == RULE).expect("listed");
+        assert!(why.contains("--fill users.email=EXPR"), "{why}");
+        let (files, left) = Case::mysql(SETUP, &[(Phase::Expand, SQL)])
+            .fill("users.email=''")
+            .fixed();
+        assert_eq!(
+            files,
+            [
+                (
+                    Phase::Backfill,
+                    "-- backfill: written by `cargo xtask migrate fix`\nUPDATE users SET email = '' WHERE email IS NULL;\n".to_string()
+                ),
+                (
+                    Phase::Contract,
+                    format!("-- contract: written by `cargo xtask migrate fix`\n{SQL}\n")
+                )
+            ]
+        );
+        let (_, why) = left
+            .iter()
+            .find(|(r, _)| r == RULE)
+            .expect("a warning left");
+        assert!(why.contains("expected step"), "{why}");
+        // A backfill that fills it already is enough.
+        let fills = "UPDATE users SET email = concat(id, '@example.com') WHERE email IS NULL;";
+        let (files, _) =
+            Case::mysql(SETUP, &[(Phase::Expand, SQL), (Phase::Backfill, fills)]).fixed();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(files[1].0, Phase::Contract);
+        for (sql, why) in [
+            (
+                "ALTER TABLE users MODIFY email varchar(200) NOT NULL;",
+                "name or type",
+            ),
+            (
+                "ALTER TABLE users MODIFY email varchar(100) NOT NULL DEFAULT '';",
+                "default",
+            ),
+            (
+                "ALTER TABLE users MODIFY email varchar(100) NOT NULL, ADD COLUMN x int;",
+                "other actions",
+            ),
+        ] {
+            let (files, left) = Case::mysql(SETUP, &[(Phase::Expand, sql)]).fixed();
+            assert_eq!(files, [(Phase::Expand, sql.to_string())], "{sql}");
+            let (_, reason) = left.iter().find(|(r, _)| r == RULE).expect("listed");
+            assert!(reason.contains(why), "{sql}: {reason}");
+        }
     }
 }
