@@ -11,6 +11,7 @@ mod diff;
 mod engine;
 pub mod new_column;
 pub mod recipes;
+pub mod split;
 pub mod sqltext;
 
 pub use decisions::{ColumnDecision, DecisionError, Decisions};

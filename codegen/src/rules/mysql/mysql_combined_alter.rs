@@ -3,6 +3,8 @@
 //! COPY) when the same statement also adds an index, a constraint or changes a column's type
 //! (observed on MariaDB 10.11); with `ALGORITHM=INSTANT` the server refuses the statement.
 //! Renames and default changes stay metadata-only under INPLACE, so they do not count.
+//!
+//! Fix: one `ALTER TABLE` per action, in order ([`split_alter`](crate::fix::split::split_alter)).
 
 use super::{
     algorithm, computed, instant_add, instant_drop, is_mariadb, modifies, positioned,
@@ -18,7 +20,7 @@ pub static RULE: Rule = Rule {
     summary: "one ALTER mixing an INSTANT change with one that needs INPLACE or COPY (e.g. `ADD COLUMN` + `ADD INDEX`)",
     help: "one ALTER per change: the INSTANT one on its own, then the one that builds or rebuilds",
     check,
-    fix: None,
+    fix: Some(crate::fix::split::split_alter),
 };
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
@@ -87,7 +89,8 @@ fn check(ctx: &StatementCtx, out: &mut Findings) {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::mysql_hits;
+    use crate::layout::Phase;
+    use crate::rules::testing::{mysql_hits, Case};
 
     const SETUP: &str = "CREATE TABLE users (id int NOT NULL, email varchar(100), name varchar(40), PRIMARY KEY (id));";
     const RULE: &str = "mysql-combined-alter";
@@ -131,5 +134,28 @@ mod tests {
         assert!(mysql_hits(SETUP, allowed, RULE).is_empty());
         let new = "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int, ADD INDEX ta (a);";
         assert!(mysql_hits(SETUP, new, RULE).is_empty());
+    }
+
+    #[test]
+    fn fix_splits_the_statement_one_action_each() {
+        let setup = "CREATE TABLE users (id int PRIMARY KEY, name varchar(40));";
+        let sql = "ALTER TABLE `users` ADD COLUMN nickname varchar(40) AFTER name, ADD INDEX users_name (name);";
+        let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files[0].1,
+            "ALTER TABLE `users` ADD COLUMN nickname varchar(40) AFTER name;\nALTER TABLE `users` ADD INDEX users_name (name);"
+        );
+        assert!(
+            left.iter().all(|(r, _)| r != "mysql-combined-alter"),
+            "{left:?}"
+        );
+        let sql = "ALTER TABLE users ADD COLUMN a int, ADD INDEX i (name), ALGORITHM=INPLACE;";
+        let (files, left) = Case::mysql(setup, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(files[0].1, sql);
+        let (_, why) = left
+            .iter()
+            .find(|(r, _)| r == "mysql-combined-alter")
+            .expect("listed");
+        assert!(why.contains("ALGORITHM"), "{why}");
     }
 }
