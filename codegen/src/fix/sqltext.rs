@@ -180,6 +180,32 @@ fn dollar_tag(text: &str, i: usize) -> Option<&str> {
     }
 }
 
+/// Words that start a clause of a column definition, so end the clause before them.
+pub const COLUMN_CLAUSES: &[&str] = &[
+    "CONSTRAINT",
+    "UNIQUE",
+    "PRIMARY",
+    "CHECK",
+    "REFERENCES",
+    "NOT",
+    "NULL",
+    "DEFAULT",
+    "COLLATE",
+    "GENERATED",
+];
+
+/// The statement's top-level `NOT NULL`: from the end of the token before it (so its leading
+/// space goes too) to the end of `NULL`.
+pub fn not_null_clause(text: &str, tokens: &[Token]) -> Option<(usize, usize)> {
+    let not = tokens
+        .windows(2)
+        .position(|w| w[0].depth == 0 && w[0].is(text, "NOT") && w[1].is(text, "NULL"))?;
+    let from = not
+        .checked_sub(1)
+        .map_or(tokens[not].start, |i| tokens[i].end);
+    Some((from, tokens[not + 1].end))
+}
+
 /// The index of the first unquoted word `keyword` outside parentheses.
 pub fn find_word(text: &str, tokens: &[Token], keyword: &str) -> Option<usize> {
     tokens

@@ -12,7 +12,7 @@ use crate::change::{AlterOp, ColumnSpec, ConstraintKind};
 use crate::diag::Severity;
 use crate::fix::decisions::flag_target;
 use crate::fix::new_column::restates_more;
-use crate::fix::sqltext::{ident, qualified, tokens};
+use crate::fix::sqltext::{ident, not_null_clause, qualified, tokens};
 use crate::fix::{recipes, Edit, Fix, NoFix};
 use crate::layout::{Layout, Phase};
 use crate::rules::{Findings, Rule, StatementCtx};
@@ -65,26 +65,21 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let text = ctx.text();
     let toks = tokens(text)
         .ok_or_else(|| NoFix::because("the statement's text could not be read token by token"))?;
-    let not = toks
-        .windows(2)
-        .position(|w| w[0].depth == 0 && w[0].is(text, "NOT") && w[1].is(text, "NULL"))
-        .ok_or_else(|| {
-            NoFix::because("no `NOT NULL` in the statement as written: rewrite it by hand")
-        })?;
+    let (from, to) = not_null_clause(text, &toks).ok_or_else(|| {
+        NoFix::because("no `NOT NULL` in the statement as written: rewrite it by hand")
+    })?;
     // Asked for last: with the value given, nothing else stands in the way.
     let Some(value) = ctx.config.fix_decisions.fill(table, c) else {
         let target = flag_target(table, c, d.default_schema());
         return Err(NoFix::needs(format!("--fill {target}=EXPR"), format!("the backfill needs the value every old row gets: run `cargo xtask migrate fix --fill {target}=EXPR` (a constant, or SQL over the row's other columns) to write the recipe with it")));
     };
-    // From the end of the token before `NOT` to the end of `NULL`: the space goes too.
-    let from = toks[..not].last().map_or(toks[not].start, |t| t.end);
     let start = ctx.statement.start;
     let (name, col) = (qualified(table, d), ident(c, d));
     let required = match ctx.is_postgres() {
         true => format!("ALTER COLUMN {col} SET NOT NULL"),
         false => format!("MODIFY {col} {} NOT NULL", spec.ty),
     };
-    Ok(Fix::replace(start + from, start + toks[not + 1].end, "")
+    Ok(Fix::replace(start + from, start + to, "")
         .and(Edit::Append {
             phase: Phase::Backfill,
             text: format!("UPDATE {name} SET {col} = {value} WHERE {col} IS NULL;"),
@@ -334,12 +329,15 @@ mod tests {
         );
         assert!(left.iter().all(|(r, _)| r != ID), "{left:?}");
         // A column with more than a type is split by hand first.
-        let sql = "ALTER TABLE users ADD COLUMN phone varchar(20) NOT NULL UNIQUE;";
+        let sql = "ALTER TABLE users ADD COLUMN phone varchar(20) NOT NULL COLLATE \"C\";";
         let (files, left) = Case::pg(setup, &[(Phase::Expand, sql)])
             .fill("users.phone='x'")
             .fixed();
         assert_eq!(files, [(Phase::Expand, sql.to_string())]);
         let (_, why) = left.iter().find(|(r, _)| r == ID).expect("listed");
-        assert!(why.contains("add it bare"), "{why}");
+        assert!(
+            why.contains("collation") && why.contains("add it bare"),
+            "{why}"
+        );
     }
 }

@@ -218,15 +218,20 @@ mod tests {
                 "ALTER TABLE users MODIFY email varchar(100) NOT NULL DEFAULT '';",
                 "default",
             ),
-            (
-                "ALTER TABLE users MODIFY email varchar(100) NOT NULL, ADD COLUMN x int;",
-                "other actions",
-            ),
         ] {
             let (files, left) = Case::mysql(SETUP, &[(Phase::Expand, sql)]).fixed();
             assert_eq!(files, [(Phase::Expand, sql.to_string())], "{sql}");
             let (_, reason) = left.iter().find(|(r, _)| r == RULE).expect("listed");
             assert!(reason.contains(why), "{sql}: {reason}");
         }
+        // With other actions, `mysql-combined-alter` splits it first; then the flag is named.
+        let sql = "ALTER TABLE users MODIFY email varchar(100) NOT NULL, ADD COLUMN x int;";
+        let (files, left) = Case::mysql(SETUP, &[(Phase::Expand, sql)]).fixed();
+        assert_eq!(
+            files,
+            [(Phase::Expand, "ALTER TABLE users MODIFY email varchar(100) NOT NULL;\nALTER TABLE users ADD COLUMN x int;".to_string())]
+        );
+        let (_, reason) = left.iter().find(|(r, _)| r == RULE).expect("listed");
+        assert!(reason.contains("--fill users.email=EXPR"), "{reason}");
     }
 }

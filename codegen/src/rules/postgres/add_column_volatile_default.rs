@@ -10,7 +10,7 @@
 
 use crate::change::{AlterOp, ColumnSpec, ExprInfo, Volatility};
 use crate::diag::Severity;
-use crate::fix::sqltext::{find_word, ident, qualified, tokens};
+use crate::fix::sqltext::{find_word, ident, not_null_clause, qualified, tokens, COLUMN_CLAUSES};
 use crate::fix::{Edit, Fix, NoFix};
 use crate::layout::{Layout, Phase};
 use crate::rules::postgres::column_type_rewrite::strip_domains;
@@ -24,19 +24,6 @@ pub static RULE: Rule = Rule {
     check,
     fix: Some(fix),
 };
-
-/// Words that end a column's `DEFAULT` expression.
-const AFTER_DEFAULT: &[&str] = &[
-    "NOT",
-    "NULL",
-    "CONSTRAINT",
-    "CHECK",
-    "REFERENCES",
-    "UNIQUE",
-    "PRIMARY",
-    "COLLATE",
-    "GENERATED",
-];
 
 /// `ADD COLUMN c t [NOT NULL] DEFAULT e` → expand: `ADD COLUMN c t` and `ALTER COLUMN c SET
 /// DEFAULT e` (new rows); backfill: `UPDATE … SET c = e WHERE c IS NULL` (old rows, in
@@ -71,7 +58,7 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let toks = tokens(text).ok_or_else(unreadable)?;
     let d = find_word(text, &toks, "DEFAULT").ok_or_else(unreadable)?;
     let e = (d + 1..toks.len())
-        .find(|&i| toks[i].depth == 0 && AFTER_DEFAULT.iter().any(|w| toks[i].is(text, w)))
+        .find(|&i| toks[i].depth == 0 && COLUMN_CLAUSES.iter().any(|w| toks[i].is(text, w)))
         .unwrap_or(toks.len());
     if e == d + 1 {
         return Err(unreadable());
@@ -80,12 +67,10 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let at = |i: usize| ctx.statement.start + i;
     // Each removed clause takes the space before it.
     let mut fix = Fix::replace(at(toks[d - 1].end), at(toks[e - 1].end), "");
-    let not_null = (0..toks.len().saturating_sub(1))
-        .find(|&i| toks[i].depth == 0 && toks[i].is(text, "NOT") && toks[i + 1].is(text, "NULL"));
-    if let Some(n) = not_null {
+    if let Some((from, to)) = not_null_clause(text, &toks) {
         fix = fix.and(Edit::Replace {
-            start: at(toks[n - 1].end),
-            end: at(toks[n + 1].end),
+            start: at(from),
+            end: at(to),
             text: String::new(),
         });
     }
