@@ -14,7 +14,8 @@ use crate::sql;
 pub const IN_TRANSACTION: &str = "it is inside `BEGIN … COMMIT`, where `CONCURRENTLY` cannot run; taking it out of the transaction changes what commits together, a decision to make by hand";
 pub const NO_CONTRACT: &str = "a diesel migration has no contract phase to move the rest of the recipe to: give it concertina's expand.sql/backfill.sql/contract.sql layout first";
 
-fn unreadable() -> NoFix {
+/// The statement's text has an unclosed quote or comment: no token to rewrite.
+pub fn unreadable() -> NoFix {
     NoFix::because(
         "the statement's text could not be read token by token (an unclosed quote or comment)",
     )

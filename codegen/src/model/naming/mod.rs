@@ -5,10 +5,8 @@
 mod innodb;
 mod postgres;
 
-pub(crate) use postgres::default_constraint_name;
 pub(super) use postgres::index_column_names;
-#[cfg(test)]
-pub(super) use postgres::make_object_name;
+pub(crate) use postgres::{default_constraint_name, make_object_name};
 
 use crate::change::{ConstraintKind, ConstraintSpec, QualName};
 use crate::dialect::DialectKind;

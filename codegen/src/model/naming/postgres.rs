@@ -20,7 +20,7 @@ fn clip(s: &str, max: usize) -> &str {
 
 /// PostgreSQL's `makeObjectName`: `name1[_name2]_label` within 63 bytes, shortening the longer
 /// of the two names first (`a_long_table_na_a_long_column_key`).
-pub(in crate::model) fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+pub(crate) fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
     let overhead = usize::from(name2.is_some()) + label.len() + 1;
     let available = MAX_NAME_BYTES.saturating_sub(overhead);
     let mut len1 = name1.len();
