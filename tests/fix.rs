@@ -268,6 +268,31 @@ fn data_for(snapshot: &str) -> Option<[&'static str; 3]> {
             "SELECT full_name AS text FROM customers",
             "Bo",
         ],
+        "fix_compat_required_column_added_mysql" => [
+            "INSERT INTO users (name) VALUES ('a'), ('b')",
+            "SELECT CAST(group_concat(tenant_id ORDER BY id) AS CHAR) AS text FROM users",
+            "1,1",
+        ],
+        "fix_data_change_outside_backfill" => [
+            "INSERT INTO users (id, name) VALUES (1, 'a'), (2, 'b')",
+            "SELECT string_agg(status, ',' ORDER BY id) AS text FROM users",
+            "active,active",
+        ],
+        "fix_data_change_outside_backfill_mysql" => [
+            "INSERT INTO users (name) VALUES ('a'), ('b')",
+            "SELECT CAST(group_concat(status ORDER BY id) AS CHAR) AS text FROM users",
+            "active,active",
+        ],
+        "fix_unbatched_data_change" => [
+            "INSERT INTO users (id, name, email) VALUES (1, 'a', 'Ann@Example.COM')",
+            "SELECT email_lower AS text FROM users",
+            "ann@example.com",
+        ],
+        "fix_unbatched_data_change_mysql" => [
+            "INSERT INTO users (name, email) VALUES ('a', 'Ann@Example.COM')",
+            "SELECT email_lower AS text FROM users",
+            "ann@example.com",
+        ],
         "fix_mysql_null_to_not_null" => [
             "INSERT INTO users (email, name) VALUES ('a@example.com', NULL), ('b@example.com', 'Bea')",
             "SELECT group_concat(name ORDER BY id SEPARATOR ',') AS text FROM users",
