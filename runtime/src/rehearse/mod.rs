@@ -475,7 +475,13 @@ pub fn rehearse(
             |p| {
                 if last.elapsed() > Duration::from_secs(2) {
                     last = Instant::now();
-                    eprintln!("    backfill {}: {} rows", p.table, p.rows_done);
+                    match p.pace.as_str() {
+                        "" => eprintln!("    backfill {}: {} rows", p.table, p.rows_done),
+                        pace => eprintln!(
+                            "    backfill {}: {} rows; pace: {pace}",
+                            p.table, p.rows_done
+                        ),
+                    }
                 }
             },
         );
