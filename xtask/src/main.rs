@@ -20,6 +20,11 @@ mod readme;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A benchmark interrupted while it stops its throwaway servers ends once they are stopped.
+    concertina_runtime::demo::cleanup::finished(task())
+}
+
+fn task() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("migrate") => {

@@ -44,7 +44,7 @@ pub fn run_from(args: Vec<String>) -> ExitCode {
             };
         }
     };
-    run(cli)
+    crate::demo::cleanup::finished(run(cli))
 }
 
 pub fn run(cli: Cli) -> ExitCode {

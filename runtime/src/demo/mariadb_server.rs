@@ -14,6 +14,8 @@ pub struct MariaDbServer {
     dir: PathBuf,
     child: Child,
     pub port: u16,
+    /// Its entry in [`cleanup`](super::cleanup): stopped on Ctrl-C too.
+    cleanup: u64,
 }
 
 fn find(names: &[&str]) -> Option<PathBuf> {
@@ -114,7 +116,27 @@ impl MariaDbServer {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?;
-        let server = MariaDbServer { dir, child, port };
+        let cleanup = {
+            let (pid, dir) = (child.id(), dir.clone());
+            super::cleanup::register(Box::new(move || {
+                // SIGTERM, a few seconds for the clean shutdown, then the files go.
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline && alive(pid) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }))
+        };
+        let server = MariaDbServer {
+            dir,
+            child,
+            port,
+            cleanup,
+        };
         on_step(&format!("mariadbd on 127.0.0.1:{port}"));
         let deadline = Instant::now() + Duration::from_secs(60);
         while MysqlConnection::establish(&server.url("mysql")).is_err() {
@@ -136,8 +158,17 @@ impl MariaDbServer {
     }
 }
 
+/// The process runs (a zombie, ended but not yet waited for, does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
 impl Drop for MariaDbServer {
     fn drop(&mut self) {
+        super::cleanup::unregister(self.cleanup);
         // SIGTERM: a clean shutdown, then the files go.
         let _ = Command::new("kill")
             .arg("-TERM")

@@ -5,6 +5,7 @@
 //! this machine (the demo fetches nothing). Also home of the throwaway servers the
 //! rehearsal, the tracer and the version matrix start.
 
+pub mod cleanup;
 #[cfg(feature = "mysql")]
 pub mod mariadb_server;
 pub mod pg_builds;

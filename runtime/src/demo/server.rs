@@ -23,6 +23,8 @@ pub struct Server {
     bindir: PathBuf,
     pub port: u16,
     as_user: Option<String>,
+    /// Its entry in [`cleanup`](super::cleanup): stopped on Ctrl-C too.
+    cleanup: u64,
 }
 
 fn find_bindir() -> Option<PathBuf> {
@@ -195,11 +197,16 @@ impl Server {
         };
         let dir = scratch_dir("pg")?;
         let port = free_port()?;
+        let cleanup = {
+            let (dir, bindir, as_user) = (dir.clone(), bindir.clone(), as_user.clone());
+            super::cleanup::register(Box::new(move || stop(&dir, &bindir, as_user.as_deref())))
+        };
         let server = Server {
             dir,
             bindir,
             port,
             as_user,
+            cleanup,
         };
         if let Some(user) = &server.as_user {
             server.run(
@@ -239,15 +246,7 @@ impl Server {
     }
 
     fn command(&self, program: &str) -> Command {
-        let exe = self.bindir.join(program);
-        match &self.as_user {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.arg("-u").arg(user).arg("--").arg(exe);
-                c
-            }
-            None => Command::new(exe),
-        }
+        command(&self.bindir, self.as_user.as_deref(), program)
     }
 
     fn run(&self, step: &str, cmd: &mut Command) -> Result<(), ServerError> {
@@ -267,14 +266,32 @@ impl Server {
     }
 }
 
+/// A server binary, run as the server's user when it has one.
+fn command(bindir: &Path, as_user: Option<&str>, program: &str) -> Command {
+    let exe = bindir.join(program);
+    match as_user {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.arg("-u").arg(user).arg("--").arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
+/// Stops the server and removes its files.
+fn stop(dir: &Path, bindir: &Path, as_user: Option<&str>) {
+    let mut stop = command(bindir, as_user, "pg_ctl");
+    stop.arg("-D")
+        .arg(dir.join("data"))
+        .args(["-m", "immediate", "-w", "stop"]);
+    let _ = stop.output();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let mut stop = self.command("pg_ctl");
-        stop.arg("-D")
-            .arg(&data)
-            .args(["-m", "immediate", "-w", "stop"]);
-        let _ = stop.output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        super::cleanup::unregister(self.cleanup);
+        stop(&self.dir, &self.bindir, self.as_user.as_deref());
     }
 }
