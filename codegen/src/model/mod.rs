@@ -27,7 +27,7 @@ mod replay;
 
 pub use alter::{alter_rebuilds, instant_column_changes};
 pub use derived::UNKNOWN_TYPE;
-pub(crate) use naming::{default_constraint_name, make_object_name};
+pub(crate) use naming::{choose_object_name, default_constraint_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {

@@ -6,7 +6,9 @@ mod innodb;
 mod postgres;
 
 pub(super) use postgres::index_column_names;
-pub(crate) use postgres::{default_constraint_name, make_object_name};
+#[cfg(test)]
+pub(super) use postgres::make_object_name;
+pub(crate) use postgres::{choose_object_name, default_constraint_name};
 
 use crate::change::{ConstraintKind, ConstraintSpec, QualName};
 use crate::dialect::DialectKind;

@@ -18,9 +18,32 @@ fn clip(s: &str, max: usize) -> &str {
     &s[..n]
 }
 
+/// `makeObjectName`'s name, with 1, 2, … after the label while `taken` says it is
+/// (the loop of PostgreSQL's `ChooseRelationName` / `ChooseConstraintName`).
+pub(crate) fn choose_object_name(
+    name1: &str,
+    name2: Option<&str>,
+    label: &str,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let mut pass = 0usize;
+    loop {
+        let label = if pass == 0 {
+            label.to_string()
+        } else {
+            format!("{label}{pass}")
+        };
+        let name = make_object_name(name1, name2, &label);
+        if !taken(&name) {
+            return name;
+        }
+        pass += 1;
+    }
+}
+
 /// PostgreSQL's `makeObjectName`: `name1[_name2]_label` within 63 bytes, shortening the longer
 /// of the two names first (`a_long_table_na_a_long_column_key`).
-pub(crate) fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+pub(in crate::model) fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
     let overhead = usize::from(name2.is_some()) + label.len() + 1;
     let available = MAX_NAME_BYTES.saturating_sub(overhead);
     let mut len1 = name1.len();
@@ -133,21 +156,10 @@ impl Schema {
         relation: bool,
         constraint: bool,
     ) -> String {
-        let mut pass = 0usize;
-        loop {
-            let label = if pass == 0 {
-                label.to_string()
-            } else {
-                format!("{label}{pass}")
-            };
-            let name = make_object_name(name1, name2, &label);
-            let taken = (relation && self.relation_name_taken(&QualName::new(schema, &name)))
-                || (constraint && self.constraint_name_taken(schema, &name));
-            if !taken {
-                return name;
-            }
-            pass += 1;
-        }
+        choose_object_name(name1, name2, label, |name| {
+            (relation && self.relation_name_taken(&QualName::new(schema, name)))
+                || (constraint && self.constraint_name_taken(schema, name))
+        })
     }
 
     /// The name PostgreSQL gives an unnamed constraint on `table`: an index-backed one must not

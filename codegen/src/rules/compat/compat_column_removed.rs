@@ -38,21 +38,15 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let Some((table, ops)) = ctx.existing_alter() else {
         return Err(NoFix::because("not an `ALTER TABLE` of an existing table"));
     };
-    let op = match ops {
-        [op @ (AlterOp::RenameColumn { .. } | AlterOp::ModifyColumn { .. })] => op,
-        [AlterOp::RenameColumn { .. } | AlterOp::ModifyColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
-        _ => return Err(NoFix::because("a `DROP COLUMN` has no mechanical rewrite here: the recipe moves it to a contract phase this migration does not have yet")),
+    let column_of = |name: &str| match ctx.schema.table(table) {
+        None => Err(NoFix::because(format!("the model does not know `{table}`"))),
+        Some(t) => t
+            .column(name)
+            .ok_or_else(|| NoFix::because(format!("the model does not know `{table}.{name}`"))),
     };
-    let Some(old) = ctx.schema.table(table) else {
-        return Err(NoFix::because(format!("the model does not know `{table}`")));
-    };
-    let new = match op {
-        AlterOp::RenameColumn { from, to } => {
-            let Some(column) = old.column(from) else {
-                return Err(NoFix::because(format!(
-                    "the model does not know `{table}.{from}`"
-                )));
-            };
+    let new = match ops {
+        [AlterOp::RenameColumn { from, to }] => {
+            let column = column_of(from)?;
             NewColumn {
                 table,
                 from,
@@ -63,15 +57,11 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
                 rename: true,
             }
         }
-        AlterOp::ModifyColumn {
+        [AlterOp::ModifyColumn {
             old_name,
             column: spec,
-        } => {
-            let Some(column) = old.column(old_name) else {
-                return Err(NoFix::because(format!(
-                    "the model does not know `{table}.{old_name}`"
-                )));
-            };
+        }] => {
+            let column = column_of(old_name)?;
             if let Some(why) = restates_more(spec) {
                 return Err(NoFix::because(format!(
                     "the `CHANGE` {why}: the new column needs the same, written by hand"
@@ -87,7 +77,8 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
                 rename: spec.ty == column.ty,
             }
         }
-        _ => unreachable!("matched above"),
+        [AlterOp::RenameColumn { .. } | AlterOp::ModifyColumn { .. }, ..] | [_, _, ..] => return Err(NoFix::because("the statement has other actions: split it (one action per `ALTER TABLE`) and run fix again")),
+        _ => return Err(NoFix::because("a `DROP COLUMN` has no mechanical rewrite here: the recipe moves it to a contract phase this migration does not have yet")),
     };
     new_column_and_copy(ctx, &new)
 }

@@ -11,7 +11,7 @@
 
 use crate::change::{AlterOp, ConstraintKind};
 use crate::diag::Severity;
-use crate::fix::sqltext::{ident, qualified, tokens, Token};
+use crate::fix::sqltext::{ident, qualified, tokens, Token, COLUMN_CLAUSES};
 use crate::fix::{Fix, NoFix};
 use crate::rules::{Findings, Rule, StatementCtx};
 
@@ -23,20 +23,6 @@ pub static RULE: Rule = Rule {
     check,
     fix: Some(fix),
 };
-
-/// Words that end a constraint clause of a column definition (another clause starts).
-const CLAUSE_ENDS: &[&str] = &[
-    "CONSTRAINT",
-    "UNIQUE",
-    "PRIMARY",
-    "CHECK",
-    "REFERENCES",
-    "NOT",
-    "NULL",
-    "DEFAULT",
-    "COLLATE",
-    "GENERATED",
-];
 
 fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let Some((table, ops)) = ctx.existing_alter() else {
@@ -183,7 +169,7 @@ fn constraint_clauses(text: &str, toks: &[Token]) -> Result<Vec<Clause>, NoFix> 
         }
         if let Some(next) = toks.get(end_at) {
             let ends = next.depth == 0
-                && (CLAUSE_ENDS.iter().any(|w| next.is(text, w))
+                && (COLUMN_CLAUSES.iter().any(|w| next.is(text, w))
                     || &text[next.start..next.end] == ";");
             if !ends {
                 return Err(by_hand());

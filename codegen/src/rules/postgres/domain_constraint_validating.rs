@@ -40,7 +40,7 @@ use crate::diag::Severity;
 use crate::fix::sqltext::{find_word, ident, qualified, tokens, Token, TokenKind};
 use crate::fix::{recipes, Edit, Fix, NoFix};
 use crate::layout::{Layout, Phase};
-use crate::model::make_object_name;
+use crate::model::choose_object_name;
 use crate::rules::{Findings, Rule, StatementCtx};
 
 pub static RULE: Rule = Rule {
@@ -219,21 +219,10 @@ fn table_constraint_name(
     }
     let label = &label[..cut];
     let existing = ctx.schema.tables.get(table);
-    let mut pass = 0usize;
-    loop {
-        let label = if pass == 0 {
-            label.to_string()
-        } else {
-            format!("{label}{pass}")
-        };
-        let name = make_object_name(&table.name, Some(column), &label);
-        let taken = existing.is_some_and(|t| t.constraint(&name).is_some())
-            || chosen.iter().any(|(t, n)| *t == table && *n == name);
-        if !taken {
-            return name;
-        }
-        pass += 1;
-    }
+    choose_object_name(&table.name, Some(column), label, |name| {
+        existing.is_some_and(|t| t.constraint(name).is_some())
+            || chosen.iter().any(|(t, n)| *t == table && n == name)
+    })
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
