@@ -544,39 +544,12 @@ fn findings_whose_recipe_is_a_decision_are_listed_with_why_and_left_as_written()
             "{id}: {shown}"
         );
         let dir = copy.0.to_string_lossy().into_owned();
-        let code = concertina_runtime::cli::run_from(
-            [
-                "migrate",
-                "fix",
-                "--dir",
-                dir.as_str(),
-                "--write",
-                "--database-url",
-                "",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        );
+        let code = run_fix(&dir, &["--write"]);
         assert_eq!(code, ExitCode::from(1), "{id}: errors are left");
         assert_eq!(texts(&copy.0), before, "{id}");
 
         // Told what it needs, the same command writes the recipe and leaves no error.
-        let code = concertina_runtime::cli::run_from(
-            [
-                "migrate",
-                "fix",
-                "--dir",
-                dir.as_str(),
-                "--write",
-                flag,
-                "--database-url",
-                "",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        );
+        let code = run_fix(&dir, &["--write", flag]);
         assert_eq!(code, ExitCode::SUCCESS, "{id}: {flag}");
         assert_ne!(texts(&copy.0), before, "{id}: {flag} wrote nothing");
         let report = Project::load(&copy.0).expect("loads").check();
@@ -588,25 +561,21 @@ fn findings_whose_recipe_is_a_decision_are_listed_with_why_and_left_as_written()
     }
 }
 
+/// `migrate fix --dir DIR ARGS…` through the CLI, with no database (an empty
+/// `--database-url`, whatever the environment says).
+fn run_fix(dir: &str, args: &[&str]) -> ExitCode {
+    let mut all = vec!["migrate", "fix", "--dir", dir];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database-url", ""]);
+    concertina_runtime::cli::run_from(all.into_iter().map(String::from).collect())
+}
+
 #[test]
 fn a_decision_that_is_not_a_column_is_a_usage_error() {
     let copy = Copy::of(&fixture("compat-required-column-added"), "baddecision");
     let before = texts(&copy.0);
     let dir = copy.0.to_string_lossy().into_owned();
-    let code = concertina_runtime::cli::run_from(
-        [
-            "migrate",
-            "fix",
-            "--dir",
-            dir.as_str(),
-            "--write",
-            "--fill",
-            "tenant_id=1",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
-    );
+    let code = run_fix(&dir, &["--write", "--fill", "tenant_id=1"]);
     assert_eq!(code, ExitCode::from(2));
     assert_eq!(texts(&copy.0), before);
 }
