@@ -10,7 +10,6 @@
 //! assigns the column, `--fill t.c=EXPR` says what they get, in a backfill `UPDATE`.
 
 use super::{modifies, spec_is_primary};
-use crate::change::{Change, QualName};
 use crate::diag::Severity;
 use crate::fix::decisions::flag_target;
 use crate::fix::new_column::restates_more;
@@ -18,8 +17,6 @@ use crate::fix::sqltext::{ident, qualified};
 use crate::fix::{recipes, Edit, Fix, NoFix};
 use crate::layout::Phase;
 use crate::rules::{Findings, Rule, StatementCtx};
-use crate::source::SourceFile;
-use crate::sql;
 
 pub static RULE: Rule = Rule {
     id: "mysql-null-to-not-null",
@@ -72,7 +69,12 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
             text: format!("UPDATE {name} SET {col} = {value} WHERE {col} IS NULL;"),
         }));
     }
-    if backfill_assigns(ctx, table, c) {
+    // The window knows which columns backfill.sql assigns (MySQL names: any case).
+    let backfilled = &ctx.window.backfilled;
+    if backfilled
+        .iter()
+        .any(|(t, col)| t == table && col.eq_ignore_ascii_case(c))
+    {
         return Ok(moved);
     }
     let target = flag_target(table, c, d.default_schema());
@@ -80,21 +82,6 @@ fn fix(ctx: &StatementCtx) -> Result<Fix, NoFix> {
         format!("--fill {target}=EXPR"),
         format!("old rows may hold NULL and no backfill `UPDATE` assigns `{c}`: run `cargo xtask migrate fix --fill {target}=EXPR` to write one with the value they get (or write it in backfill.sql, and run fix again)"),
     ))
-}
-
-/// backfill.sql has an `UPDATE` of `table` that assigns `column`.
-fn backfill_assigns(ctx: &StatementCtx, table: &QualName, column: &str) -> bool {
-    let Some(text) = ctx.window.phase_text(Phase::Backfill) else {
-        return false;
-    };
-    let file = SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
-    sql::parse_file(&file, ctx.dialect)
-        .statements
-        .iter()
-        .any(|s| {
-            matches!(&s.change, Change::Update { table: t, assignments, .. }
-            if t == table && assignments.iter().any(|a| a.column.eq_ignore_ascii_case(column)))
-        })
 }
 
 fn check(ctx: &StatementCtx, out: &mut Findings) {
