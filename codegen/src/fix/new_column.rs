@@ -18,15 +18,13 @@
 //! copy of its own, written by hand.
 
 use super::decisions::flag_target;
-use super::recipes::names_table;
+use super::recipes::{self, names_table};
 use super::sqltext::{find_word, ident, qualified, tokens};
 use super::{Edit, Fix, NoFix};
 use crate::change::{AlterOp, Change, ColumnSpec, ConstraintKind, QualName};
 use crate::layout::{Layout, Phase};
 use crate::model::{Column, Schema};
 use crate::rules::StatementCtx;
-use crate::source::SourceFile;
-use crate::sql;
 
 /// One column becoming another.
 pub struct NewColumn<'a> {
@@ -181,8 +179,7 @@ fn undo_in_down(ctx: &StatementCtx, new: &NewColumn, down: String) -> Result<Opt
             }
         ))
     };
-    let file = SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
-    let parsed = sql::parse_file(&file, ctx.dialect);
+    let (file, parsed) = recipes::parse(ctx, text);
     let same = |a: &str, b: &str| match ctx.is_postgres() {
         true => a == b,
         false => a.eq_ignore_ascii_case(b),

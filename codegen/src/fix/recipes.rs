@@ -9,6 +9,7 @@ use crate::change::{AlterOp, Change, ConstraintSpec, QualName};
 use crate::layout::{Layout, Phase};
 use crate::rules::common::backfill_table_without_key::has_batch_key;
 use crate::rules::StatementCtx;
+use crate::source::SourceFile;
 use crate::sql;
 
 pub const IN_TRANSACTION: &str = "it is inside `BEGIN … COMMIT`, where `CONCURRENTLY` cannot run; taking it out of the transaction changes what commits together, a decision to make by hand";
@@ -247,13 +248,20 @@ pub fn names_table(ctx: &StatementCtx, text: &str, table: &QualName) -> bool {
     let named = toks
         .iter()
         .any(|t| word(text, t).is_some_and(|w| w.eq_ignore_ascii_case(&table.name)));
-    let file =
-        crate::source::SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
     named
-        || sql::parse_file(&file, ctx.dialect)
+        || parse(ctx, text)
+            .1
             .statements
             .iter()
             .any(|s| matches!(s.change, Change::Opaque { .. } | Change::ProceduralBlock))
+}
+
+/// SQL a fix reads or writes besides the statement (another phase file, a rewrite), parsed
+/// as the statement's own file is: the file (for statement texts) and its statements.
+pub fn parse(ctx: &StatementCtx, text: &str) -> (SourceFile, sql::ParsedFile) {
+    let file = SourceFile::new(String::new(), ctx.source.path.clone(), text.to_string());
+    let parsed = sql::parse_file(&file, ctx.dialect);
+    (file, parsed)
 }
 
 #[cfg(test)]

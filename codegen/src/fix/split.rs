@@ -6,8 +6,6 @@
 use super::sqltext::{tokens, Token};
 use super::{Fix, NoFix};
 use crate::rules::StatementCtx;
-use crate::source::SourceFile;
-use crate::sql;
 
 pub fn split_alter(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let text = ctx.text();
@@ -50,12 +48,7 @@ pub fn split_alter(ctx: &StatementCtx) -> Result<Fix, NoFix> {
     let mut whole = ctx.schema.clone();
     whole.apply(ctx.change);
     let mut split = ctx.schema.clone();
-    let file = SourceFile::new(
-        String::new(),
-        ctx.source.path.clone(),
-        format!("{rewritten};"),
-    );
-    let parsed = sql::parse_file(&file, ctx.dialect);
+    let (_, parsed) = super::recipes::parse(ctx, &format!("{rewritten};"));
     if parsed.statements.len() != parts.len() {
         return Err(unreadable());
     }
